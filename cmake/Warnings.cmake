@@ -1,0 +1,9 @@
+# Strict warnings, as errors, for the project's own targets only (generated protobuf code is
+# compiled without -Werror: it is not ours to fix).
+function(minotaur_warnings target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wpedantic -Werror
+    -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Wunused
+    -Woverloaded-virtual -Wconversion -Wsign-conversion -Wnull-dereference
+    -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+endfunction()

@@ -1,0 +1,81 @@
+// The state of one game (SPEC.md section 1), as plain values.
+//
+// A Game is owned by exactly one session actor; nothing here is thread-safe or needs to be. The
+// rules that change a Game live beside it (actions.h, round.h); each takes the Game by reference,
+// checks everything first and changes it only when the change is accepted, so a refused call
+// leaves the Game exactly as it was.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "game/hex.h"
+
+namespace minotaur::game {
+
+using PlayerId = std::int32_t;
+
+inline constexpr std::int32_t kStartingHealth = 3;
+inline constexpr std::int32_t kStartingActionPoints = 1;
+inline constexpr std::int32_t kMaxActionPoints = 2;
+inline constexpr std::size_t kMinPlayers = 2;
+inline constexpr std::size_t kMaxPlayers = 8;
+
+struct Player {
+  PlayerId id = 0;
+  std::string user_id;
+  std::string display_name;
+  std::int32_t health = kStartingHealth;
+  std::int32_t action_points = kStartingActionPoints;
+  Hex coord;
+
+  bool alive() const { return health > 0; }
+  friend bool operator==(const Player&, const Player&) = default;
+};
+
+struct Move {
+  Hex vector;
+  friend bool operator==(const Move&, const Move&) = default;
+};
+
+struct Attack {
+  PlayerId target_player_id = 0;
+  friend bool operator==(const Attack&, const Attack&) = default;
+};
+
+struct RegisteredAction {
+  PlayerId player_id = 0;
+  std::variant<Move, Attack> action;
+  friend bool operator==(const RegisteredAction&, const RegisteredAction&) = default;
+};
+
+enum class Status { kActive, kConcluded };
+
+struct Game {
+  std::string id;
+  std::string join_code;
+  Status status = Status::kActive;
+  std::int32_t round = 1;
+  std::int64_t round_ends_at_ms = 0;  // wall-clock deadline of the current round (ms since epoch)
+  std::int32_t board_radius = kDefaultBoardRadius;
+  std::vector<Player> players;                       // ordered by id
+  std::vector<RegisteredAction> registered_actions;  // ordered by player id, at most one each
+  std::optional<PlayerId> winner_player_id;
+  std::uint64_t version = 0;  // grows by one with every accepted change
+
+  friend bool operator==(const Game&, const Game&) = default;
+};
+
+// Look-ups; nullptr when absent. The pointers are valid until the Game's players change.
+const Player* find_player(const Game& game, PlayerId id);
+Player* find_player(Game& game, PlayerId id);
+const Player* find_player_of_user(const Game& game, std::string_view user_id);
+
+// A new active game at round 1 with the given players (ids, users, names, coords as given;
+// health and action points at their starting values).
+Game new_game(std::string id, std::vector<Player> players, std::int64_t round_ends_at_ms);
+
+}  // namespace minotaur::game

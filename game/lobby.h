@@ -1,0 +1,49 @@
+// A lobby: where players gather under a join code before a game starts (SPEC.md section 1).
+//
+// The host creates it, others join with its code (2 to 8 members), the host starts the game,
+// which places the players on distinct hexes. A lobby is a session like a game, so it is plain
+// state that can be encoded and moved; every accepted change grows `version` by one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "game/errors.h"
+#include "game/game.h"
+
+namespace minotaur::game {
+
+struct LobbyMember {
+  std::string user_id;
+  std::string display_name;
+  friend bool operator==(const LobbyMember&, const LobbyMember&) = default;
+};
+
+enum class LobbyStatus { kOpen, kStarted };
+
+struct Lobby {
+  std::string join_code;
+  std::string host_user_id;
+  std::vector<LobbyMember> members;  // in joining order; the host first
+  LobbyStatus status = LobbyStatus::kOpen;
+  std::string game_id;  // set once started
+  std::uint64_t version = 0;
+  friend bool operator==(const Lobby&, const Lobby&) = default;
+};
+
+Lobby new_lobby(std::string join_code, LobbyMember host);
+
+// Refused when the lobby is full, started, or has the user already.
+Result<Ok, LobbyError> join_lobby(Lobby& lobby, LobbyMember member);
+
+// The host starts the game: players get ids 1..n in joining order and distinct starting hexes.
+// The lobby records the game id; the returned Game is new and at round 1.
+Result<Game, LobbyError> start_game(Lobby& lobby, std::string_view user_id, std::string game_id,
+                                    std::int64_t round_ends_at_ms);
+
+// n distinct hexes spread evenly around the ring one step inside the edge of the board.
+std::vector<Hex> starting_hexes(std::int32_t board_radius, std::size_t n);
+
+}  // namespace minotaur::game

@@ -1,0 +1,187 @@
+#include "proto/codec.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "game/join_code.h"
+#include "game/validate.h"
+#include "proto/game.pb.h"
+
+namespace minotaur::proto {
+namespace {
+
+v1::Coord to_proto(game::Hex h) {
+  v1::Coord c;
+  c.set_q(h.q);
+  c.set_r(h.r);
+  return c;
+}
+
+game::Hex from_proto(const v1::Coord& c) {
+  return game::Hex{c.q(), c.r()};
+}
+
+std::string serialize(const google::protobuf::MessageLite& m) {
+  std::string out;
+  const bool ok = m.SerializeToString(&out);
+  MINOTAUR_ASSERT(ok);  // only fails for messages over 2 GiB
+  return out;
+}
+
+}  // namespace
+
+std::string encode_game(const game::Game& g) {
+  v1::Game m;
+  m.set_id(g.id);
+  m.set_status(g.status == game::Status::kActive ? v1::GAME_STATUS_ACTIVE
+                                                 : v1::GAME_STATUS_CONCLUDED);
+  m.set_round(g.round);
+  m.set_round_ends_at_ms(g.round_ends_at_ms);
+  for (const game::Player& p : g.players) {
+    v1::Player* pm = m.add_players();
+    pm->set_id(p.id);
+    pm->set_user_id(p.user_id);
+    pm->set_display_name(p.display_name);
+    pm->set_health(p.health);
+    pm->set_action_points(p.action_points);
+    *pm->mutable_coord() = to_proto(p.coord);
+  }
+  for (const game::RegisteredAction& a : g.registered_actions) {
+    v1::RegisteredAction* am = m.add_registered_actions();
+    am->set_player_id(a.player_id);
+    if (const auto* mv = std::get_if<game::Move>(&a.action)) {
+      *am->mutable_move()->mutable_vector() = to_proto(mv->vector);
+    } else {
+      am->mutable_attack()->set_target_player_id(std::get<game::Attack>(a.action).target_player_id);
+    }
+  }
+  if (g.winner_player_id) m.set_winner_player_id(*g.winner_player_id);
+  m.set_version(g.version);
+  m.set_join_code(g.join_code);
+  m.set_board_radius(g.board_radius);
+  return serialize(m);
+}
+
+Result<game::Game, std::string> decode_game(std::string_view bytes) {
+  v1::Game m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return err(std::string("not a game: the bytes are not a valid minotaur.v1.Game message"));
+  }
+  game::Game g;
+  g.id = m.id();
+  switch (m.status()) {
+    case v1::GAME_STATUS_ACTIVE:
+      g.status = game::Status::kActive;
+      break;
+    case v1::GAME_STATUS_CONCLUDED:
+      g.status = game::Status::kConcluded;
+      break;
+    default:
+      return err(
+          fmt::format("game status {} is unknown: written by a newer version? upgrade "
+                      "this node",
+                      static_cast<int>(m.status())));
+  }
+  g.round = m.round();
+  g.round_ends_at_ms = m.round_ends_at_ms();
+  for (const v1::Player& pm : m.players()) {
+    game::Player p;
+    p.id = pm.id();
+    p.user_id = pm.user_id();
+    p.display_name = pm.display_name();
+    p.health = pm.health();
+    p.action_points = pm.action_points();
+    p.coord = from_proto(pm.coord());
+    g.players.push_back(std::move(p));
+  }
+  for (const v1::RegisteredAction& am : m.registered_actions()) {
+    game::RegisteredAction a;
+    a.player_id = am.player_id();
+    switch (am.action_case()) {
+      case v1::RegisteredAction::kMove:
+        a.action = game::Move{from_proto(am.move().vector())};
+        break;
+      case v1::RegisteredAction::kAttack:
+        a.action = game::Attack{am.attack().target_player_id()};
+        break;
+      default:
+        return err(
+            std::string("a registered action has no known kind: written by a newer "
+                        "version? upgrade this node"));
+    }
+    g.registered_actions.push_back(std::move(a));
+  }
+  if (m.has_winner_player_id()) g.winner_player_id = m.winner_player_id();
+  g.version = m.version();
+  g.join_code = m.join_code();
+  g.board_radius = m.board_radius() == 0 ? game::kDefaultBoardRadius : m.board_radius();
+  if (auto ok = game::validate(g); !ok) return err("invalid game: " + ok.error());
+  return g;
+}
+
+std::string encode_lobby(const game::Lobby& l) {
+  v1::Lobby m;
+  m.set_join_code(l.join_code);
+  m.set_host_user_id(l.host_user_id);
+  for (const game::LobbyMember& mem : l.members) {
+    v1::LobbyMember* mm = m.add_members();
+    mm->set_user_id(mem.user_id);
+    mm->set_display_name(mem.display_name);
+  }
+  m.set_status(l.status == game::LobbyStatus::kOpen ? v1::LOBBY_STATUS_OPEN
+                                                    : v1::LOBBY_STATUS_STARTED);
+  m.set_game_id(l.game_id);
+  m.set_version(l.version);
+  return serialize(m);
+}
+
+Result<game::Lobby, std::string> decode_lobby(std::string_view bytes) {
+  v1::Lobby m;
+  if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return err(std::string("not a lobby: the bytes are not a valid minotaur.v1.Lobby message"));
+  }
+  game::Lobby l;
+  l.join_code = m.join_code();
+  l.host_user_id = m.host_user_id();
+  std::set<std::string> users;
+  bool host_is_member = false;
+  for (const v1::LobbyMember& mm : m.members()) {
+    if (!game::is_valid_id(mm.user_id()) || mm.display_name().empty() ||
+        mm.display_name().size() > game::kMaxDisplayNameBytes) {
+      return err(std::string("invalid lobby: a member has a bad user id or display name"));
+    }
+    if (!users.insert(mm.user_id()).second) {
+      return err(std::string("invalid lobby: a user is a member twice"));
+    }
+    host_is_member = host_is_member || mm.user_id() == l.host_user_id;
+    l.members.push_back({mm.user_id(), mm.display_name()});
+  }
+  switch (m.status()) {
+    case v1::LOBBY_STATUS_OPEN:
+      l.status = game::LobbyStatus::kOpen;
+      break;
+    case v1::LOBBY_STATUS_STARTED:
+      l.status = game::LobbyStatus::kStarted;
+      break;
+    default:
+      return err(
+          fmt::format("lobby status {} is unknown: written by a newer version? upgrade "
+                      "this node",
+                      static_cast<int>(m.status())));
+  }
+  l.game_id = m.game_id();
+  l.version = m.version();
+  if (!game::is_join_code(l.join_code)) return err(std::string("invalid lobby: bad join code"));
+  if (!host_is_member) return err(std::string("invalid lobby: the host is not a member"));
+  if (l.members.size() > game::kMaxPlayers) {
+    return err(std::string("invalid lobby: more than 8 members"));
+  }
+  const bool started = l.status == game::LobbyStatus::kStarted;
+  if (started != game::is_valid_id(l.game_id) || (!started && !l.game_id.empty())) {
+    return err(std::string("invalid lobby: a started lobby has a game id, an open one none"));
+  }
+  return l;
+}
+
+}  // namespace minotaur::proto

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The one command that installs what is needed, builds, and runs every test:
+#   1. Debian packages (scripts/install-deps.sh)
+#   2. release build (assertions on) and its full test suite
+#   3. AddressSanitizer + UBSan build and its test suite
+#   4. the fuzz targets, built with libFuzzer and run for a short while each
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${MINOTAUR_JOBS:-$(nproc)}
+
+scripts/install-deps.sh
+
+echo "== release build and tests"
+scripts/build.sh release
+ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+echo "== ASan+UBSan build and tests"
+scripts/build.sh asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE slow
+
+echo "== fuzz targets (libFuzzer, ${MINOTAUR_FUZZ_SECONDS:-20} s each)"
+scripts/build.sh fuzz
+scripts/fuzz.sh "${MINOTAUR_FUZZ_SECONDS:-20}"
+echo "test: everything passed"
