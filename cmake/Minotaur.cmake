@@ -15,3 +15,24 @@ function(minotaur_test name)
   minotaur_warnings(${name})
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
 endfunction()
+
+# minotaur_fuzz_target(NAME SOURCES ... DEPS ...): a fuzz target for a decoder of outside bytes.
+# The source defines LLVMFuzzerTestOneInput. With MINOTAUR_FUZZ (clang) it is a libFuzzer binary
+# that scripts/fuzz.sh runs; otherwise it links fuzz/standalone_main.cc and runs as a CTest test
+# over its seed corpus fuzz/corpus/NAME plus a few thousand seeded random mutations, so every
+# build exercises it.
+function(minotaur_fuzz_target name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  set(corpus ${PROJECT_SOURCE_DIR}/fuzz/corpus/${name})
+  if(MINOTAUR_FUZZ)
+    add_executable(${name} ${ARG_SOURCES})
+    target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+  else()
+    add_executable(${name} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/fuzz/standalone_main.cc)
+    add_test(NAME ${name} COMMAND ${name} ${corpus})
+    set_tests_properties(${name} PROPERTIES LABELS fuzz)
+  endif()
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  minotaur_warnings(${name})
+endfunction()
