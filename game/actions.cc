@@ -57,6 +57,12 @@ Result<Ok, ActionError> register_attack(Game& game, std::string_view user_id,
   return Ok{};
 }
 
+Result<Ok, ActionError> register_action(Game& game, std::string_view user_id,
+                                        const Action& action) {
+  if (const Move* m = std::get_if<Move>(&action)) return register_move(game, user_id, m->vector);
+  return register_attack(game, user_id, std::get<Attack>(action).target_player_id);
+}
+
 const RegisteredAction* registered_action_of(const Game& game, PlayerId player_id) {
   for (const RegisteredAction& a : game.registered_actions) {
     if (a.player_id == player_id) return &a;

@@ -19,6 +19,9 @@ Result<Ok, ActionError> register_move(Game& game, std::string_view user_id, Hex 
 Result<Ok, ActionError> register_attack(Game& game, std::string_view user_id,
                                         PlayerId target_player_id);
 
+// Either of the above, by the kind of action.
+Result<Ok, ActionError> register_action(Game& game, std::string_view user_id, const Action& action);
+
 // The action registered this round by `player_id`, or nullptr.
 const RegisteredAction* registered_action_of(const Game& game, PlayerId player_id);
 

@@ -46,9 +46,12 @@ struct Attack {
   friend bool operator==(const Attack&, const Attack&) = default;
 };
 
+// What a player registers for the round: one of these.
+using Action = std::variant<Move, Attack>;
+
 struct RegisteredAction {
   PlayerId player_id = 0;
-  std::variant<Move, Attack> action;
+  Action action;
   friend bool operator==(const RegisteredAction&, const RegisteredAction&) = default;
 };
 

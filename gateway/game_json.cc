@@ -202,7 +202,7 @@ Result<game::Game, std::string> game_from_json(const json::value& v) {
   return g;
 }
 
-Result<ActionRequest, std::string> action_from_json(const json::value& v) {
+Result<game::Action, std::string> action_from_json(const json::value& v) {
   if (!v.is_object()) return err(std::string("the action must be a JSON object"));
   const JsonFields f(v.get_object(), "");
   auto type = f.require_string("type");
@@ -210,12 +210,12 @@ Result<ActionRequest, std::string> action_from_json(const json::value& v) {
   if (type.value() == "move") {
     auto vec = hex_from(f, "vector");
     if (!vec) return err(vec.error());
-    return ActionRequest{game::Move{vec.value()}};
+    return game::Action{game::Move{vec.value()}};
   }
   if (type.value() == "attack") {
     auto target = f.require_int("target_player_id", kInt32Min, kInt32Max);
     if (!target) return err(target.error());
-    return ActionRequest{game::Attack{static_cast<game::PlayerId>(target.value())}};
+    return game::Action{game::Attack{static_cast<game::PlayerId>(target.value())}};
   }
   return err(std::string("type must be \"move\" or \"attack\""));
 }

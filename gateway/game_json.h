@@ -29,7 +29,6 @@ Result<boost::json::value, std::string> parse_json(std::string_view body);
 Result<game::Game, std::string> game_from_json(const boost::json::value& json);
 
 // The body of POST /api/v1/games/{id}/actions.
-using ActionRequest = std::variant<game::Move, game::Attack>;
-Result<ActionRequest, std::string> action_from_json(const boost::json::value& json);
+Result<game::Action, std::string> action_from_json(const boost::json::value& json);
 
 }  // namespace minotaur::gateway

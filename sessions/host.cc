@@ -1,0 +1,223 @@
+#include "sessions/host.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "game/actions.h"
+#include "game/join_code.h"
+#include "game/round.h"
+#include "game/validate.h"
+
+namespace minotaur::sessions {
+
+namespace {
+
+SessionError not_found_game(const std::string& id) {
+  return {SessionError::Kind::kNotFound, "game_not_found",
+          fmt::format("no game with id '{}'; check the id, or start a game from a lobby", id)};
+}
+
+SessionError not_found_lobby(const std::string& code) {
+  return {SessionError::Kind::kNotFound, "lobby_not_found",
+          fmt::format("no lobby with join code '{}'; check the code with its host", code)};
+}
+
+}  // namespace
+
+struct SessionHost::GameSession {
+  GameSession(asio::any_io_executor ex, game::Game g) : game(std::move(g)), round_timer(ex) {}
+  game::Game game;
+  std::uint64_t epoch = 1;
+  asio::steady_timer round_timer;
+};
+
+SessionHost::SessionHost(asio::any_io_executor executor, HostOptions options)
+    : executor_(std::move(executor)), options_(std::move(options)), random_(options_.random_seed) {
+  if (!options_.wall_clock_ms) {
+    options_.wall_clock_ms = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  MINOTAUR_ASSERT(options_.round_time_ms > 0);
+}
+
+SessionHost::~SessionHost() {
+  stop();
+}
+
+void SessionHost::stop() {
+  stopped_ = true;
+  for (auto& [id, s] : games_) s->round_timer.cancel();
+}
+
+GameView SessionHost::view(const GameSession& s) const {
+  return GameView{s.game, options_.node_name, s.epoch};
+}
+
+void SessionHost::changed(GameSession& s) {
+  auto it = listeners_.find(s.game.id);
+  if (it == listeners_.end()) return;
+  const GameView v = view(s);
+  const auto listeners = it->second;  // a listener may unsubscribe while we call it
+  for (const auto& [id, fn] : listeners) fn(v);
+}
+
+void SessionHost::arm_round_timer(GameSession& s) {
+  s.round_timer.cancel();
+  if (stopped_ || s.game.status != game::Status::kActive) return;
+  const std::int64_t delay_ms =
+      std::max<std::int64_t>(0, s.game.round_ends_at_ms - options_.wall_clock_ms());
+  s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
+  const std::int32_t round = s.game.round;
+  s.round_timer.async_wait([this, id = s.game.id, round](boost::system::error_code ec) {
+    if (ec || stopped_) return;  // cancelled: the round ended otherwise, or the host stopped
+    auto it = games_.find(id);
+    if (it == games_.end()) return;
+    GameSession& session = *it->second;
+    if (session.game.round != round || session.game.status != game::Status::kActive) return;
+    auto outcome = game::end_round(session.game, options_.wall_clock_ms() + options_.round_time_ms);
+    MINOTAUR_ASSERT(outcome.ok());
+    ++rounds_ended_by_timer_;
+    changed(session);
+    arm_round_timer(session);
+  });
+}
+
+std::optional<SessionError> SessionHost::check_capacity() const {
+  if (stopped_) {
+    return SessionError{SessionError::Kind::kUnavailable, "node_stopping",
+                        "this node is shutting down; send the request to another node"};
+  }
+  if (games_.size() + lobbies_.size() >= options_.max_sessions) {
+    return SessionError{SessionError::Kind::kUnavailable, "node_full",
+                        "this node hosts as many sessions as it may; try again later"};
+  }
+  return std::nullopt;
+}
+
+std::string SessionHost::new_game_id() {
+  for (;;) {
+    std::string id = fmt::format("g_{:012x}", random_() & 0xffffffffffffULL);
+    if (games_.count(id) == 0) return id;
+  }
+}
+
+asio::awaitable<Result<GameView, SessionError>> SessionHost::create_game(game::Game g) {
+  if (auto full = check_capacity()) co_return err(*full);
+  if (auto ok = game::validate(g); !ok) {
+    co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", ok.error()});
+  }
+  if (games_.count(g.id) != 0) {
+    co_return err(
+        SessionError{SessionError::Kind::kConflict, "game_exists",
+                     fmt::format("a game with id '{}' exists already; choose another id", g.id)});
+  }
+  if (g.round_ends_at_ms == 0)
+    g.round_ends_at_ms = options_.wall_clock_ms() + options_.round_time_ms;
+  auto session = std::make_unique<GameSession>(executor_, std::move(g));
+  GameSession& s = *session;
+  games_.emplace(s.game.id, std::move(session));
+  spdlog::info("session {}: started here (round {}, epoch {})", s.game.id, s.game.round, s.epoch);
+  arm_round_timer(s);
+  changed(s);
+  co_return view(s);
+}
+
+asio::awaitable<Result<GameView, SessionError>> SessionHost::get_game(std::string game_id) {
+  auto it = games_.find(game_id);
+  if (it == games_.end()) co_return err(not_found_game(game_id));
+  co_return view(*it->second);
+}
+
+asio::awaitable<Result<GameView, SessionError>> SessionHost::act(std::string game_id, Caller caller,
+                                                                 game::Action action) {
+  auto it = games_.find(game_id);
+  if (it == games_.end()) co_return err(not_found_game(game_id));
+  GameSession& s = *it->second;
+  auto r = game::register_action(s.game, caller.user_id, action);
+  if (!r) co_return err(rule_error(r.error()));
+  changed(s);
+  co_return view(s);
+}
+
+asio::awaitable<Result<GameView, SessionError>> SessionHost::end_round(std::string game_id,
+                                                                       Caller caller) {
+  auto it = games_.find(game_id);
+  if (it == games_.end()) co_return err(not_found_game(game_id));
+  GameSession& s = *it->second;
+  if (!caller.admin && game::find_player_of_user(s.game, caller.user_id) == nullptr) {
+    co_return err(rule_error(game::ActionError::kNotAPlayer));
+  }
+  auto r = game::end_round(s.game, options_.wall_clock_ms() + options_.round_time_ms);
+  if (!r) co_return err(rule_error(r.error()));
+  changed(s);
+  arm_round_timer(s);
+  co_return view(s);
+}
+
+asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Caller host) {
+  if (auto full = check_capacity()) co_return err(*full);
+  std::string code;
+  for (int attempt = 0;; ++attempt) {
+    code = game::make_join_code(random_());
+    if (lobbies_.count(code) == 0) break;
+    if (attempt == 64) {
+      co_return err(SessionError{SessionError::Kind::kUnavailable, "no_join_code",
+                                 "no free join code was found; try again"});
+    }
+  }
+  game::Lobby lobby = game::new_lobby(code, {host.user_id, host.display_name});
+  lobbies_.emplace(code, lobby);
+  spdlog::info("lobby {}: created here by {}", code, host.user_id);
+  co_return lobby;
+}
+
+asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::get_lobby(std::string code) {
+  auto it = lobbies_.find(code);
+  if (it == lobbies_.end()) co_return err(not_found_lobby(code));
+  co_return it->second;
+}
+
+asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::join_lobby(std::string code,
+                                                                           Caller caller) {
+  auto it = lobbies_.find(code);
+  if (it == lobbies_.end()) co_return err(not_found_lobby(code));
+  auto r = game::join_lobby(it->second, {caller.user_id, caller.display_name});
+  if (!r) co_return err(rule_error(r.error()));
+  co_return it->second;
+}
+
+asio::awaitable<Result<std::string, SessionError>> SessionHost::start_lobby(std::string code,
+                                                                            Caller caller) {
+  auto it = lobbies_.find(code);
+  if (it == lobbies_.end()) co_return err(not_found_lobby(code));
+  if (auto full = check_capacity()) co_return err(*full);
+  game::Lobby& lobby = it->second;
+  auto g = game::start_game(lobby, caller.user_id, new_game_id(),
+                            options_.wall_clock_ms() + options_.round_time_ms);
+  if (!g) co_return err(rule_error(g.error()));
+  std::string id = g.value().id;
+  auto created = co_await create_game(std::move(g).value());
+  MINOTAUR_ASSERT(created.ok());
+  co_return id;
+}
+
+std::uint64_t SessionHost::subscribe(const std::string& game_id, GameListener listener) {
+  const std::uint64_t id = next_listener_id_++;
+  listeners_[game_id][id] = listener;
+  if (auto it = games_.find(game_id); it != games_.end()) listener(view(*it->second));
+  return id;
+}
+
+void SessionHost::unsubscribe(const std::string& game_id, std::uint64_t id) {
+  auto it = listeners_.find(game_id);
+  if (it == listeners_.end()) return;
+  it->second.erase(id);
+  if (it->second.empty()) listeners_.erase(it);
+}
+
+}  // namespace minotaur::sessions

@@ -1,0 +1,114 @@
+// SessionHost: the sessions one node hosts — every game and lobby that lives here — and the
+// round timers that drive them.
+//
+// Design note. Each session is a single-threaded actor: all of a node's sessions run on the
+// node's one io_context thread, so a session's operations never interleave and need no locks
+// (the io_context is the strand). Operations are coroutines so that the cluster layer can later
+// make some of them wait (forwarding to the owner, queueing during a hand-off) without changing
+// their callers. The round timer is part of the state: the deadline is `round_ends_at_ms` (wall
+// clock), so a session started from a handed-off state keeps its original deadline.
+//
+// Weaknesses, today: sessions live only on this node (no placement, no hand-off, no
+// replication yet: issue 4); concluded games are kept until the node stops.
+//
+// Thread: every method must be called on the io_context's thread.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+
+#include "base/result.h"
+#include "game/game.h"
+#include "game/lobby.h"
+#include "sessions/errors.h"
+
+namespace minotaur::sessions {
+
+namespace asio = boost::asio;
+
+// A game as the API shows it: its state, the node that hosts it and its ownership epoch.
+struct GameView {
+  game::Game game;
+  std::string node;
+  std::uint64_t epoch = 0;
+};
+
+struct HostOptions {
+  std::string node_name;
+  std::int64_t round_time_ms = 30'000;
+  std::size_t max_sessions = 1'000'000;
+  std::function<std::int64_t()> wall_clock_ms;  // ms since the epoch; injectable for tests
+  std::uint64_t random_seed = 0;                // for ids and join codes
+};
+
+// Who asks: a user (by id and display name), or the admin.
+struct Caller {
+  std::string user_id;
+  std::string display_name;
+  bool admin = false;
+};
+
+class SessionHost {
+ public:
+  using GameListener = std::function<void(const GameView&)>;
+
+  SessionHost(asio::any_io_executor executor, HostOptions options);
+  ~SessionHost();
+  SessionHost(const SessionHost&) = delete;
+  SessionHost& operator=(const SessionHost&) = delete;
+
+  // Games.
+  asio::awaitable<Result<GameView, SessionError>> create_game(game::Game game);
+  asio::awaitable<Result<GameView, SessionError>> get_game(std::string game_id);
+  asio::awaitable<Result<GameView, SessionError>> act(std::string game_id, Caller caller,
+                                                      game::Action action);
+  asio::awaitable<Result<GameView, SessionError>> end_round(std::string game_id, Caller caller);
+
+  // Lobbies, by join code.
+  asio::awaitable<Result<game::Lobby, SessionError>> create_lobby(Caller host);
+  asio::awaitable<Result<game::Lobby, SessionError>> join_lobby(std::string code, Caller caller);
+  asio::awaitable<Result<std::string, SessionError>> start_lobby(std::string code, Caller caller);
+  asio::awaitable<Result<game::Lobby, SessionError>> get_lobby(std::string code);
+
+  // Every change of the game from now on, in order, and the current state at once when the game
+  // is known. Returns an id for unsubscribe().
+  std::uint64_t subscribe(const std::string& game_id, GameListener listener);
+  void unsubscribe(const std::string& game_id, std::uint64_t id);
+
+  std::size_t game_count() const { return games_.size(); }
+  std::size_t lobby_count() const { return lobbies_.size(); }
+  std::uint64_t rounds_ended_by_timer() const { return rounds_ended_by_timer_; }
+
+  // Cancels every timer; afterwards the host serves nothing.
+  void stop();
+
+ private:
+  struct GameSession;
+
+  GameView view(const GameSession& s) const;
+  void changed(GameSession& s);
+  void arm_round_timer(GameSession& s);
+  std::optional<SessionError> check_capacity() const;
+  std::string new_game_id();
+
+  asio::any_io_executor executor_;
+  HostOptions options_;
+  std::mt19937_64 random_;
+  std::unordered_map<std::string, std::unique_ptr<GameSession>> games_;
+  std::unordered_map<std::string, game::Lobby> lobbies_;
+  std::unordered_map<std::string, std::map<std::uint64_t, GameListener>> listeners_;
+  std::uint64_t next_listener_id_ = 1;
+  std::uint64_t rounds_ended_by_timer_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace minotaur::sessions

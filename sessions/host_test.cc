@@ -1,0 +1,150 @@
+#include "sessions/host.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+
+namespace minotaur::sessions {
+namespace {
+
+// Runs `body` as a coroutine on a fresh io_context until it and everything it started finish.
+template <class F>
+void run(asio::io_context& io, F body) {
+  auto done = asio::co_spawn(io, body(), asio::use_future);
+  io.run();
+  done.get();  // rethrows a failed assertion's exception, if any
+}
+
+HostOptions options(std::int64_t round_time_ms = 30'000) {
+  HostOptions o;
+  o.node_name = "n1";
+  o.round_time_ms = round_time_ms;
+  o.random_seed = 7;
+  return o;
+}
+
+Caller user(const char* id) {
+  return Caller{id, std::string("name_") + id, false};
+}
+
+TEST(SessionHost, LobbyToGameToActions) {
+  asio::io_context io;
+  SessionHost host(io.get_executor(), options());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto lobby = co_await host.create_lobby(user("u_a"));
+    EXPECT_TRUE(lobby.ok());
+    const std::string code = lobby.value().join_code;
+    auto joined = co_await host.join_lobby(code, user("u_b"));
+    EXPECT_TRUE(joined.ok());
+    auto not_host = co_await host.start_lobby(code, user("u_b"));
+    EXPECT_FALSE(not_host.ok());
+    EXPECT_EQ(not_host.error().kind, SessionError::Kind::kForbidden);
+    auto started = co_await host.start_lobby(code, user("u_a"));
+    EXPECT_TRUE(started.ok());
+    const std::string id = started.value();
+
+    auto g = co_await host.get_game(id);
+    EXPECT_TRUE(g.ok());
+    EXPECT_EQ(g.value().node, "n1");
+    EXPECT_EQ(g.value().epoch, 1u);
+    EXPECT_EQ(g.value().game.players.size(), 2u);
+
+    auto moved = co_await host.act(id, user("u_a"), game::Move{{1, 0}});
+    EXPECT_TRUE(moved.ok());
+    EXPECT_EQ(moved.value().game.version, 1u);
+    auto stranger = co_await host.act(id, user("u_x"), game::Move{{1, 0}});
+    EXPECT_FALSE(stranger.ok());
+    EXPECT_EQ(stranger.error().code, "not_a_player");
+    auto ended = co_await host.end_round(id, user("u_b"));
+    EXPECT_TRUE(ended.ok());
+    EXPECT_EQ(ended.value().game.round, 2);
+    host.stop();
+  });
+}
+
+TEST(SessionHost, UnknownGamesAndLobbiesAreNotFound) {
+  asio::io_context io;
+  SessionHost host(io.get_executor(), options());
+  run(io, [&]() -> asio::awaitable<void> {
+    auto g = co_await host.get_game("g_nope");
+    EXPECT_FALSE(g.ok());
+    EXPECT_EQ(g.error().kind, SessionError::Kind::kNotFound);
+    auto l = co_await host.join_lobby("ZZZZ", user("u_a"));
+    EXPECT_FALSE(l.ok());
+    EXPECT_EQ(l.error().kind, SessionError::Kind::kNotFound);
+  });
+}
+
+game::Game two_player_game(std::int64_t ends_at_ms) {
+  game::Player a{1, "u_a", "A", 3, 1, {0, 0}};
+  game::Player b{2, "u_b", "B", 3, 1, {1, 0}};
+  return game::new_game("g_t", {a, b}, ends_at_ms);
+}
+
+TEST(SessionHost, TheRoundTimerEndsTheRoundAtItsDeadline) {
+  asio::io_context io;
+  SessionHost host(io.get_executor(), options(60'000));
+  std::vector<std::uint64_t> versions;
+  host.subscribe("g_t", [&](const GameView& v) { versions.push_back(v.game.version); });
+  const auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration fired_after{};
+  run(io, [&]() -> asio::awaitable<void> {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    auto created = co_await host.create_game(two_player_game(now + 150));
+    EXPECT_TRUE(created.ok());
+    asio::steady_timer wait(io, std::chrono::milliseconds(400));
+    co_await wait.async_wait(asio::use_awaitable);
+    auto g = co_await host.get_game("g_t");
+    EXPECT_EQ(g.value().game.round, 2);
+    fired_after = std::chrono::steady_clock::now() - start;
+    host.stop();
+  });
+  EXPECT_EQ(host.rounds_ended_by_timer(), 1u);
+  EXPECT_EQ(versions, (std::vector<std::uint64_t>{0, 1}));
+}
+
+TEST(SessionHost, ListenersSeeEveryVersionInOrder) {
+  asio::io_context io;
+  SessionHost host(io.get_executor(), options());
+  std::vector<std::uint64_t> versions;
+  run(io, [&]() -> asio::awaitable<void> {
+    auto created = co_await host.create_game(two_player_game(0));
+    EXPECT_TRUE(created.ok());
+    const auto sub =
+        host.subscribe("g_t", [&](const GameView& v) { versions.push_back(v.game.version); });
+    const Caller admin{"", "", true};
+    auto r1 = co_await host.act("g_t", user("u_a"), game::Attack{2});
+    auto r2 = co_await host.act("g_t", user("u_b"), game::Move{{1, 0}});
+    auto r3 = co_await host.end_round("g_t", admin);
+    host.unsubscribe("g_t", sub);
+    auto r4 = co_await host.end_round("g_t", admin);
+    EXPECT_TRUE(r1.ok() && r2.ok() && r3.ok() && r4.ok());
+    host.stop();
+  });
+  EXPECT_EQ(versions, (std::vector<std::uint64_t>{0, 1, 2, 3}));
+}
+
+TEST(SessionHost, RefusesAnInvalidOrDuplicateGame) {
+  asio::io_context io;
+  SessionHost host(io.get_executor(), options());
+  run(io, [&]() -> asio::awaitable<void> {
+    game::Game bad = two_player_game(0);
+    bad.players.pop_back();
+    auto r = co_await host.create_game(bad);
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.error().kind, SessionError::Kind::kBadRequest);
+    EXPECT_TRUE((co_await host.create_game(two_player_game(0))).ok());
+    auto again = co_await host.create_game(two_player_game(0));
+    EXPECT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, "game_exists");
+    host.stop();
+  });
+}
+
+}  // namespace
+}  // namespace minotaur::sessions
