@@ -1,0 +1,318 @@
+#include "app/local.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace minotaur::app {
+namespace {
+
+int signal_pipe[2] = {-1, -1};
+
+void on_signal(int) {
+  const char c = 's';
+  (void)!write(signal_pipe[1], &c, 1);
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device rd;
+  std::string out;
+  for (std::size_t i = 0; i < bytes; ++i) out += fmt::format("{:02x}", rd() & 0xff);
+  return out;
+}
+
+// The status code of GET path on 127.0.0.1:port, or 0 when nothing answers.
+int http_status(int port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int status = 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[64] = {};
+      const ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+      if (n > 12) status = std::atoi(buf + 9);
+    }
+  }
+  close(fd);
+  return status;
+}
+
+struct NodeProc {
+  int index = 0;
+  std::string name;
+  int http_port = 0;
+  int cluster_port = 0;
+  pid_t pid = -1;
+  std::string log;
+};
+
+class Local {
+ public:
+  Local(const LocalOptions& o, std::string exe) : o_(o), exe_(std::move(exe)) {}
+
+  int run() {
+    namespace fs = std::filesystem;
+    std::string dir = o_.dir;
+    if (dir.empty()) dir = fs::temp_directory_path() / ("minotaur-local-" + random_hex(4));
+    fs::create_directories(dir);
+    cookie_file_ = dir + "/cookie";
+    admin_file_ = dir + "/admin-token";
+    std::ofstream(cookie_file_) << random_hex(32) << "\n";
+    std::ofstream(admin_file_) << random_hex(16) << "\n";
+    fs::permissions(cookie_file_, fs::perms::owner_read | fs::perms::owner_write);
+    fs::permissions(admin_file_, fs::perms::owner_read | fs::perms::owner_write);
+
+    for (int i = 1; i <= o_.nodes; ++i) {
+      NodeProc n;
+      n.index = i;
+      n.name = fmt::format("node{}", i);
+      n.http_port = o_.first_http_port + i - 1;
+      n.cluster_port = o_.first_cluster_port + i - 1;
+      n.log = fmt::format("{}/{}.log", dir, n.name);
+      nodes_.push_back(n);
+    }
+    std::printf("local: starting %d nodes; secret, admin token and logs in %s\n", o_.nodes,
+                dir.c_str());
+    for (NodeProc& n : nodes_) {
+      if (!start(n)) return stop_all(1);
+    }
+    for (NodeProc& n : nodes_) {
+      if (!wait_ready(n)) return stop_all(1);
+    }
+    std::printf(
+        "\nMinotaur is running: open http://127.0.0.1:%d\n"
+        "Commands: restart N (graceful SIGTERM and start again), kill N (SIGKILL and start "
+        "again), roll (restart every node in turn), status, quit. Ctrl-C stops everything.\n\n",
+        o_.first_http_port);
+    std::fflush(stdout);
+    return loop();
+  }
+
+ private:
+  bool start(NodeProc& n) {
+    std::vector<std::string> args{exe_,
+                                  "node",
+                                  "--name",
+                                  n.name,
+                                  "--cluster",
+                                  fmt::format("127.0.0.1:{}", n.cluster_port),
+                                  "--http",
+                                  fmt::format("127.0.0.1:{}", n.http_port),
+                                  "--round-time-ms",
+                                  std::to_string(o_.round_time_ms),
+                                  "--cookie-file",
+                                  cookie_file_,
+                                  "--admin-token-file",
+                                  admin_file_};
+    std::string seeds;
+    for (const NodeProc& other : nodes_) {
+      if (other.index == n.index) continue;
+      if (!seeds.empty()) seeds += ",";
+      seeds += fmt::format("127.0.0.1:{}", other.cluster_port);
+    }
+    if (!seeds.empty()) {
+      args.push_back("--seeds");
+      args.push_back(seeds);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    const int rc = posix_spawn(&n.pid, exe_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      std::fprintf(stderr, "local: cannot start %s: %s\n", n.name.c_str(), std::strerror(rc));
+      n.pid = -1;
+      return false;
+    }
+    std::printf("local: %s started (pid %d, http 127.0.0.1:%d, log %s)\n", n.name.c_str(), n.pid,
+                n.http_port, n.log.c_str());
+    std::fflush(stdout);
+    return true;
+  }
+
+  bool wait_ready(NodeProc& n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (http_status(n.http_port, "/readyz") == 200) {
+        std::printf("local: %s ready\n", n.name.c_str());
+        std::fflush(stdout);
+        return true;
+      }
+      int status = 0;
+      if (waitpid(n.pid, &status, WNOHANG) == n.pid) {
+        std::fprintf(stderr, "local: %s exited while starting; its log %s says why\n",
+                     n.name.c_str(), n.log.c_str());
+        n.pid = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::fprintf(stderr, "local: %s not ready after 20 s; see %s\n", n.name.c_str(), n.log.c_str());
+    return false;
+  }
+
+  // Sends `sig` and waits for the exit; SIGKILL after 30 s.
+  void stop(NodeProc& n, int sig) {
+    if (n.pid <= 0) return;
+    const auto began = std::chrono::steady_clock::now();
+    kill(n.pid, sig);
+    int status = 0;
+    for (;;) {
+      const pid_t r = waitpid(n.pid, &status, WNOHANG);
+      if (r == n.pid || r < 0) break;
+      if (std::chrono::steady_clock::now() - began > std::chrono::seconds(30)) {
+        std::fprintf(stderr, "local: %s did not exit 30 s after the signal; killing it\n",
+                     n.name.c_str());
+        kill(n.pid, SIGKILL);
+        waitpid(n.pid, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - began)
+                        .count();
+    std::printf(
+        "local: %s stopped by %s in %lld ms (%s)\n", n.name.c_str(),
+        sig == SIGKILL ? "SIGKILL" : "SIGTERM", static_cast<long long>(ms),
+        WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status)).c_str() : "killed");
+    std::fflush(stdout);
+    n.pid = -1;
+  }
+
+  bool restart(NodeProc& n, int sig) {
+    stop(n, sig);
+    return start(n) && wait_ready(n);
+  }
+
+  int stop_all(int code) {
+    for (NodeProc& n : nodes_) stop(n, SIGTERM);
+    return code;
+  }
+
+  NodeProc* node_arg(std::istringstream& in) {
+    int i = 0;
+    if (!(in >> i) || i < 1 || i > static_cast<int>(nodes_.size())) {
+      std::printf("local: give a node number from 1 to %zu\n", nodes_.size());
+      return nullptr;
+    }
+    return &nodes_[static_cast<std::size_t>(i - 1)];
+  }
+
+  void command(const std::string& line) {
+    std::istringstream in(line);
+    std::string cmd;
+    in >> cmd;
+    if (cmd.empty()) return;
+    if (cmd == "restart" || cmd == "kill") {
+      if (NodeProc* n = node_arg(in)) restart(*n, cmd == "kill" ? SIGKILL : SIGTERM);
+    } else if (cmd == "roll") {
+      std::printf("local: rolling restart of %zu nodes\n", nodes_.size());
+      for (NodeProc& n : nodes_) {
+        if (!restart(n, SIGTERM)) break;
+      }
+      std::printf("local: rolling restart done\n");
+    } else if (cmd == "status") {
+      for (const NodeProc& n : nodes_) {
+        std::printf("  %s pid %d http 127.0.0.1:%d %s\n", n.name.c_str(), n.pid, n.http_port,
+                    http_status(n.http_port, "/readyz") == 200 ? "ready" : "NOT READY");
+      }
+    } else if (cmd == "quit" || cmd == "exit") {
+      quit_ = true;
+    } else {
+      std::printf("local: unknown command '%s'; try restart N, kill N, roll, status, quit\n",
+                  cmd.c_str());
+    }
+    std::fflush(stdout);
+  }
+
+  int loop() {
+    bool stdin_open = true;
+    std::string pending;
+    while (!quit_) {
+      pollfd fds[2] = {{signal_pipe[0], POLLIN, 0}, {0, POLLIN, 0}};
+      const int n = poll(fds, stdin_open ? 2 : 1, 1000);
+      if (n > 0 && (fds[0].revents & POLLIN)) {
+        std::printf("\nlocal: stopping every node\n");
+        break;
+      }
+      if (n > 0 && stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
+        char buf[256];
+        const ssize_t r = read(0, buf, sizeof buf);
+        if (r <= 0) {
+          stdin_open = false;  // no terminal (e.g. run in the background): signals only
+        } else {
+          pending.append(buf, static_cast<std::size_t>(r));
+          for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+            command(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+          }
+        }
+      }
+      for (NodeProc& node : nodes_) {
+        int status = 0;
+        if (node.pid > 0 && waitpid(node.pid, &status, WNOHANG) == node.pid) {
+          std::printf("local: %s exited unexpectedly; see %s; type 'restart %d' to start it\n",
+                      node.name.c_str(), node.log.c_str(), node.index);
+          std::fflush(stdout);
+          node.pid = -1;
+        }
+      }
+    }
+    return stop_all(0);
+  }
+
+  LocalOptions o_;
+  std::string exe_;
+  std::string cookie_file_;
+  std::string admin_file_;
+  std::vector<NodeProc> nodes_;
+  bool quit_ = false;
+};
+
+}  // namespace
+
+int run_local(const LocalOptions& options, const char* argv0) {
+  (void)argv0;
+  if (pipe(signal_pipe) != 0) return 1;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  const std::string exe = std::filesystem::read_symlink("/proc/self/exe");
+  return Local(options, exe).run();
+}
+
+}  // namespace minotaur::app

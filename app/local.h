@@ -1,0 +1,22 @@
+// `minotaur local`: a whole cluster on this machine, for people to play and to watch a rolling
+// deploy. Starts N `minotaur node` processes on loopback with a generated secret, prints the URL,
+// and takes commands on standard input (restart N, roll, status, quit). Ctrl-C or SIGTERM stops
+// every node gracefully (SIGTERM, then waits for each to exit).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace minotaur::app {
+
+struct LocalOptions {
+  int nodes = 3;
+  int first_http_port = 8080;
+  int first_cluster_port = 9080;
+  std::int64_t round_time_ms = 30'000;
+  std::string dir;
+};
+
+int run_local(const LocalOptions& options, const char* argv0);
+
+}  // namespace minotaur::app

@@ -1,0 +1,128 @@
+// minotaur: the one executable. Subcommands: node, local (see SPEC.md section 2).
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "app/local.h"
+#include "node/node.h"
+
+namespace {
+
+// The contents of a secret file without surrounding white space; empty with `error` set when it
+// cannot be read.
+std::string read_secret_file(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read " + path + "; check the path and its permissions";
+    return {};
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string v = s.str();
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
+  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.erase(0, 1);
+  if (v.empty()) error = path + " is empty; put the secret in it";
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Minotaur: a clustered server for turn-based multiplayer games whose sessions "
+      "survive the loss of their node."};
+  app.require_subcommand(1);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+
+  // minotaur node
+  minotaur::node::NodeConfig node;
+  std::string cookie_file, admin_token_file;
+  auto* node_cmd = app.add_subcommand("node", "Run one node of a cluster.");
+  node_cmd->add_option("--name", node.name, "Unique name of this node in the cluster")
+      ->envname("MINOTAUR_NAME")
+      ->required();
+  node_cmd->add_option("--cluster", node.cluster_address, "HOST:PORT for other nodes")
+      ->envname("MINOTAUR_CLUSTER")
+      ->required();
+  node_cmd->add_option("--http", node.http_address, "HOST:PORT for players' HTTP and WebSocket")
+      ->envname("MINOTAUR_HTTP")
+      ->required();
+  node_cmd
+      ->add_option("--seeds", node.seeds,
+                   "Other members to join: HOST:PORT,... or a DNS name whose records are "
+                   "the members")
+      ->envname("MINOTAUR_SEEDS")
+      ->delimiter(',');
+  node_cmd->add_option("--round-time-ms", node.round_time_ms, "Length of a round")
+      ->envname("MINOTAUR_ROUND_TIME_MS")
+      ->check(CLI::Range(static_cast<std::int64_t>(100), static_cast<std::int64_t>(86'400'000)))
+      ->default_val(30'000);
+  node_cmd
+      ->add_option("--cookie-file", cookie_file,
+                   "File holding the cluster secret (or set MINOTAUR_COOKIE)")
+      ->envname("MINOTAUR_COOKIE_FILE");
+  node_cmd
+      ->add_option("--admin-token-file", admin_token_file,
+                   "File holding the admin token (or set MINOTAUR_ADMIN_TOKEN)")
+      ->envname("MINOTAUR_ADMIN_TOKEN_FILE");
+  node_cmd
+      ->add_option("--replication", node.replication,
+                   "async: replicate in batches; sync: a change is acknowledged by another "
+                   "node before the client sees success")
+      ->envname("MINOTAUR_REPLICATION")
+      ->check(CLI::IsMember({"async", "sync"}))
+      ->default_val("async");
+
+  // minotaur local
+  minotaur::app::LocalOptions local;
+  auto* local_cmd = app.add_subcommand(
+      "local",
+      "Run a whole cluster on this machine, with the browser game on http://127.0.0.1:8080");
+  local_cmd->add_option("--nodes", local.nodes, "Number of node processes")
+      ->check(CLI::Range(1, 9))
+      ->default_val(3);
+  local_cmd
+      ->add_option("--http-port", local.first_http_port,
+                   "HTTP port of the first node; node i listens on this + i - 1")
+      ->default_val(8080);
+  local_cmd
+      ->add_option("--cluster-port", local.first_cluster_port,
+                   "Cluster port of the first node; node i listens on this + i - 1")
+      ->default_val(9080);
+  local_cmd->add_option("--round-time-ms", local.round_time_ms, "Length of a round")
+      ->default_val(30'000);
+  local_cmd->add_option("--dir", local.dir,
+                        "Folder for the secret, the admin token and the nodes' logs "
+                        "(default: a new folder under /tmp)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (node_cmd->parsed()) {
+    std::string error;
+    if (!cookie_file.empty()) {
+      node.cookie = read_secret_file(cookie_file, error);
+    } else if (const char* c = std::getenv("MINOTAUR_COOKIE")) {
+      node.cookie = c;
+    }
+    if (!error.empty() || node.cookie.empty()) {
+      spdlog::error("no cluster secret: {}",
+                    error.empty() ? "give --cookie-file FILE or set MINOTAUR_COOKIE" : error);
+      return 2;
+    }
+    if (!admin_token_file.empty()) {
+      node.admin_token = read_secret_file(admin_token_file, error);
+      if (!error.empty()) {
+        spdlog::error("--admin-token-file: {}", error);
+        return 2;
+      }
+    } else if (const char* t = std::getenv("MINOTAUR_ADMIN_TOKEN")) {
+      node.admin_token = t;
+    }
+    return minotaur::node::run_node(node);
+  }
+  if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);
+  return 0;
+}

@@ -1,0 +1,299 @@
+#include "gateway/api.h"
+
+#include <fmt/format.h>
+
+#include <boost/url/parse.hpp>
+#include <vector>
+
+#include "game/join_code.h"
+#include "game/validate.h"
+#include "gateway/game_json.h"
+#include "gateway/json_fields.h"
+#include "gateway/web_assets.h"
+
+namespace minotaur::gateway {
+namespace json = boost::json;
+using sessions::SessionError;
+
+namespace {
+
+Response make(http::status status, std::string body, std::string_view content_type) {
+  Response res{status, 11};
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  return res;
+}
+
+Response json_response(http::status status, const json::value& v) {
+  return make(status, json::serialize(v), "application/json");
+}
+
+Response ok_json(const json::value& v) {
+  return json_response(http::status::ok, v);
+}
+
+http::status status_of(SessionError::Kind kind) {
+  switch (kind) {
+    case SessionError::Kind::kBadRequest:
+      return http::status::bad_request;
+    case SessionError::Kind::kForbidden:
+      return http::status::forbidden;
+    case SessionError::Kind::kNotFound:
+      return http::status::not_found;
+    case SessionError::Kind::kConflict:
+      return http::status::conflict;
+    case SessionError::Kind::kUnavailable:
+      return http::status::service_unavailable;
+  }
+  return http::status::internal_server_error;
+}
+
+Response session_error(const SessionError& e) {
+  return Api::error(status_of(e.kind), e.code, e.message);
+}
+
+std::vector<std::string> path_segments(std::string_view target) {
+  std::vector<std::string> out;
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return out;
+  for (auto seg : url->segments()) out.push_back(seg);
+  return out;
+}
+
+bool valid_display_name(std::string_view name) {
+  if (name.empty() || name.size() > game::kMaxDisplayNameBytes) return false;
+  for (const char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Response Api::error(http::status status, std::string_view code, std::string_view message) {
+  return json_response(status,
+                       json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+}
+
+json::object game_view_json(const sessions::GameView& view) {
+  json::object o = to_json(view.game);
+  o["node"] = view.node;
+  o["epoch"] = view.epoch;
+  return o;
+}
+
+Api::Api(sessions::SessionHost& host, const TokenSigner& signer, GatewayMetrics& metrics,
+         ApiOptions options)
+    : host_(host), signer_(signer), metrics_(metrics), options_(std::move(options)) {
+  MINOTAUR_ASSERT(options_.wall_clock_ms);
+  MINOTAUR_ASSERT(options_.ready);
+  MINOTAUR_ASSERT(options_.cluster_view);
+}
+
+std::optional<sessions::Caller> Api::caller_of(const Request& req) const {
+  const auto auth = req[http::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.substr(0, kBearer.size()) != kBearer) return std::nullopt;
+  const std::string_view token(auth.data() + kBearer.size(), auth.size() - kBearer.size());
+  if (!options_.admin_token.empty() && constant_time_equal(token, options_.admin_token)) {
+    return sessions::Caller{"", "admin", true};
+  }
+  auto claims = signer_.verify(token, options_.wall_clock_ms());
+  if (!claims) return std::nullopt;
+  return sessions::Caller{claims.value().user_id, claims.value().display_name, false};
+}
+
+boost::asio::awaitable<Response> Api::handle(const Request& req) {
+  ++metrics_.http_requests;
+  Response res = co_await route(req);
+  const unsigned status = res.result_int();
+  if (status >= 400 && status < 500) ++metrics_.http_client_errors;
+  if (status >= 500) ++metrics_.http_server_errors;
+  co_return res;
+}
+
+boost::asio::awaitable<Response> Api::route(const Request& req) {
+  {
+    const auto seg = path_segments(req.target());
+    const http::verb m = req.method();
+    const auto is = [&](std::initializer_list<std::string_view> parts) {
+      if (seg.size() != parts.size()) return false;
+      std::size_t i = 0;
+      for (const std::string_view p : parts) {
+        if (p != "*" && seg[i] != p) return false;
+        ++i;
+      }
+      return true;
+    };
+    const auto method_not_allowed = [] {
+      return error(http::status::method_not_allowed, "method_not_allowed",
+                   "this path does not take that method; see SPEC.md section 3");
+    };
+    const auto unauthorized = [] {
+      return error(http::status::unauthorized, "unauthorized",
+                   "send 'Authorization: Bearer TOKEN' with a token from POST /api/v1/users");
+    };
+    const auto bad_request = [](std::string_view message) {
+      return error(http::status::bad_request, "bad_request", message);
+    };
+
+    // Health, readiness, metrics.
+    if (is({"healthz"})) co_return make(http::status::ok, "ok\n", "text/plain");
+    if (is({"readyz"})) {
+      if (options_.ready()) co_return make(http::status::ok, "ready\n", "text/plain");
+      co_return make(http::status::service_unavailable, "not ready\n", "text/plain");
+    }
+    if (is({"metrics"})) {
+      std::string out = fmt::format(
+          "# TYPE minotaur_http_requests_total counter\nminotaur_http_requests_total {}\n"
+          "# TYPE minotaur_http_client_errors_total counter\n"
+          "minotaur_http_client_errors_total {}\n"
+          "# TYPE minotaur_http_server_errors_total counter\n"
+          "minotaur_http_server_errors_total {}\n"
+          "# TYPE minotaur_http_connections gauge\nminotaur_http_connections {}\n"
+          "# TYPE minotaur_http_connections_refused_total counter\n"
+          "minotaur_http_connections_refused_total {}\n"
+          "# TYPE minotaur_websockets gauge\nminotaur_websockets {}\n"
+          "# TYPE minotaur_websocket_pushes_total counter\nminotaur_websocket_pushes_total {}\n"
+          "# TYPE minotaur_games gauge\nminotaur_games {}\n"
+          "# TYPE minotaur_lobbies gauge\nminotaur_lobbies {}\n"
+          "# TYPE minotaur_rounds_ended_by_timer_total counter\n"
+          "minotaur_rounds_ended_by_timer_total {}\n",
+          metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
+          metrics_.connections_open, metrics_.connections_refused, metrics_.websockets_open,
+          metrics_.websocket_pushes, host_.game_count(), host_.lobby_count(),
+          host_.rounds_ended_by_timer());
+      if (options_.extra_metrics) out += options_.extra_metrics();
+      co_return make(http::status::ok, std::move(out), "text/plain; version=0.0.4");
+    }
+
+    if (seg.size() >= 2 && seg[0] == "api" && seg[1] == "v1") {
+      // Users.
+      if (is({"api", "v1", "users"})) {
+        if (m != http::verb::post) co_return method_not_allowed();
+        auto body = parse_json(req.body());
+        if (!body) co_return bad_request(body.error());
+        if (!body.value().is_object()) co_return bad_request("the body must be a JSON object");
+        auto name = JsonFields(body.value().get_object(), "").require_string("display_name");
+        if (!name) co_return bad_request(name.error());
+        if (!valid_display_name(name.value())) {
+          co_return bad_request("display_name must be 1-64 bytes without control characters");
+        }
+        std::string user_id = fmt::format(
+            "u_{:016x}", std::random_device{}() * 0x100000000ULL + std::random_device{}());
+        const TokenClaims claims{user_id, name.value(),
+                                 options_.wall_clock_ms() + options_.token_lifetime_ms};
+        const std::string token = signer_.issue(claims);
+        co_return json_response(http::status::created,
+                                json::object{{"user_id", user_id}, {"token", token}});
+      }
+      if (is({"api", "v1", "cluster"})) {
+        if (m != http::verb::get) co_return method_not_allowed();
+        co_return ok_json(options_.cluster_view());
+      }
+
+      // Lobbies.
+      if (seg.size() >= 3 && seg[2] == "lobbies") {
+        const auto caller = caller_of(req);
+        if (is({"api", "v1", "lobbies"})) {
+          if (m != http::verb::post) co_return method_not_allowed();
+          if (!caller || caller->admin) co_return unauthorized();
+          auto lobby = co_await host_.create_lobby(*caller);
+          if (!lobby) co_return session_error(lobby.error());
+          co_return json_response(http::status::created, to_json(lobby.value()));
+        }
+        if (seg.size() < 4) co_return error(http::status::not_found, "not_found", "no such path");
+        auto code = game::normalize_join_code(seg[3]);
+        if (!code) {
+          co_return bad_request("a join code is 4 letters, like QXJR; check it with the host");
+        }
+        if (is({"api", "v1", "lobbies", "*"})) {
+          if (m != http::verb::get) co_return method_not_allowed();
+          auto lobby = co_await host_.get_lobby(*code);
+          if (!lobby) co_return session_error(lobby.error());
+          co_return ok_json(to_json(lobby.value()));
+        }
+        if (is({"api", "v1", "lobbies", "*", "join"})) {
+          if (m != http::verb::post) co_return method_not_allowed();
+          if (!caller || caller->admin) co_return unauthorized();
+          auto lobby = co_await host_.join_lobby(*code, *caller);
+          if (!lobby) co_return session_error(lobby.error());
+          co_return ok_json(to_json(lobby.value()));
+        }
+        if (is({"api", "v1", "lobbies", "*", "start"})) {
+          if (m != http::verb::post) co_return method_not_allowed();
+          if (!caller || caller->admin) co_return unauthorized();
+          auto id = co_await host_.start_lobby(*code, *caller);
+          if (!id) co_return session_error(id.error());
+          co_return json_response(http::status::created, json::object{{"game_id", id.value()}});
+        }
+      }
+
+      // Games.
+      if (seg.size() >= 3 && seg[2] == "games") {
+        const auto caller = caller_of(req);
+        if (is({"api", "v1", "games"})) {
+          if (m != http::verb::post) co_return method_not_allowed();
+          if (!caller) co_return unauthorized();
+          if (!caller->admin) {
+            co_return error(http::status::forbidden, "admin_only",
+                            "creating a game from a given state takes the admin token");
+          }
+          auto body = parse_json(req.body());
+          if (!body) co_return bad_request(body.error());
+          auto g = game_from_json(body.value());
+          if (!g) co_return bad_request(g.error());
+          auto created = co_await host_.create_game(std::move(g).value());
+          if (!created) co_return session_error(created.error());
+          co_return json_response(http::status::created, game_view_json(created.value()));
+        }
+        if (seg.size() < 4) co_return error(http::status::not_found, "not_found", "no such path");
+        const std::string& id = seg[3];
+        if (!game::is_valid_id(id)) {
+          co_return bad_request("a game id is 1-64 characters of A-Z a-z 0-9 _ -");
+        }
+        if (is({"api", "v1", "games", "*"})) {
+          if (m != http::verb::get) co_return method_not_allowed();
+          auto g = co_await host_.get_game(id);
+          if (!g) co_return session_error(g.error());
+          co_return ok_json(game_view_json(g.value()));
+        }
+        if (is({"api", "v1", "games", "*", "actions"})) {
+          if (m != http::verb::post) co_return method_not_allowed();
+          if (!caller || caller->admin) co_return unauthorized();
+          auto body = parse_json(req.body());
+          if (!body) co_return bad_request(body.error());
+          auto action = action_from_json(body.value());
+          if (!action) co_return bad_request(action.error());
+          auto g = co_await host_.act(id, *caller, action.value());
+          if (!g) co_return session_error(g.error());
+          co_return ok_json(game_view_json(g.value()));
+        }
+        if (is({"api", "v1", "games", "*", "end_round"})) {
+          if (m != http::verb::post) co_return method_not_allowed();
+          if (!caller) co_return unauthorized();
+          auto g = co_await host_.end_round(id, *caller);
+          if (!g) co_return session_error(g.error());
+          co_return ok_json(game_view_json(g.value()));
+        }
+      }
+      co_return error(http::status::not_found, "not_found",
+                      "no such API path; see SPEC.md section 3 for the endpoints");
+    }
+
+    // The browser game.
+    if (m == http::verb::get || m == http::verb::head) {
+      std::string path(req.target().substr(0, req.target().find('?')));
+      if (path == "/") path = "/index.html";
+      if (const WebAsset* asset = find_web_asset(path)) {
+        Response r = make(http::status::ok, std::string(asset->content), asset->content_type);
+        r.set(http::field::cache_control, "no-cache");
+        co_return r;
+      }
+    }
+    co_return error(http::status::not_found, "not_found", "no such page; the game is at /");
+  }
+}
+
+}  // namespace minotaur::gateway

@@ -1,0 +1,71 @@
+// The HTTP API of SPEC.md section 3, without the sockets: a request in, a response out.
+//
+// Every route, the error format ({"error": {"code", "message"}}), authentication (user tokens,
+// the admin token) and the mapping of session errors to statuses live here; http_server.h owns
+// connections and limits. Handlers never throw on input and never change state on a refused
+// request. Thread: the node's io_context thread, like the SessionHost it calls.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "gateway/tokens.h"
+#include "sessions/host.h"
+
+namespace minotaur::gateway {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+// Counters for GET /metrics, owned by the API and the server together.
+struct GatewayMetrics {
+  std::uint64_t http_requests = 0;
+  std::uint64_t http_client_errors = 0;  // 4xx
+  std::uint64_t http_server_errors = 0;  // 5xx
+  std::uint64_t connections_open = 0;
+  std::uint64_t connections_refused = 0;  // over the connection limit
+  std::uint64_t websockets_open = 0;
+  std::uint64_t websocket_pushes = 0;
+};
+
+struct ApiOptions {
+  std::string node_name;
+  std::string admin_token;  // empty: admin calls are refused
+  std::int64_t token_lifetime_ms = 30LL * 24 * 3600 * 1000;
+  std::function<std::int64_t()> wall_clock_ms;
+  std::function<bool()> ready;                        // GET /readyz
+  std::function<boost::json::object()> cluster_view;  // GET /api/v1/cluster
+  std::function<std::string()> extra_metrics;         // appended to GET /metrics
+};
+
+class Api {
+ public:
+  Api(sessions::SessionHost& host, const TokenSigner& signer, GatewayMetrics& metrics,
+      ApiOptions options);
+
+  boost::asio::awaitable<Response> handle(const Request& request);
+
+  // A JSON error response, for the server's own refusals (too large, too many connections).
+  static Response error(http::status status, std::string_view code, std::string_view message);
+
+  // The caller a bearer token names, for the WebSocket; nullopt when missing or invalid.
+  std::optional<sessions::Caller> caller_of(const Request& request) const;
+
+ private:
+  boost::asio::awaitable<Response> route(const Request& request);
+
+  sessions::SessionHost& host_;
+  const TokenSigner& signer_;
+  GatewayMetrics& metrics_;
+  ApiOptions options_;
+};
+
+// The JSON of a game as the API returns it: the game plus "node" and "epoch".
+boost::json::object game_view_json(const sessions::GameView& view);
+
+}  // namespace minotaur::gateway

@@ -1,0 +1,53 @@
+// HttpServer: the HTTP/1.1 and WebSocket front door of a node (Boost.Beast, Asio coroutines).
+//
+// Owns the listening socket and every client connection; hands each request to Api and each
+// WebSocket to a subscription loop over SessionHost. Limits, all enforced here: request header
+// bytes, body bytes, open connections, time to read a request (slow clients are cut off), the
+// WebSocket message size, subscriptions per socket, and queued pushes per socket (a client that
+// does not read its pushes is disconnected; it reconnects and resubscribes from its version).
+// Keep-alive and pipelining: requests on one connection are answered in order.
+//
+// Thread: everything runs on the io_context given to the constructor, which must be driven by
+// one thread (the same one as SessionHost).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "gateway/api.h"
+
+namespace minotaur::gateway {
+
+struct ServerLimits {
+  std::size_t max_connections = 10'000;
+  std::uint32_t max_header_bytes = 8 * 1024;
+  std::uint64_t max_body_bytes = 64 * 1024;
+  std::chrono::milliseconds request_timeout{15'000};  // to read one request, and keep-alive idle
+  std::size_t max_ws_message_bytes = 16 * 1024;
+  std::size_t max_ws_subscriptions = 16;
+  std::size_t max_ws_queued_pushes = 1024;
+};
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& io, Api& api, sessions::SessionHost& host,
+             GatewayMetrics& metrics, ServerLimits limits = {});
+  ~HttpServer();
+
+  // Binds and starts accepting; the bound endpoint (port 0 picks a free one).
+  Result<boost::asio::ip::tcp::endpoint, std::string> listen(const std::string& host,
+                                                             std::uint16_t port);
+  // Stops accepting and closes every connection.
+  void stop();
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace minotaur::gateway

@@ -1,0 +1,349 @@
+// Minotaur's browser game: plain JavaScript, no build step. It talks to any node; when that node
+// goes away (a rolling deploy), HTTP calls and the WebSocket move on to another node and the
+// subscription resumes from the version the page has.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const store = window.localStorage;
+const S = {
+  token: store.getItem("minotaur.token"),
+  userId: store.getItem("minotaur.user"),
+  name: store.getItem("minotaur.name"),
+  lobby: store.getItem("minotaur.lobby"),
+  gameId: store.getItem("minotaur.game"),
+  game: null,
+  nodes: [window.location.origin],  // HTTP bases of the cluster's nodes; ours first
+  base: window.location.origin,
+  ws: null,
+  myNode: null,
+};
+
+function save() {
+  for (const [k, v] of [["token", S.token], ["user", S.userId], ["name", S.name],
+                        ["lobby", S.lobby], ["game", S.gameId]]) {
+    if (v) store.setItem("minotaur." + k, v); else store.removeItem("minotaur." + k);
+  }
+}
+
+function showError(msg) { $("error").textContent = msg || ""; }
+
+function nextBase() {
+  const i = S.nodes.indexOf(S.base);
+  S.base = S.nodes[(i + 1) % S.nodes.length];
+}
+
+// One API call; on a network failure it tries the other nodes in turn, for up to ~20 s.
+async function api(method, path, body) {
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      const res = await fetch(S.base + path, {
+        method,
+        headers: Object.assign({"Content-Type": "application/json"},
+                               S.token ? {"Authorization": "Bearer " + S.token} : {}),
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const data = await res.json().catch(() => ({}));
+      if (res.status === 503 && Date.now() < deadline) { nextBase(); await sleep(200); continue; }
+      if (!res.ok) {
+        const e = new Error((data.error && data.error.message) || ("HTTP " + res.status));
+        e.status = res.status; e.code = data.error && data.error.code;
+        throw e;
+      }
+      return data;
+    } catch (e) {
+      if (e.status || Date.now() > deadline) throw e;
+      nextBase();
+      await sleep(250);
+    }
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function show(section) {
+  for (const id of ["signin", "lobby-choice", "lobby", "game"]) $(id).hidden = id !== section;
+}
+
+// ---- sign in, lobby -------------------------------------------------------------------------
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const name = $("display-name").value.trim();
+    const u = await api("POST", "/api/v1/users", {display_name: name});
+    Object.assign(S, {token: u.token, userId: u.user_id, name});
+    save();
+    route();
+  } catch (e) { showError(e.message); }
+});
+
+$("create-lobby").addEventListener("click", async () => {
+  try {
+    const l = await api("POST", "/api/v1/lobbies");
+    S.lobby = l.join_code; save(); route();
+  } catch (e) { showError(e.message); }
+});
+
+$("join-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const code = $("join-code").value.trim().toUpperCase();
+  try {
+    await api("POST", `/api/v1/lobbies/${code}/join`);
+    S.lobby = code; save(); route();
+  } catch (e) {
+    if (e.code === "already_member") { S.lobby = code; save(); route(); return; }
+    showError(e.message);
+  }
+});
+
+$("start-game").addEventListener("click", async () => {
+  try {
+    const r = await api("POST", `/api/v1/lobbies/${S.lobby}/start`);
+    S.gameId = r.game_id; save(); route();
+  } catch (e) { showError(e.message); }
+});
+
+let lobbyTimer = null;
+async function pollLobby() {
+  clearTimeout(lobbyTimer);
+  if (!S.lobby || S.gameId) return;
+  try {
+    const l = await api("GET", `/api/v1/lobbies/${S.lobby}`);
+    $("lobby-code").textContent = l.join_code;
+    $("lobby-members").innerHTML = "";
+    for (const m of l.members) {
+      const li = document.createElement("li");
+      li.textContent = m.display_name + (m.user_id === l.host_user_id ? " (host)" : "") +
+                       (m.user_id === S.userId ? " — you" : "");
+      $("lobby-members").appendChild(li);
+    }
+    const host = l.host_user_id === S.userId;
+    $("start-game").hidden = !host;
+    $("start-game").disabled = l.members.length < 2;
+    $("lobby-wait").hidden = host;
+    if (l.status === "started" && l.game_id) { S.gameId = l.game_id; save(); route(); return; }
+  } catch (e) {
+    if (e.status === 404) { S.lobby = null; save(); route(); return; }
+    showError(e.message);
+  }
+  lobbyTimer = setTimeout(pollLobby, 1000);
+}
+
+// ---- the game -------------------------------------------------------------------------------
+
+function hexDistance(a, b) {
+  const dq = a.q - b.q, dr = a.r - b.r;
+  return (Math.abs(dq) + Math.abs(dr) + Math.abs(dq + dr)) / 2;
+}
+const onBoard = (h, R) => Math.max(Math.abs(h.q), Math.abs(h.r), Math.abs(h.q + h.r)) <= R;
+const SIZE = 26;
+const px = (h) => ({x: SIZE * Math.sqrt(3) * (h.q + h.r / 2), y: SIZE * 1.5 * h.r});
+
+function me() { return S.game && S.game.players.find((p) => p.user_id === S.userId); }
+
+function svg(tag, attrs, parent) {
+  const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (parent) parent.appendChild(el);
+  return el;
+}
+
+function renderBoard() {
+  const g = S.game, board = $("board");
+  board.innerHTML = "";
+  const defs = svg("defs", {}, board);
+  const marker = svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 8, refY: 5,
+                                markerWidth: 5, markerHeight: 5, orient: "auto"}, defs);
+  svg("path", {d: "M0,0 L10,5 L0,10 z", fill: "#e0a33a"}, marker);
+  const R = g.board_radius || 4;
+  const mine = me();
+  const canAct = g.status === "active" && mine && mine.health > 0 && mine.action_points > 0;
+  for (let q = -R; q <= R; q++) {
+    for (let r = -R; r <= R; r++) {
+      const h = {q, r};
+      if (!onBoard(h, R)) continue;
+      const c = px(h);
+      const pts = [];
+      for (let i = 0; i < 6; i++) {
+        const a = Math.PI / 180 * (60 * i - 30);
+        pts.push(`${c.x + (SIZE - 1) * Math.cos(a)},${c.y + (SIZE - 1) * Math.sin(a)}`);
+      }
+      const foes = g.players.filter((p) => p.health > 0 && mine && p.id !== mine.id &&
+                                           p.coord.q === q && p.coord.r === r);
+      let cls = "hex";
+      if (canAct && foes.length && hexDistance(mine.coord, h) <= 1) cls += " target";
+      else if (canAct && hexDistance(mine.coord, h) === 1) cls += " reach";
+      const poly = svg("polygon", {points: pts.join(" "), class: cls, "data-q": q, "data-r": r}, board);
+      poly.addEventListener("click", () => clickHex(h, foes));
+    }
+  }
+  // Players: tokens, several on one hex fan out.
+  const byHex = {};
+  for (const p of g.players) (byHex[`${p.coord.q},${p.coord.r}`] ||= []).push(p);
+  for (const group of Object.values(byHex)) {
+    group.forEach((p, i) => {
+      const c = px(p.coord);
+      const off = group.length > 1 ? 9 : 0, a = (2 * Math.PI * i) / group.length;
+      const x = c.x + off * Math.cos(a), y = c.y + off * Math.sin(a);
+      const cls = "token " + (p.health <= 0 ? "dead" : (mine && p.id === mine.id ? "me" : "foe"));
+      const t = svg("circle", {cx: x, cy: y, r: group.length > 1 ? 10 : 14, class: cls}, board);
+      svg("title", {}, t).textContent = `${p.display_name} (${p.health} hp)`;
+      const label = svg("text", {x, y, class: "token-label"}, board);
+      label.textContent = p.display_name.slice(0, 1).toUpperCase();
+    });
+  }
+  // My registered action.
+  const plan = mine && g.registered_actions.find((a) => a.player_id === mine.id);
+  if (plan) {
+    const from = px(mine.coord);
+    let to;
+    if (plan.type === "move") to = px({q: mine.coord.q + plan.vector.q, r: mine.coord.r + plan.vector.r});
+    else { const t = g.players.find((p) => p.id === plan.target_player_id); to = t && px(t.coord); }
+    if (to) {
+      const k = 0.7;
+      svg("line", {x1: from.x, y1: from.y, x2: from.x + (to.x - from.x) * k,
+                   y2: from.y + (to.y - from.y) * k,
+                   class: "plan" + (plan.type === "attack" ? " attack" : "")}, board);
+    }
+  }
+}
+
+async function clickHex(h, foes) {
+  const mine = me();
+  if (!mine || S.game.status !== "active") return;
+  let action;
+  if (foes.length && hexDistance(mine.coord, h) <= 1) {
+    action = {type: "attack", target_player_id: foes[0].id};
+  } else if (hexDistance(mine.coord, h) === 1) {
+    action = {type: "move", vector: {q: h.q - mine.coord.q, r: h.r - mine.coord.r}};
+  } else return;
+  try {
+    const g = await api("POST", `/api/v1/games/${S.gameId}/actions`, action);
+    applyGame(g);
+    showError("");
+  } catch (e) { showError(e.message); }
+}
+
+$("end-round").addEventListener("click", async () => {
+  try { applyGame(await api("POST", `/api/v1/games/${S.gameId}/end_round`)); }
+  catch (e) { showError(e.message); }
+});
+
+function renderSide() {
+  const g = S.game;
+  $("round").textContent = g.round;
+  $("host-node").textContent = g.node || "?";
+  $("epoch").textContent = g.epoch ?? "?";
+  const mine = me();
+  const status = $("status");
+  if (g.status === "concluded") {
+    const w = g.players.find((p) => p.id === g.winner_player_id);
+    status.innerHTML = "";
+    const d = document.createElement("div");
+    d.className = "winner";
+    d.textContent = w ? `${w.display_name} wins!` : "Everyone fell: no winner.";
+    status.appendChild(d);
+    $("end-round").hidden = true;
+  } else {
+    status.textContent = mine ? (mine.health > 0 ? `You: ${mine.health} hp, ${mine.action_points} action point(s)`
+                                                 : "You have been eliminated.")
+                              : "You are watching.";
+    $("end-round").hidden = false;
+  }
+  const ul = $("players");
+  ul.innerHTML = "";
+  for (const p of g.players) {
+    const li = document.createElement("li");
+    if (p.health <= 0) li.className = "dead";
+    const reg = g.registered_actions.some((a) => a.player_id === p.id);
+    li.textContent = `${p.display_name}${mine && p.id === mine.id ? " (you)" : ""} — ${"♥".repeat(p.health)} `;
+    if (reg) { const s = document.createElement("span"); s.className = "registered"; s.textContent = "✓ registered"; li.appendChild(s); }
+    ul.appendChild(li);
+  }
+}
+
+function tick() {
+  if (S.game && S.game.status === "active") {
+    const left = Math.max(0, S.game.round_ends_at_ms - Date.now());
+    $("timer").textContent = (left / 1000).toFixed(1) + " s";
+  } else $("timer").textContent = "";
+}
+setInterval(tick, 100);
+
+function applyGame(g) {
+  if (!g || g.id !== S.gameId) return;
+  if (S.game && g.version < S.game.version) return;  // an older push; we have newer
+  S.game = g;
+  renderBoard();
+  renderSide();
+  tick();
+}
+
+// ---- live updates, following the game across nodes ------------------------------------------
+
+function wsUrl(base) { return base.replace(/^http/, "ws") + "/api/v1/ws"; }
+
+function connect() {
+  if (!S.gameId) return;
+  const base = S.base;
+  const ws = new WebSocket(wsUrl(base));
+  S.ws = ws;
+  $("ws-state").textContent = "(connecting)";
+  ws.onopen = () => {
+    $("ws-state").textContent = "(live)";
+    ws.send(JSON.stringify({op: "subscribe", game_id: S.gameId}));
+    refreshCluster();
+  };
+  ws.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.event === "game") applyGame(m.game);
+    else if (m.event === "error") showError(m.error.message);
+  };
+  ws.onclose = () => {
+    if (S.ws !== ws) return;
+    $("ws-state").textContent = "(reconnecting)";
+    nextBase();  // this node may be going away: try the next one
+    setTimeout(connect, 300);
+  };
+}
+
+async function refreshCluster() {
+  try {
+    const c = await api("GET", "/api/v1/cluster");
+    S.myNode = c.node;
+    $("my-node").textContent = c.node;
+    const nodes = [];
+    const ul = $("members");
+    ul.innerHTML = "";
+    for (const m of c.members) {
+      const li = document.createElement("li");
+      li.className = m.status;
+      li.textContent = `${m.name}: ${m.status}, ${m.sessions} session(s)`;
+      ul.appendChild(li);
+      if (m.http && m.status === "up") nodes.push("http://" + m.http);
+    }
+    if (nodes.length) S.nodes = [...new Set([S.base, ...nodes])];
+  } catch (e) { /* the panel is best-effort */ }
+}
+setInterval(() => { if (S.gameId) refreshCluster(); }, 2000);
+
+async function openGame() {
+  show("game");
+  try { applyGame(await api("GET", `/api/v1/games/${S.gameId}`)); }
+  catch (e) {
+    if (e.status === 404) { S.gameId = null; S.lobby = null; save(); route(); return; }
+    showError(e.message);
+  }
+  if (!S.ws) connect();
+}
+
+function route() {
+  $("who").textContent = S.name ? `playing as ${S.name}` : "";
+  if (!S.token) return show("signin");
+  if (S.gameId) return openGame();
+  if (S.lobby) { show("lobby"); return pollLobby(); }
+  show("lobby-choice");
+}
+
+route();

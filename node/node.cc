@@ -1,0 +1,111 @@
+#include "node/node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <charconv>
+#include <chrono>
+#include <random>
+
+#include "gateway/api.h"
+#include "gateway/http_server.h"
+#include "gateway/tokens.h"
+#include "sessions/host.h"
+
+namespace minotaur::node {
+
+namespace asio = boost::asio;
+
+bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
+                     std::string& error) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    error = fmt::format("'{}' is not HOST:PORT (for example 127.0.0.1:8080)", address);
+    return false;
+  }
+  host = address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  const std::string p = address.substr(colon + 1);
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
+    error = fmt::format("'{}' has no valid port (0-65535) after the colon", address);
+    return false;
+  }
+  port = static_cast<std::uint16_t>(value);
+  return true;
+}
+
+int run_node(const NodeConfig& config) {
+  std::string http_host;
+  std::uint16_t http_port = 0;
+  std::string error;
+  if (!split_host_port(config.http_address, http_host, http_port, error)) {
+    spdlog::error("--http: {}", error);
+    return 2;
+  }
+
+  asio::io_context io(1);
+  const auto wall_clock_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+
+  sessions::HostOptions host_options;
+  host_options.node_name = config.name;
+  host_options.round_time_ms = config.round_time_ms;
+  host_options.wall_clock_ms = wall_clock_ms;
+  host_options.random_seed = std::random_device{}() ^ static_cast<std::uint64_t>(wall_clock_ms());
+  sessions::SessionHost host(io.get_executor(), host_options);
+
+  const gateway::TokenSigner signer(config.cookie);
+  gateway::GatewayMetrics metrics;
+  bool serving = false;
+  gateway::ApiOptions api_options;
+  api_options.node_name = config.name;
+  api_options.admin_token = config.admin_token;
+  api_options.wall_clock_ms = wall_clock_ms;
+  api_options.ready = [&] { return serving; };
+  api_options.cluster_view = [&] {
+    return boost::json::object{
+        {"node", config.name},
+        {"members", boost::json::array{boost::json::object{
+                        {"name", config.name},
+                        {"status", serving ? "up" : "leaving"},
+                        {"sessions", host.game_count() + host.lobby_count()}}}}};
+  };
+  gateway::Api api(host, signer, metrics, api_options);
+  gateway::HttpServer server(io, api, host, metrics);
+  auto bound = server.listen(http_host, http_port);
+  if (!bound) {
+    spdlog::error("{}", bound.error());
+    return 1;
+  }
+  serving = true;
+  spdlog::info("node {}: serving HTTP on {}:{} (round time {} ms)", config.name,
+               bound.value().address().to_string(), bound.value().port(), config.round_time_ms);
+
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    const auto started = std::chrono::steady_clock::now();
+    spdlog::info("node {}: {} received; draining", config.name,
+                 signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    serving = false;
+    server.stop();
+    host.stop();
+    io.stop();
+    spdlog::info("node {}: drained in {} ms; exiting", config.name,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - started)
+                     .count());
+  });
+  io.run();
+  return 0;
+}
+
+}  // namespace minotaur::node

@@ -1,0 +1,33 @@
+// One Minotaur node: wires the layers together, starts them in order, and on SIGTERM/SIGINT
+// drains them in reverse order (DESIGN.md "node/").
+//
+// Start order: session host, then the HTTP/WebSocket gateway. Stop order: stop accepting HTTP,
+// stop the sessions, exit 0. The store must outlive the sessions (the journal's lesson), so when
+// the replicated store and the cluster land they start before the host and stop after it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace minotaur::node {
+
+struct NodeConfig {
+  std::string name;
+  std::string cluster_address;  // HOST:PORT for peers
+  std::string http_address;     // HOST:PORT for clients
+  std::vector<std::string> seeds;
+  std::int64_t round_time_ms = 30'000;
+  std::string cookie;       // the cluster secret
+  std::string admin_token;  // empty: admin calls refused
+  std::string replication = "async";
+};
+
+// Runs the node until a stop signal; returns the process exit code (0 after a clean drain).
+int run_node(const NodeConfig& config);
+
+// Splits "HOST:PORT"; an error message says what is wrong.
+bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
+                     std::string& error);
+
+}  // namespace minotaur::node
