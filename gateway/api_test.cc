@@ -1,0 +1,327 @@
+// The API of SPEC.md section 3 against a real `minotaur node` process: every endpoint, every
+// error, and that a refused request changes nothing.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "testing/cluster_harness.h"
+
+namespace minotaur {
+namespace {
+
+namespace json = boost::json;
+using testing::ClusterHarness;
+using testing::HttpReply;
+
+// Sends raw bytes to 127.0.0.1:port and returns everything read until the server closes or
+// 2 s pass.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return {};
+  }
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+std::string error_code(const HttpReply& r) {
+  const auto j = r.json();
+  if (!j.is_object() || !j.as_object().contains("error")) return "<no error object>";
+  EXPECT_FALSE(j.at("error").at("message").as_string().empty());
+  return std::string(j.at("error").at("code").as_string());
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    node = cluster.start({"api1", {}});
+    std::tie(ana_id, ana) = cluster.new_user(node, "Ana");
+    std::tie(bo_id, bo) = cluster.new_user(node, "Bo");
+    std::tie(cy_id, cy) = cluster.new_user(node, "Cy");
+  }
+
+  HttpReply call(const std::string& method, const std::string& path, const std::string& body = "",
+                 const std::string& token = "") {
+    return cluster.request(node, method, path, body, token);
+  }
+
+  // A started game of Ana and Bo; returns its id.
+  std::string started_game() {
+    const auto lobby = call("POST", "/api/v1/lobbies", "", ana);
+    EXPECT_EQ(lobby.status, 201) << lobby.body;
+    const std::string code(lobby.json().at("join_code").as_string());
+    EXPECT_EQ(call("POST", "/api/v1/lobbies/" + code + "/join", "", bo).status, 200);
+    const auto started = call("POST", "/api/v1/lobbies/" + code + "/start", "", ana);
+    EXPECT_EQ(started.status, 201) << started.body;
+    return std::string(started.json().at("game_id").as_string());
+  }
+
+  json::value game(const std::string& id) {
+    const auto r = call("GET", "/api/v1/games/" + id);
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json();
+  }
+
+  ClusterHarness cluster;
+  std::size_t node = 0;
+  std::string ana_id, ana, bo_id, bo, cy_id, cy;
+};
+
+TEST_F(ApiTest, HealthReadinessMetricsAndThePage) {
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_EQ(call("GET", "/readyz").status, 200);
+  const auto metrics = call("GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("minotaur_http_requests_total"), std::string::npos);
+  EXPECT_NE(metrics.body.find("minotaur_games"), std::string::npos);
+  const auto page = call("GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<title>Minotaur"), std::string::npos);
+  EXPECT_EQ(call("GET", "/app.js").status, 200);
+  EXPECT_EQ(error_code(call("GET", "/nope.html")), "not_found");
+  EXPECT_EQ(error_code(call("GET", "/api/v1/nope")), "not_found");
+}
+
+TEST_F(ApiTest, ClusterListsThisNode) {
+  const auto r = call("GET", "/api/v1/cluster");
+  ASSERT_EQ(r.status, 200);
+  const auto j = r.json();
+  EXPECT_EQ(j.at("node").as_string(), "api1");
+  const auto& members = j.at("members").as_array();
+  ASSERT_GE(members.size(), 1u);
+  EXPECT_EQ(members[0].at("name").as_string(), "api1");
+  EXPECT_EQ(members[0].at("status").as_string(), "up");
+}
+
+TEST_F(ApiTest, UsersAreCreatedOnlyFromAValidName) {
+  EXPECT_EQ(call("POST", "/api/v1/users", R"({"display_name":"Dee"})").status, 201);
+  EXPECT_EQ(error_code(call("POST", "/api/v1/users", "{")), "bad_request");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/users", "{}")), "bad_request");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/users", R"({"display_name":7})")), "bad_request");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/users", R"({"display_name":""})")), "bad_request");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/users", R"({"display_name":"a\u0001b"})")),
+            "bad_request");
+  EXPECT_EQ(call("GET", "/api/v1/users").status, 405);
+}
+
+TEST_F(ApiTest, LobbiesFromCreationToStart) {
+  EXPECT_EQ(call("POST", "/api/v1/lobbies").status, 401);
+  EXPECT_EQ(call("POST", "/api/v1/lobbies", "", "v1.forged.token").status, 401);
+  const auto lobby = call("POST", "/api/v1/lobbies", "", ana);
+  ASSERT_EQ(lobby.status, 201);
+  const std::string code(lobby.json().at("join_code").as_string());
+  EXPECT_EQ(lobby.json().at("host_user_id").as_string(), ana_id);
+
+  std::string lower = code;
+  for (char& c : lower) c = static_cast<char>(c - 'A' + 'a');
+  const auto joined = call("POST", "/api/v1/lobbies/" + lower + "/join", "", bo);
+  ASSERT_EQ(joined.status, 200) << joined.body;
+  EXPECT_EQ(joined.json().at("members").as_array().size(), 2u);
+  EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/" + code + "/join", "", bo)),
+            "already_member");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/ZZZ1/join", "", bo)), "bad_request");
+  const auto unknown = call(
+      "POST", "/api/v1/lobbies/" + std::string(code == "QQQQ" ? "QQQR" : "QQQQ") + "/join", "", bo);
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/" + code + "/start", "", bo)), "not_host");
+  EXPECT_EQ(call("POST", "/api/v1/lobbies/" + code + "/start", "", bo).status, 403);
+
+  const auto started = call("POST", "/api/v1/lobbies/" + code + "/start", "", ana);
+  ASSERT_EQ(started.status, 201) << started.body;
+  const std::string id(started.json().at("game_id").as_string());
+  const auto g = game(id);
+  EXPECT_EQ(g.at("players").as_array().size(), 2u);
+  EXPECT_EQ(g.at("join_code").as_string(), code);
+  EXPECT_EQ(g.at("node").as_string(), "api1");
+  EXPECT_GE(g.at("epoch").as_int64(), 1);
+  EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/" + code + "/join", "", cy)),
+            "already_started");
+  EXPECT_EQ(call("GET", "/api/v1/lobbies/" + code).json().at("game_id").as_string(), id);
+}
+
+TEST_F(ApiTest, ActionsAreCheckedAndRefusalsChangeNothing) {
+  const std::string id = started_game();
+  const std::string path = "/api/v1/games/" + id + "/actions";
+  const json::value before = game(id);
+
+  struct Case {
+    std::string body;
+    std::string token;
+    int status;
+    std::string code;
+  };
+  const Case cases[] = {
+      {R"({"type":"move","vector":{"q":1,"r":0}})", "", 401, "unauthorized"},
+      {R"({"type":"move","vector":{"q":1,"r":0}})", "v1.eyJ1IjoieCJ9.bad", 401, "unauthorized"},
+      {R"({"type":"move","vector":{"q":1,"r":0}})", cy, 403, "not_a_player"},
+      {R"({"type":"move","vector":{"q":1,"r":0})", ana, 400, "bad_request"},
+      {R"({"type":"move","vector":{"q":"1","r":0}})", ana, 400, "bad_request"},
+      {R"({"type":"fly"})", ana, 400, "bad_request"},
+      {R"([1,2,3])", ana, 400, "bad_request"},
+      {R"({"type":"move","vector":{"q":2,"r":0}})", ana, 409, "not_a_unit_vector"},
+      {R"({"type":"attack","target_player_id":2})", ana, 409, "target_out_of_range"},
+      {R"({"type":"attack","target_player_id":99})", ana, 409, "unknown_target"},
+      {R"({"type":"attack","target_player_id":1})", ana, 409, "target_is_self"},
+  };
+  for (const Case& c : cases) {
+    const auto r = call("POST", path, c.body, c.token);
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    EXPECT_EQ(error_code(r), c.code) << c.body;
+  }
+  EXPECT_EQ(game(id), before);  // nothing changed
+
+  // Ana stands at (-3,3) on the ring: pick a move that stays on the board.
+  const auto ok = call("POST", path, R"({"type":"move","vector":{"q":1,"r":0}})", ana);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(ok.json().at("version").as_int64(), before.at("version").as_int64() + 1);
+  EXPECT_EQ(ok.json().at("registered_actions").as_array().size(), 1u);
+  EXPECT_EQ(error_code(call("GET", "/api/v1/games/g_unknown")), "game_not_found");
+  EXPECT_EQ(call("GET", "/api/v1/games/g_unknown").status, 404);
+  EXPECT_EQ(error_code(call("GET", "/api/v1/games/bad%20id")), "bad_request");
+  EXPECT_EQ(call("POST", "/api/v1/games/g_unknown/actions",
+                 R"({"type":"move","vector":{"q":1,"r":0}})", ana)
+                .status,
+            404);
+  EXPECT_EQ(call("DELETE", "/api/v1/games/" + id).status, 405);
+}
+
+TEST_F(ApiTest, EndRoundTakesAPlayerOrTheAdmin) {
+  const std::string id = started_game();
+  const std::string path = "/api/v1/games/" + id + "/end_round";
+  EXPECT_EQ(call("POST", path).status, 401);
+  EXPECT_EQ(call("POST", path, "", cy).status, 403);
+  const auto by_player = call("POST", path, "", bo);
+  ASSERT_EQ(by_player.status, 200) << by_player.body;
+  EXPECT_EQ(by_player.json().at("round").as_int64(), 2);
+  const auto by_admin = call("POST", path, "", ClusterHarness::kAdminToken);
+  ASSERT_EQ(by_admin.status, 200) << by_admin.body;
+  EXPECT_EQ(by_admin.json().at("round").as_int64(), 3);
+}
+
+TEST_F(ApiTest, AdminCreatesAGameFromAGivenState) {
+  const std::string body = R"({"id":"g_given","players":[
+      {"id":3,"user_id":")" +
+                           ana_id + R"(","display_name":"Player1","coord":{"q":-1,"r":0}},
+      {"id":6,"user_id":")" +
+                           bo_id + R"(","display_name":"Player2","coord":{"q":-1,"r":0}}]})";
+  EXPECT_EQ(call("POST", "/api/v1/games", body).status, 401);
+  EXPECT_EQ(error_code(call("POST", "/api/v1/games", body, ana)), "admin_only");
+  EXPECT_EQ(
+      error_code(call("POST", "/api/v1/games", "{\"id\":\"g\"}", ClusterHarness::kAdminToken)),
+      "bad_request");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/games", R"({"id":"g","players":[]})",
+                            ClusterHarness::kAdminToken)),
+            "bad_request");
+  const auto created = call("POST", "/api/v1/games", body, ClusterHarness::kAdminToken);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto g = created.json();
+  EXPECT_EQ(g.at("round").as_int64(), 1);
+  EXPECT_EQ(g.at("status").as_string(), "active");
+  EXPECT_EQ(g.at("players").as_array()[0].at("health").as_int64(), 3);
+  EXPECT_EQ(g.at("players").as_array()[0].at("action_points").as_int64(), 1);
+  EXPECT_EQ(error_code(call("POST", "/api/v1/games", body, ClusterHarness::kAdminToken)),
+            "game_exists");
+  // The players act through their own tokens.
+  EXPECT_EQ(call("POST", "/api/v1/games/g_given/actions",
+                 R"({"type":"attack","target_player_id":6})", ana)
+                .status,
+            200);
+}
+
+TEST_F(ApiTest, OversizedAndMalformedRequestsAreRefusedAndTheNodeKeepsServing) {
+  const std::string huge(200 * 1024, 'x');
+  const auto big = call("POST", "/api/v1/users", "{\"display_name\":\"" + huge + "\"}");
+  EXPECT_EQ(big.status, 413);
+  const std::string garbage = raw_exchange(cluster.http_port(node), "\x16\x03\x01 garbage\r\n\r\n");
+  EXPECT_NE(garbage.find("400"), std::string::npos) << garbage;
+  const std::string huge_header = raw_exchange(
+      cluster.http_port(node),
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20'000, 'a') + "\r\n\r\n");
+  EXPECT_NE(huge_header.find("413"), std::string::npos) << huge_header.substr(0, 200);
+  (void)raw_exchange(cluster.http_port(node), "GET /healthz HTTP/1.1\r\nContent-Length: 99");
+  EXPECT_EQ(call("GET", "/healthz").status, 200);
+  EXPECT_TRUE(cluster.running(node));
+}
+
+TEST_F(ApiTest, KeepAliveAndPipeliningAnswerInOrder) {
+  const std::string two =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /api/v1/games/g_nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string out = raw_exchange(cluster.http_port(node), two);
+  const auto first = out.find("HTTP/1.1 200");
+  const auto second = out.find("HTTP/1.1 404");
+  ASSERT_NE(first, std::string::npos) << out;
+  ASSERT_NE(second, std::string::npos) << out;
+  EXPECT_LT(first, second);
+}
+
+TEST_F(ApiTest, WebSocketPushesEveryVersionOnceInOrder) {
+  const std::string id = started_game();
+  namespace beast = boost::beast;
+  boost::asio::io_context io;
+  beast::websocket::stream<beast::tcp_stream> ws(io);
+  beast::get_lowest_layer(ws).connect(boost::asio::ip::tcp::endpoint(
+      boost::asio::ip::make_address("127.0.0.1"), cluster.http_port(node)));
+  ws.handshake("127.0.0.1", "/api/v1/ws");
+  ws.write(boost::asio::buffer(std::string(R"({"op":"subscribe","game_id":")") + id + "\"}"));
+  beast::flat_buffer buf;
+  const auto next = [&]() {
+    buf.consume(buf.size());
+    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
+    ws.read(buf);
+    return json::parse(beast::buffers_to_string(buf.data()));
+  };
+  const auto first = next();
+  EXPECT_EQ(first.at("event").as_string(), "game");
+  std::int64_t version = first.at("game").at("version").as_int64();
+  const std::string path = "/api/v1/games/" + id;
+  ASSERT_EQ(
+      call("POST", path + "/actions", R"({"type":"move","vector":{"q":1,"r":0}})", ana).status,
+      200);
+  ASSERT_EQ(
+      call("POST", path + "/actions", R"({"type":"move","vector":{"q":-1,"r":0}})", bo).status,
+      200);
+  ASSERT_EQ(call("POST", path + "/end_round", "", ana).status, 200);
+  for (int i = 0; i < 3; ++i) {
+    const auto push = next();
+    ASSERT_EQ(push.at("event").as_string(), "game");
+    EXPECT_EQ(push.at("game").at("version").as_int64(), version + 1);
+    version = push.at("game").at("version").as_int64();
+  }
+  // A malformed message gets an error event, and the socket stays usable.
+  ws.write(boost::asio::buffer(std::string("not json")));
+  EXPECT_EQ(next().at("event").as_string(), "error");
+  ws.write(boost::asio::buffer(std::string(R"({"op":"subscribe","game_id":"g_none"})")));
+  EXPECT_EQ(next().at("error").at("code").as_string(), "game_not_found");
+}
+
+TEST_F(ApiTest, SigtermExitsZero) {
+  cluster.stop(node, SIGTERM);
+  EXPECT_EQ(cluster.exit_code(node), 0);
+  EXPECT_NE(cluster.log(node).find("SIGTERM received"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace minotaur

@@ -1,0 +1,249 @@
+#include "testing/cluster_harness.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace minotaur::testing {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+boost::json::value HttpReply::json() const {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  return ec ? boost::json::value() : v;
+}
+
+std::uint16_t free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+ClusterHarness::ClusterHarness() {
+  std::random_device rd;
+  dir_ = (std::filesystem::temp_directory_path() /
+          ("minotaur-test-" + std::to_string(getpid()) + "-" + std::to_string(rd())))
+             .string();
+  std::filesystem::create_directories(dir_);
+  cookie_file_ = dir_ + "/cookie";
+  admin_file_ = dir_ + "/admin";
+  std::ofstream(cookie_file_) << "test-cookie-" << rd() << "\n";
+  std::ofstream(admin_file_) << kAdminToken << "\n";
+}
+
+ClusterHarness::~ClusterHarness() {
+  for (Node& n : nodes_) {
+    if (n.pid > 0) {
+      kill(n.pid, SIGKILL);
+      int status = 0;
+      waitpid(n.pid, &status, 0);
+      n.pid = -1;
+    }
+  }
+  if (::testing::Test::HasFailure()) {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      std::string text = log(i);
+      if (text.size() > 6000) text = "...\n" + text.substr(text.size() - 6000);
+      std::fprintf(stderr, "---- log of %s (%s) ----\n%s\n", nodes_[i].spec.name.c_str(),
+                   nodes_[i].log_path.c_str(), text.c_str());
+    }
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+void ClusterHarness::spawn(Node& n) {
+  std::vector<std::string> args{MINOTAUR_BINARY,
+                                "node",
+                                "--name",
+                                n.spec.name,
+                                "--cluster",
+                                "127.0.0.1:" + std::to_string(n.cluster_port),
+                                "--http",
+                                "127.0.0.1:" + std::to_string(n.http_port),
+                                "--cookie-file",
+                                cookie_file_,
+                                "--admin-token-file",
+                                admin_file_,
+                                "--round-time-ms",
+                                std::to_string(n.round_time_ms)};
+  std::string seeds;
+  for (const Node& other : nodes_) {
+    if (&other == &n) continue;
+    if (!seeds.empty()) seeds += ",";
+    seeds += "127.0.0.1:" + std::to_string(other.cluster_port);
+  }
+  if (!seeds.empty()) {
+    args.push_back("--seeds");
+    args.push_back(seeds);
+  }
+  for (const std::string& a : n.spec.extra_args) args.push_back(a);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, n.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  const int rc = posix_spawn(&n.pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ASSERT_EQ(rc, 0) << "cannot start " << argv[0];
+}
+
+std::size_t ClusterHarness::start(NodeSpec spec, std::int64_t round_time_ms) {
+  Node n;
+  n.spec = std::move(spec);
+  n.round_time_ms = round_time_ms;
+  n.http_port = free_port();
+  n.cluster_port = free_port();
+  n.log_path = dir_ + "/" + n.spec.name + ".log";
+  nodes_.push_back(n);
+  const std::size_t index = nodes_.size() - 1;
+  spawn(nodes_[index]);
+  EXPECT_TRUE(wait_ready(index)) << nodes_[index].spec.name << " did not become ready";
+  return index;
+}
+
+bool ClusterHarness::wait_ready(std::size_t i) {
+  return eventually(
+             [&] {
+               int status = 0;
+               if (nodes_[i].pid > 0 && waitpid(nodes_[i].pid, &status, WNOHANG) == nodes_[i].pid) {
+                 nodes_[i].pid = -1;
+                 return true;  // exited: stop waiting; the caller's checks fail
+               }
+               return request(i, "GET", "/readyz").status == 200;
+             },
+             std::chrono::seconds(20)) &&
+         nodes_[i].pid > 0;
+}
+
+void ClusterHarness::stop(std::size_t i, int sig) {
+  Node& n = nodes_.at(i);
+  ASSERT_GT(n.pid, 0) << n.spec.name << " is not running";
+  kill(n.pid, sig);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (waitpid(n.pid, &status, WNOHANG) != n.pid) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(n.pid, SIGKILL);
+      waitpid(n.pid, &status, 0);
+      ADD_FAILURE() << n.spec.name << " did not exit within 30 s of signal " << sig;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  n.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  n.pid = -1;
+}
+
+void ClusterHarness::restart(std::size_t i) {
+  Node& n = nodes_.at(i);
+  if (n.pid > 0) stop(i, SIGTERM);
+  spawn(n);
+  EXPECT_TRUE(wait_ready(i)) << n.spec.name << " did not become ready after a restart";
+}
+
+int ClusterHarness::exit_code(std::size_t i) const {
+  return nodes_.at(i).exit_code;
+}
+bool ClusterHarness::running(std::size_t i) const {
+  return nodes_.at(i).pid > 0;
+}
+std::uint16_t ClusterHarness::http_port(std::size_t i) const {
+  return nodes_.at(i).http_port;
+}
+std::uint16_t ClusterHarness::cluster_port(std::size_t i) const {
+  return nodes_.at(i).cluster_port;
+}
+const std::string& ClusterHarness::name(std::size_t i) const {
+  return nodes_.at(i).spec.name;
+}
+
+std::string ClusterHarness::log(std::size_t i) const {
+  std::ifstream in(nodes_.at(i).log_path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+HttpReply ClusterHarness::request(std::size_t i, const std::string& method, const std::string& path,
+                                  const std::string& body, const std::string& token) const {
+  HttpReply reply;
+  try {
+    boost::asio::io_context io;
+    boost::beast::tcp_stream stream(io);
+    stream.expires_after(std::chrono::seconds(30));
+    stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), http_port(i)));
+    http::request<http::string_body> req{http::string_to_verb(method), path, 11};
+    req.set(http::field::host, "127.0.0.1");
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    if (!body.empty()) req.set(http::field::content_type, "application/json");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    boost::beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    http::read(stream, buffer, parser);
+    reply.status = static_cast<int>(parser.get().result_int());
+    reply.body = parser.get().body();
+  } catch (const std::exception&) {
+    reply.status = 0;
+  }
+  return reply;
+}
+
+std::pair<std::string, std::string> ClusterHarness::new_user(std::size_t i,
+                                                             const std::string& user_name) const {
+  const HttpReply r =
+      request(i, "POST", "/api/v1/users",
+              boost::json::serialize(boost::json::object{{"display_name", user_name}}));
+  EXPECT_EQ(r.status, 201) << r.body;
+  const auto j = r.json();
+  if (!j.is_object()) return {};
+  return {std::string(j.at("user_id").as_string()), std::string(j.at("token").as_string())};
+}
+
+bool ClusterHarness::eventually(const std::function<bool()>& check,
+                                std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (check()) return true;
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+}  // namespace minotaur::testing
