@@ -1,0 +1,447 @@
+#include "cluster/membership.h"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "base/assert.h"
+
+namespace minotaur::cluster {
+
+namespace {
+
+using transport::NodeIdentity;
+
+std::optional<MemberStatus> from_wire(v1::MemberStatus s) {
+  switch (s) {
+    case v1::MEMBER_STATUS_UP:
+      return MemberStatus::kUp;
+    case v1::MEMBER_STATUS_LEAVING:
+      return MemberStatus::kLeaving;
+    case v1::MEMBER_STATUS_DOWN:
+      return MemberStatus::kDown;
+    default:
+      return std::nullopt;  // unspecified, or written by a newer version: skip the entry
+  }
+}
+
+v1::MemberStatus to_wire(MemberStatus s) {
+  switch (s) {
+    case MemberStatus::kUp:
+      return v1::MEMBER_STATUS_UP;
+    case MemberStatus::kLeaving:
+      return v1::MEMBER_STATUS_LEAVING;
+    case MemberStatus::kDown:
+      return v1::MEMBER_STATUS_DOWN;
+  }
+  MINOTAUR_ASSERT(false);
+  return v1::MEMBER_STATUS_UNSPECIFIED;
+}
+
+// FNV-1a, 64 bit: the same in every build and version (std::hash is not).
+void fnv(std::uint64_t& h, std::string_view bytes) {
+  for (const char c : bytes) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+}
+
+void fnv_u64(std::uint64_t& h, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    h ^= (v >> (8 * i)) & 0xffu;
+    h *= 0x100000001b3ULL;
+  }
+}
+
+}  // namespace
+
+const char* to_string(MemberStatus s) {
+  switch (s) {
+    case MemberStatus::kUp:
+      return "up";
+    case MemberStatus::kLeaving:
+      return "leaving";
+    case MemberStatus::kDown:
+      return "down";
+  }
+  return "unknown";
+}
+
+void Step::append(Step&& other) {
+  for (auto& x : other.connect) connect.push_back(std::move(x));
+  for (auto& x : other.forget) forget.push_back(std::move(x));
+  for (auto& x : other.sends) sends.push_back(std::move(x));
+  for (auto& x : other.events) events.push_back(std::move(x));
+}
+
+std::string encode_membership(const v1::MembershipMessage& m) {
+  std::string out;
+  const bool ok = m.SerializeToString(&out);
+  MINOTAUR_ASSERT(ok);
+  return out;
+}
+
+Result<v1::MembershipMessage, std::string> decode_membership(std::string_view payload) {
+  v1::MembershipMessage m;
+  if (!m.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+    return err(std::string("membership message does not decode"));
+  }
+  if (m.body_case() == v1::MembershipMessage::BODY_NOT_SET) {
+    return err(std::string("membership message of an unknown kind (a newer version?)"));
+  }
+  if (m.has_gossip() && static_cast<std::size_t>(m.gossip().members_size()) > kMaxGossipEntries) {
+    return err(std::string("gossip with more than ") + std::to_string(kMaxGossipEntries) +
+               " members");
+  }
+  return m;
+}
+
+Membership::Membership(MembershipConfig config) : config_(std::move(config)) {
+  MINOTAUR_ASSERT(transport::valid_identity(config_.self));
+  MINOTAUR_ASSERT(config_.heartbeat_interval_ms > 0);
+  MINOTAUR_ASSERT(config_.failure_timeout_ms > config_.heartbeat_interval_ms);
+  MINOTAUR_ASSERT(config_.max_members >= 1 && config_.max_members <= kMaxGossipEntries);
+  for (const std::string& s : config_.seeds) {
+    if (s != config_.self.address) seeds_.push_back(s);
+  }
+  Entry self;
+  self.member = Member{config_.self.name, config_.self.incarnation, config_.self.address,
+                       MemberStatus::kUp, true};
+  entries_.emplace(config_.self.name, std::move(self));
+  joined_ = seeds_.empty();
+  check_invariants();
+}
+
+Membership::Entry& Membership::self_entry() {
+  auto it = entries_.find(config_.self.name);
+  MINOTAUR_ASSERT(it != entries_.end());
+  return it->second;
+}
+
+const Membership::Entry& Membership::self_entry() const {
+  auto it = entries_.find(config_.self.name);
+  MINOTAUR_ASSERT(it != entries_.end());
+  return it->second;
+}
+
+bool Membership::leaving() const {
+  return self_entry().member.status == MemberStatus::kLeaving;
+}
+
+bool Membership::self_down() const {
+  return self_entry().member.status == MemberStatus::kDown;
+}
+
+void Membership::advance(std::int64_t now_ms) {
+  MINOTAUR_ASSERT(now_ms >= now_ms_);  // a monotonic clock
+  now_ms_ = now_ms;
+}
+
+Step Membership::start(std::int64_t now_ms) {
+  MINOTAUR_ASSERT(!started_);
+  advance(now_ms);
+  started_ = true;
+  last_heartbeat_ms_ = now_ms;
+  Entry& self = self_entry();
+  self.status_since_ms = now_ms;
+  Step step;
+  step.connect = seeds_;
+  step.events.push_back(MemberEvent{MemberStatus::kUp, self.member, now_ms});
+  check_invariants();
+  return step;
+}
+
+void Membership::set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step& step,
+                            bool may_forget) {
+  MINOTAUR_ASSERT(s > e.member.status);
+  e.member.status = s;
+  e.status_since_ms = now_ms;
+  step.events.push_back(MemberEvent{s, e.member, now_ms});
+  if (s == MemberStatus::kDown && may_forget && !e.member.self &&
+      !address_still_needed(e.member.address)) {
+    step.forget.push_back(e.member.address);
+  }
+}
+
+bool Membership::address_still_needed(const std::string& address) const {
+  if (std::find(seeds_.begin(), seeds_.end(), address) != seeds_.end()) return true;
+  for (const auto& [name, e] : entries_) {
+    if (!e.member.self && e.member.address == address && e.member.status != MemberStatus::kDown) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Membership::evict_one_tombstone() {
+  auto oldest = entries_.end();
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->second.member.self || it->second.member.status != MemberStatus::kDown) continue;
+    if (oldest == entries_.end() || it->second.status_since_ms < oldest->second.status_since_ms) {
+      oldest = it;
+    }
+  }
+  if (oldest == entries_.end()) return false;
+  entries_.erase(oldest);
+  return true;
+}
+
+void Membership::merge_self(const Member& m, std::int64_t now_ms, Step& step) {
+  Entry& self = self_entry();
+  if (self.member.status == MemberStatus::kDown) return;
+  const bool replaced = m.incarnation > self.member.incarnation;
+  const bool declared_down =
+      m.incarnation == self.member.incarnation && m.status == MemberStatus::kDown;
+  if (replaced || declared_down) set_status(self, MemberStatus::kDown, now_ms, step);
+  // Older incarnations of our name, and "leaving" said by others, change nothing.
+}
+
+void Membership::merge(const Member& m, std::int64_t now_ms, Step& step) {
+  if (m.name == config_.self.name) {
+    merge_self(m, now_ms, step);
+    return;
+  }
+  auto it = entries_.find(m.name);
+  if (it == entries_.end()) {
+    if (entries_.size() >= config_.max_members && !evict_one_tombstone()) return;  // full
+    Entry e;
+    e.member = Member{m.name, m.incarnation, m.address, m.status, false};
+    e.last_heard_ms = now_ms;
+    e.status_since_ms = now_ms;
+    auto& inserted = entries_.emplace(m.name, std::move(e)).first->second;
+    if (m.status != MemberStatus::kDown) {
+      step.events.push_back(MemberEvent{m.status, inserted.member, now_ms});
+      step.connect.push_back(m.address);
+    }
+    return;
+  }
+  Entry& e = it->second;
+  if (m.incarnation < e.member.incarnation) return;  // stale news of an older process
+  if (m.incarnation > e.member.incarnation) {
+    // The old process is gone; keep dialing its address when the new one lives there too.
+    if (e.member.status != MemberStatus::kDown) {
+      set_status(e, MemberStatus::kDown, now_ms, step, e.member.address != m.address);
+    }
+    e = Entry{};
+    e.member = Member{m.name, m.incarnation, m.address, m.status, false};
+    e.last_heard_ms = now_ms;
+    e.status_since_ms = now_ms;
+    if (m.status != MemberStatus::kDown) {
+      step.events.push_back(MemberEvent{m.status, e.member, now_ms});
+      step.connect.push_back(m.address);
+    }
+    return;
+  }
+  if (m.status > e.member.status) set_status(e, m.status, now_ms, step);
+}
+
+void Membership::push_news(std::string_view except, std::int64_t now_ms, Step& step) {
+  if (self_down()) return;
+  for (auto& [name, e] : entries_) {
+    if (!e.member.self && name != except && e.connected && e.member.status != MemberStatus::kDown) {
+      send_gossip(e, now_ms, step);
+    }
+  }
+}
+
+v1::MembershipMessage Membership::gossip() const {
+  v1::MembershipMessage msg;
+  auto* g = msg.mutable_gossip();
+  for (const auto& [name, e] : entries_) {
+    auto* s = g->add_members();
+    s->set_name(e.member.name);
+    s->set_incarnation(e.member.incarnation);
+    s->set_status(to_wire(e.member.status));
+    s->set_address(e.member.address);
+  }
+  return msg;
+}
+
+void Membership::send_gossip(Entry& e, std::int64_t now_ms, Step& step) {
+  e.last_gossip_sent_ms = now_ms;
+  step.sends.push_back(Send{e.member.name, gossip()});
+}
+
+std::uint64_t Membership::table_hash() const {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& [name, e] : entries_) {  // sorted by name: the same order everywhere
+    fnv(h, name);
+    fnv_u64(h, e.member.incarnation);
+    fnv_u64(h, static_cast<std::uint64_t>(e.member.status));
+  }
+  return h;
+}
+
+Step Membership::on_peer_connected(const NodeIdentity& peer, std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  Step step;
+  if (peer.name == config_.self.name) return step;
+  merge(Member{peer.name, peer.incarnation, peer.address, MemberStatus::kUp, false}, now_ms, step);
+  auto it = entries_.find(peer.name);
+  if (it != entries_.end() && it->second.member.incarnation == peer.incarnation &&
+      it->second.member.status != MemberStatus::kDown) {
+    Entry& e = it->second;
+    e.connected = true;
+    e.last_heard_ms = now_ms;
+    joined_ = true;
+    send_gossip(e, now_ms, step);
+  }
+  check_invariants();
+  return step;
+}
+
+Step Membership::on_peer_disconnected(const NodeIdentity& peer, std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  Step step;
+  auto it = entries_.find(peer.name);
+  if (it != entries_.end() && !it->second.member.self &&
+      it->second.member.incarnation == peer.incarnation) {
+    Entry& e = it->second;
+    e.connected = false;
+    // A member that announced leaving and then closed its connections is gone.
+    if (e.member.status == MemberStatus::kLeaving) {
+      set_status(e, MemberStatus::kDown, now_ms, step);
+    }
+  }
+  check_invariants();
+  return step;
+}
+
+Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessage& message,
+                            std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  Step step;
+  if (from.name == config_.self.name) return step;
+  // The sender is alive and talking: that is an up member, unless we know better.
+  merge(Member{from.name, from.incarnation, from.address, MemberStatus::kUp, false}, now_ms, step);
+  auto it = entries_.find(from.name);
+  if (it == entries_.end() || it->second.member.incarnation != from.incarnation ||
+      it->second.member.status == MemberStatus::kDown) {
+    check_invariants();
+    return step;  // a stale or dead incarnation, or no room: ignore what it says
+  }
+  it->second.last_heard_ms = now_ms;
+  it->second.connected = true;  // messages arrive only on connections
+  joined_ = true;
+  if (message.has_gossip()) {
+    const std::size_t events_before = step.events.size();
+    for (const auto& s : message.gossip().members()) {
+      const auto status = from_wire(s.status());
+      if (!status || !transport::valid_node_name(s.name()) || s.incarnation() == 0 ||
+          !transport::valid_address(s.address())) {
+        continue;
+      }
+      merge(Member{s.name(), s.incarnation(), s.address(), *status, false}, now_ms, step);
+    }
+    // News (a join, a leave, a death) is passed on at once to every other connected member, so
+    // it spreads in two network delays even to members the source is not yet connected to.
+    // Merging is idempotent, so the second round produces no news and the push stops.
+    if (step.events.size() > events_before) push_news(from.name, now_ms, step);
+  } else if (message.has_heartbeat()) {
+    Entry& e = entries_.find(from.name)->second;
+    const bool differs = message.heartbeat().table_hash() != table_hash();
+    const bool rate_ok = e.last_gossip_sent_ms < 0 ||
+                         now_ms - e.last_gossip_sent_ms >= config_.heartbeat_interval_ms;
+    if (differs && rate_ok) send_gossip(e, now_ms, step);
+  }
+  check_invariants();
+  return step;
+}
+
+Step Membership::on_dialed_self(const std::string& address, std::int64_t now_ms) {
+  advance(now_ms);
+  std::erase(seeds_, address);
+  if (seeds_.empty()) joined_ = true;
+  Step step;
+  step.forget.push_back(address);
+  check_invariants();
+  return step;
+}
+
+Step Membership::leave(std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  Step step;
+  Entry& self = self_entry();
+  if (self.member.status != MemberStatus::kUp) return step;
+  set_status(self, MemberStatus::kLeaving, now_ms, step);
+  for (auto& [name, e] : entries_) {
+    if (!e.member.self && e.connected && e.member.status != MemberStatus::kDown) {
+      send_gossip(e, now_ms, step);
+    }
+  }
+  check_invariants();
+  return step;
+}
+
+Step Membership::tick(std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  Step step;
+  const bool self_alive = !self_down();
+  bool news = false;
+  for (auto& [name, e] : entries_) {
+    if (e.member.self || e.member.status == MemberStatus::kDown || !self_alive) continue;
+    if (now_ms - e.last_heard_ms > config_.failure_timeout_ms) {
+      set_status(e, MemberStatus::kDown, now_ms, step);
+      news = true;
+    }
+  }
+  if (news) push_news("", now_ms, step);
+  if (self_alive && now_ms - last_heartbeat_ms_ >= config_.heartbeat_interval_ms) {
+    last_heartbeat_ms_ = now_ms;
+    v1::MembershipMessage hb;
+    hb.mutable_heartbeat()->set_table_hash(table_hash());
+    for (auto& [name, e] : entries_) {
+      if (!e.member.self && e.connected && e.member.status != MemberStatus::kDown) {
+        step.sends.push_back(Send{name, hb});
+      }
+    }
+  }
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const Entry& e = it->second;
+    const bool expired = !e.member.self && e.member.status == MemberStatus::kDown &&
+                         now_ms - e.status_since_ms > config_.down_retention_ms;
+    it = expired ? entries_.erase(it) : std::next(it);
+  }
+  check_invariants();
+  return step;
+}
+
+std::vector<Member> Membership::serving_members() const {
+  std::vector<Member> out;
+  for (const auto& [name, e] : entries_) {
+    if (e.member.status == MemberStatus::kUp) out.push_back(e.member);
+  }
+  return out;
+}
+
+std::vector<Member> Membership::members() const {
+  std::vector<Member> out;
+  out.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) out.push_back(e.member);
+  return out;
+}
+
+const Member* Membership::find(std::string_view name) const {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : &it->second.member;
+}
+
+void Membership::check_invariants() const {
+  const Entry& self = self_entry();
+  MINOTAUR_ASSERT(self.member.self);
+  MINOTAUR_ASSERT(self.member.incarnation == config_.self.incarnation);
+  MINOTAUR_ASSERT(entries_.size() <= config_.max_members);
+  for (const auto& [name, e] : entries_) {
+    MINOTAUR_ASSERT(name == e.member.name);
+    MINOTAUR_ASSERT(e.member.incarnation != 0);
+    MINOTAUR_ASSERT(e.member.self == (name == config_.self.name));
+    MINOTAUR_ASSERT(e.last_heard_ms <= now_ms_ && e.status_since_ms <= now_ms_);
+  }
+}
+
+}  // namespace minotaur::cluster

@@ -1,0 +1,163 @@
+// Membership: who is in the cluster, as a sans-I/O state machine. No sockets, no clock, no
+// randomness: every step takes now_ms (a monotonic clock in milliseconds) and returns a Step
+// (messages to send, addresses to keep dialing or to forget, events). The Asio node and the
+// deterministic test driver (membership_sim.h) drive the same code.
+//
+// Model
+// - A member table maps each node name to one incarnation, its address and a status. For one
+//   incarnation the status only grows (up < leaving < down); a higher incarnation of a name
+//   replaces a lower one (the old one is down). Merging two tables is therefore a join, and
+//   gossip converges whatever the order, loss or duplication of messages.
+// - Discovery: the runtime dials the seeds (Step::connect at start()); every connected peer is
+//   up and gets our whole table (Gossip). Every heartbeat_interval_ms we send each connected
+//   member a Heartbeat carrying a hash of our table; a member whose hash differs answers with its
+//   table (at most once per heartbeat interval per peer). Members learned from gossip are dialed
+//   (Step::connect), so the cluster becomes a full mesh. A gossip that brings news (a status
+//   change), and a failure this node detects itself, are pushed on at once to every other
+//   connected member: O(n^2) messages per change.
+// - Failure detection is a fixed bound: a member (up or leaving) we have not heard from - no
+//   message and no new connection - for more than failure_timeout_ms is down, and the down
+//   status spreads by gossip. With the defaults (heartbeat 200 ms, bound 1500 ms, ticks every
+//   <= 100 ms) a silent member is down everywhere within about 1.6 s plus network delay, and
+//   never before 1.5 s minus one heartbeat interval after its last heartbeat.
+// - leave() marks this node leaving and tells every connected member at once; they take it out
+//   of serving_members() on receipt, and relay it: everyone knows within two network delays
+//   (no time-out). When a leaving member's connection then closes it is down at once.
+// - Names are unique: one incarnation per name is current. A node marks itself down (event,
+//   self_down()) when the cluster says its own incarnation is down or a newer incarnation of its
+//   name exists (it was replaced, or another process uses its name). Down is final for an
+//   incarnation: such a node must restart with a new, larger incarnation.
+// - Down entries stay as tombstones for down_retention_ms so that stale gossip cannot bring an
+//   old incarnation back, then are dropped.
+//
+// Limits: at most max_members entries (tombstones first to go), kMaxGossipEntries per message.
+//
+// Threads: not thread-safe; one owner calls every method from one thread.
+//
+// Weaknesses: failure detection is per observer and down is final, so a member cut off from just
+// one other member for longer than the bound is removed from the whole cluster and must restart
+// (a conservative choice: no flapping, one view). Heartbeats are a full mesh, O(n^2) messages
+// per interval: fine for tens of nodes, not for thousands. There is no quorum: a partition forms
+// two clusters, each seeing the other down; ownership epochs (sessions/) keep writes safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "cluster/member.h"
+#include "cluster/membership.pb.h"
+#include "transport/identity.h"
+
+namespace minotaur::cluster {
+
+inline constexpr std::size_t kMaxGossipEntries = 1024;
+
+struct MembershipConfig {
+  transport::NodeIdentity self;    // must be valid (transport::valid_identity)
+  std::vector<std::string> seeds;  // host:port addresses, already resolved; may include self
+  std::uint32_t heartbeat_interval_ms = 200;
+  std::uint32_t failure_timeout_ms = 1500;
+  std::uint32_t down_retention_ms = 10 * 60 * 1000;
+  std::size_t max_members = 256;  // entries, this node and tombstones included
+};
+
+struct Send {
+  std::string to;  // a member name; the runtime sends on transport channel CHANNEL_MEMBERSHIP
+  v1::MembershipMessage message;
+};
+
+// What one step asks of the runtime. Apply it in this order: forget, connect, sends, events.
+struct Step {
+  std::vector<std::string> connect;  // keep a connection to these addresses (Transport::connect)
+  std::vector<std::string> forget;   // stop dialing these addresses (Transport::forget)
+  std::vector<Send> sends;
+  std::vector<MemberEvent> events;  // publish to subscribers (MemberEventHub)
+
+  void append(Step&& other);
+};
+
+// Wire helpers for the runtime: the payload bytes of a Send, and the reverse. A payload that does
+// not decode is an operating error (log it, drop it, keep the connection).
+std::string encode_membership(const v1::MembershipMessage& m);
+Result<v1::MembershipMessage, std::string> decode_membership(std::string_view payload);
+
+class Membership {
+ public:
+  explicit Membership(MembershipConfig config);
+
+  // First step: this node is up (event), dial the seeds.
+  Step start(std::int64_t now_ms);
+
+  // Call at least every heartbeat_interval_ms / 2 (e.g. every 100 ms): sends heartbeats,
+  // declares silent members down, drops old tombstones.
+  Step tick(std::int64_t now_ms);
+
+  // Transport events and messages (Transport's on_peer_connected / on_peer_disconnected /
+  // on_message for CHANNEL_MEMBERSHIP, decoded with decode_membership).
+  Step on_peer_connected(const transport::NodeIdentity& peer, std::int64_t now_ms);
+  Step on_peer_disconnected(const transport::NodeIdentity& peer, std::int64_t now_ms);
+  Step on_message(const transport::NodeIdentity& from, const v1::MembershipMessage& message,
+                  std::int64_t now_ms);
+  // The transport found that a seed address is this node itself (Transport's on_dialed_self).
+  Step on_dialed_self(const std::string& address, std::int64_t now_ms);
+
+  // Announces that this node is leaving to every connected member. Keep ticking (heartbeats go
+  // on, so the others wait for the hand-off) until the node exits.
+  Step leave(std::int64_t now_ms);
+
+  // Members with status up, this node included while it is up, sorted by name: the view
+  // placement uses.
+  std::vector<Member> serving_members() const;
+  // Every entry, tombstones included, sorted by name.
+  std::vector<Member> members() const;
+  // The entry for a name, or nullptr.
+  const Member* find(std::string_view name) const;
+
+  // True once this node heard from another member, or has no seed other than itself: /readyz.
+  bool joined() const { return joined_; }
+  bool leaving() const;
+  // The cluster declared this incarnation down (or a newer one of our name exists): restart.
+  bool self_down() const;
+  const MembershipConfig& config() const { return config_; }
+  std::uint64_t table_hash() const;
+
+ private:
+  struct Entry {
+    Member member;
+    std::int64_t last_heard_ms = 0;  // direct evidence it is alive, or when we learned of it
+    std::int64_t status_since_ms = 0;
+    std::int64_t last_gossip_sent_ms = -1;  // rate limit for answers to a differing hash
+    bool connected = false;
+  };
+
+  void advance(std::int64_t now_ms);
+  // Merges one member state (the join of the two tables, see the design note).
+  void merge(const Member& m, std::int64_t now_ms, Step& step);
+  void merge_self(const Member& m, std::int64_t now_ms, Step& step);
+  void set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step& step,
+                  bool may_forget = true);
+  void send_gossip(Entry& e, std::int64_t now_ms, Step& step);
+  // Sends our table to every connected live member but `except`.
+  void push_news(std::string_view except, std::int64_t now_ms, Step& step);
+  v1::MembershipMessage gossip() const;
+  bool evict_one_tombstone();
+  bool address_still_needed(const std::string& address) const;
+  Entry& self_entry();
+  const Entry& self_entry() const;
+  void check_invariants() const;
+
+  MembershipConfig config_;
+  std::map<std::string, Entry, std::less<>> entries_;  // self included
+  std::vector<std::string> seeds_;
+  std::int64_t now_ms_ = 0;
+  std::int64_t last_heartbeat_ms_ = 0;
+  bool started_ = false;
+  bool joined_ = false;
+};
+
+}  // namespace minotaur::cluster

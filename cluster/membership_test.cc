@@ -1,0 +1,295 @@
+// One Membership state machine, driven step by step by hand.
+#include "cluster/membership.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace minotaur::cluster {
+namespace {
+
+using transport::NodeIdentity;
+
+NodeIdentity id(const std::string& name, std::uint64_t inc) {
+  return NodeIdentity{name, inc, name + ":7000"};
+}
+
+MembershipConfig config(const std::string& name, std::vector<std::string> seeds = {}) {
+  MembershipConfig c;
+  c.self = id(name, 1);
+  c.seeds = std::move(seeds);
+  return c;
+}
+
+std::vector<std::string> names(const std::vector<Member>& ms) {
+  std::vector<std::string> out;
+  for (const auto& m : ms) out.push_back(m.name);
+  return out;
+}
+
+bool has_event(const Step& s, const std::string& name, MemberStatus kind, std::uint64_t inc) {
+  for (const auto& e : s.events) {
+    if (e.member.name == name && e.kind == kind && e.member.incarnation == inc) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> send_targets(const Step& s, bool gossip) {
+  std::vector<std::string> out;
+  for (const auto& x : s.sends) {
+    if (x.message.has_gossip() == gossip) out.push_back(x.to);
+  }
+  return out;
+}
+
+v1::MembershipMessage gossip_of(std::initializer_list<Member> ms) {
+  v1::MembershipMessage m;
+  for (const auto& x : ms) {
+    auto* s = m.mutable_gossip()->add_members();
+    s->set_name(x.name);
+    s->set_incarnation(x.incarnation);
+    s->set_address(x.address);
+    s->set_status(static_cast<v1::MemberStatus>(static_cast<int>(x.status)));
+  }
+  return m;
+}
+
+Member member(const std::string& name, std::uint64_t inc, MemberStatus s) {
+  return Member{name, inc, name + ":7000", s, false};
+}
+
+TEST(Membership, StartIsUpAndDialsTheSeedsButNotItself) {
+  Membership m(config("a", {"b:7000", "a:7000", "c:7000"}));
+  Step s = m.start(0);
+  EXPECT_EQ(s.connect, (std::vector<std::string>{"b:7000", "c:7000"}));
+  EXPECT_TRUE(has_event(s, "a", MemberStatus::kUp, 1));
+  EXPECT_FALSE(m.joined());
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a"}));
+}
+
+TEST(Membership, WithoutSeedsItIsJoinedAlone) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  EXPECT_TRUE(m.joined());
+}
+
+TEST(Membership, ASeedThatIsThisNodeIsDropped) {
+  Membership m(config("a", {"10.0.0.1:7000"}));
+  (void)m.start(0);
+  EXPECT_FALSE(m.joined());
+  Step s = m.on_dialed_self("10.0.0.1:7000", 5);
+  EXPECT_EQ(s.forget, (std::vector<std::string>{"10.0.0.1:7000"}));
+  EXPECT_TRUE(m.joined());
+}
+
+TEST(Membership, ConnectedPeerIsUpAndGetsOurTable) {
+  Membership m(config("a", {"b:7000"}));
+  (void)m.start(0);
+  Step s = m.on_peer_connected(id("b", 5), 10);
+  EXPECT_TRUE(has_event(s, "b", MemberStatus::kUp, 5));
+  EXPECT_EQ(send_targets(s, true), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(m.joined());
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Membership, GossipTeachesMembersAndAsksToDialThem) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 10);
+  Step s =
+      m.on_message(id("b", 5),
+                   gossip_of({member("b", 5, MemberStatus::kUp), member("c", 7, MemberStatus::kUp),
+                              member("d", 9, MemberStatus::kDown)}),
+                   20);
+  EXPECT_TRUE(has_event(s, "c", MemberStatus::kUp, 7));
+  EXPECT_FALSE(has_event(s, "d", MemberStatus::kUp, 9));  // a tombstone is no news
+  EXPECT_EQ(s.connect, (std::vector<std::string>{"c:7000"}));
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a", "b", "c"}));
+  ASSERT_NE(m.find("d"), nullptr);
+  EXPECT_EQ(m.find("d")->status, MemberStatus::kDown);
+}
+
+TEST(Membership, HeartbeatsGoToConnectedMembersEveryInterval) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_message(id("b", 5), gossip_of({member("c", 7, MemberStatus::kUp)}),
+                     0);  // not connected
+  EXPECT_TRUE(m.tick(100).sends.empty());
+  Step s = m.tick(200);
+  EXPECT_EQ(send_targets(s, false), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(s.sends.at(0).message.heartbeat().table_hash(), m.table_hash());
+  EXPECT_TRUE(m.tick(300).sends.empty());
+}
+
+TEST(Membership, DifferingHashIsAnsweredWithGossipAtMostOncePerInterval) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);  // sends gossip at 0
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(12345);
+  EXPECT_TRUE(m.on_message(id("b", 5), hb, 100).sends.empty());  // rate limit
+  EXPECT_EQ(send_targets(m.on_message(id("b", 5), hb, 200), true), (std::vector<std::string>{"b"}));
+  EXPECT_TRUE(m.on_message(id("b", 5), hb, 250).sends.empty());
+  hb.mutable_heartbeat()->set_table_hash(m.table_hash());
+  EXPECT_TRUE(m.on_message(id("b", 5), hb, 1000).sends.empty());  // same table: quiet
+}
+
+TEST(Membership, SilentMemberIsDownAfterTheBoundAndNotBefore) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(m.table_hash());
+  (void)m.on_message(id("b", 5), hb, 1000);
+  EXPECT_TRUE(m.tick(2500).events.empty());  // exactly the bound: still up
+  Step s = m.tick(2501);
+  EXPECT_TRUE(has_event(s, "b", MemberStatus::kDown, 5));
+  EXPECT_EQ(s.forget, (std::vector<std::string>{"b:7000"}));
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a"}));
+  // Down is final for that incarnation: it cannot come back up.
+  Step again = m.on_message(id("b", 5), hb, 2600);
+  EXPECT_TRUE(again.events.empty());
+  EXPECT_EQ(m.find("b")->status, MemberStatus::kDown);
+  EXPECT_TRUE(m.tick(3000).sends.empty());
+}
+
+TEST(Membership, LeaveTellsEveryConnectedMemberAtOnce) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_peer_connected(id("c", 6), 0);
+  Step s = m.leave(50);
+  EXPECT_TRUE(has_event(s, "a", MemberStatus::kLeaving, 1));
+  EXPECT_EQ(send_targets(s, true), (std::vector<std::string>{"b", "c"}));
+  EXPECT_TRUE(m.leaving());
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(send_targets(m.tick(200), false).size(), 2u);  // heartbeats go on while leaving
+}
+
+TEST(Membership, LeavingMemberIsOutAtOnceAndDownWhenItDisconnects) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  Step s = m.on_message(id("b", 5), gossip_of({member("b", 5, MemberStatus::kLeaving)}), 10);
+  EXPECT_TRUE(has_event(s, "b", MemberStatus::kLeaving, 5));
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a"}));
+  Step d = m.on_peer_disconnected(id("b", 5), 20);
+  EXPECT_TRUE(has_event(d, "b", MemberStatus::kDown, 5));
+}
+
+TEST(Membership, DisconnectOfAnUpMemberWaitsForTheBound) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  EXPECT_TRUE(m.on_peer_disconnected(id("b", 5), 10).events.empty());
+  EXPECT_EQ(m.find("b")->status, MemberStatus::kUp);
+  EXPECT_TRUE(m.tick(200).sends.empty());  // no connection: no heartbeat
+}
+
+TEST(Membership, NewIncarnationReplacesTheOldOne) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_peer_disconnected(id("b", 5), 10);
+  Step s = m.on_peer_connected(id("b", 9), 20);
+  ASSERT_EQ(s.events.size(), 2u);
+  EXPECT_TRUE(has_event(s, "b", MemberStatus::kDown, 5));
+  EXPECT_TRUE(has_event(s, "b", MemberStatus::kUp, 9));
+  EXPECT_EQ(s.events[0].kind, MemberStatus::kDown);  // the old one first
+  EXPECT_TRUE(s.forget.empty());                     // same address: keep dialing it
+  EXPECT_EQ(m.find("b")->incarnation, 9u);
+  // News about the old incarnation changes nothing now.
+  Step stale = m.on_message(id("c", 3), gossip_of({member("b", 5, MemberStatus::kUp)}), 30);
+  EXPECT_FALSE(has_event(stale, "b", MemberStatus::kUp, 5));
+  EXPECT_EQ(m.find("b")->incarnation, 9u);
+  Step stale_sender = m.on_message(id("b", 5), gossip_of({member("z", 1, MemberStatus::kUp)}), 40);
+  EXPECT_TRUE(stale_sender.events.empty());  // an old process is not listened to
+  EXPECT_EQ(m.find("z"), nullptr);
+}
+
+TEST(Membership, TheClusterDeclaringThisNodeDownIsTold) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  Step s = m.on_message(id("b", 5), gossip_of({member("a", 1, MemberStatus::kDown)}), 10);
+  EXPECT_TRUE(has_event(s, "a", MemberStatus::kDown, 1));
+  EXPECT_TRUE(m.self_down());
+  EXPECT_TRUE(m.tick(1000).sends.empty());  // a down node stops heartbeating
+}
+
+TEST(Membership, ANewerProcessWithOurNameSupersedesUs) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_message(id("b", 5), gossip_of({member("a", 2, MemberStatus::kUp)}), 10);
+  EXPECT_TRUE(m.self_down());
+  EXPECT_EQ(m.find("a")->incarnation, 1u);  // we never impersonate the other process
+}
+
+TEST(Membership, InvalidOrUnknownEntriesAreSkipped) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  v1::MembershipMessage g = gossip_of({member("c", 7, MemberStatus::kUp)});
+  auto* future = g.mutable_gossip()->add_members();
+  future->set_name("d");
+  future->set_incarnation(3);
+  future->set_address("d:7000");
+  future->set_status(static_cast<v1::MemberStatus>(42));  // from a newer version
+  auto* bad = g.mutable_gossip()->add_members();
+  bad->set_name("bad name");
+  bad->set_incarnation(3);
+  bad->set_address("x:1");
+  bad->set_status(v1::MEMBER_STATUS_UP);
+  (void)m.on_message(id("b", 5), g, 10);
+  EXPECT_NE(m.find("c"), nullptr);
+  EXPECT_EQ(m.find("d"), nullptr);
+  EXPECT_EQ(m.find("bad name"), nullptr);
+}
+
+TEST(Membership, TableIsBoundedAndTombstonesGoFirst) {
+  MembershipConfig c = config("a");
+  c.max_members = 3;
+  Membership m(c);
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_message(id("b", 5), gossip_of({member("c", 1, MemberStatus::kDown)}), 1);
+  (void)m.on_message(id("b", 5), gossip_of({member("d", 1, MemberStatus::kUp)}), 2);
+  EXPECT_EQ(m.find("c"), nullptr);  // evicted for d
+  EXPECT_NE(m.find("d"), nullptr);
+  (void)m.on_message(id("b", 5), gossip_of({member("e", 1, MemberStatus::kUp)}), 3);
+  EXPECT_EQ(m.find("e"), nullptr);  // full of live members: refused
+  EXPECT_EQ(m.members().size(), 3u);
+}
+
+TEST(Membership, TombstonesExpire) {
+  MembershipConfig c = config("a");
+  c.down_retention_ms = 1000;
+  Membership m(c);
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.tick(1600);  // b down at 1600
+  ASSERT_EQ(m.find("b")->status, MemberStatus::kDown);
+  (void)m.tick(2600);
+  EXPECT_NE(m.find("b"), nullptr);
+  (void)m.tick(2601);
+  EXPECT_EQ(m.find("b"), nullptr);
+}
+
+TEST(Membership, CodecRefusesGarbageAndUnknownKinds) {
+  EXPECT_FALSE(decode_membership("\xff\xff garbage").ok());
+  EXPECT_FALSE(decode_membership("").ok());  // no body
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(7);
+  auto d = decode_membership(encode_membership(hb));
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d.value().heartbeat().table_hash(), 7u);
+  v1::MembershipMessage big;
+  for (std::size_t i = 0; i <= kMaxGossipEntries; ++i) big.mutable_gossip()->add_members();
+  EXPECT_FALSE(decode_membership(encode_membership(big)).ok());
+}
+
+}  // namespace
+}  // namespace minotaur::cluster
