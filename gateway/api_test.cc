@@ -56,7 +56,7 @@ std::string error_code(const HttpReply& r) {
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    node = cluster.start({"api1", {}});
+    node = cluster.start("api1");
     std::tie(ana_id, ana) = cluster.new_user(node, "Ana");
     std::tie(bo_id, bo) = cluster.new_user(node, "Bo");
     std::tie(cy_id, cy) = cluster.new_user(node, "Cy");

@@ -11,6 +11,7 @@
 #include "gateway/api.h"
 #include "gateway/http_server.h"
 #include "gateway/tokens.h"
+#include "node/cluster_runtime.h"
 #include "sessions/host.h"
 
 namespace minotaur::node {
@@ -62,6 +63,25 @@ int run_node(const NodeConfig& config) {
   host_options.random_seed = std::random_device{}() ^ static_cast<std::uint64_t>(wall_clock_ms());
   sessions::SessionHost host(io.get_executor(), host_options);
 
+  ClusterRuntime cluster(
+      io, {config.name, config.cluster_address, config.http_address, config.seeds, config.cookie},
+      [&] { return host.game_count() + host.lobby_count(); });
+  if (auto started = cluster.start(); !started) {
+    spdlog::error("node {}: {}", config.name, started.error());
+    return 1;
+  }
+  int exit_code = 0;
+  cluster.events().subscribe([&](const cluster::MemberEvent& e) {
+    if (e.member.self && e.kind == cluster::MemberStatus::kDown && exit_code == 0) {
+      spdlog::error(
+          "node {}: the cluster declared this incarnation down (cut off longer than "
+          "the failure bound); exiting so that a supervisor restarts it as a new one",
+          config.name);
+      exit_code = 3;
+      io.stop();
+    }
+  });
+
   const gateway::TokenSigner signer(config.cookie);
   gateway::GatewayMetrics metrics;
   bool serving = false;
@@ -69,15 +89,11 @@ int run_node(const NodeConfig& config) {
   api_options.node_name = config.name;
   api_options.admin_token = config.admin_token;
   api_options.wall_clock_ms = wall_clock_ms;
-  api_options.ready = [&] { return serving; };
+  api_options.ready = [&] { return serving && cluster.ready(); };
   api_options.cluster_view = [&] {
-    return boost::json::object{
-        {"node", config.name},
-        {"members", boost::json::array{boost::json::object{
-                        {"name", config.name},
-                        {"status", serving ? "up" : "leaving"},
-                        {"sessions", host.game_count() + host.lobby_count()}}}}};
+    return boost::json::object{{"node", config.name}, {"members", cluster.members_json()}};
   };
+  api_options.extra_metrics = [&] { return cluster.metrics_text(); };
   gateway::Api api(host, signer, metrics, api_options);
   gateway::HttpServer server(io, api, host, metrics);
   auto bound = server.listen(http_host, http_port);
@@ -98,14 +114,16 @@ int run_node(const NodeConfig& config) {
     serving = false;
     server.stop();
     host.stop();
-    io.stop();
-    spdlog::info("node {}: drained in {} ms; exiting", config.name,
-                 std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::steady_clock::now() - started)
-                     .count());
+    cluster.leave(1000, [&, started] {
+      spdlog::info("node {}: drained in {} ms; exiting", config.name,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count());
+      io.stop();
+    });
   });
   io.run();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace minotaur::node

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -91,14 +92,19 @@ void ClusterHarness::spawn(Node& n) {
                                 "--http",
                                 "127.0.0.1:" + std::to_string(n.http_port),
                                 "--cookie-file",
-                                cookie_file_,
+                                n.cookie_file,
                                 "--admin-token-file",
                                 admin_file_,
                                 "--round-time-ms",
                                 std::to_string(n.round_time_ms)};
   std::string seeds;
-  for (const Node& other : nodes_) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& other = nodes_[i];
     if (&other == &n) continue;
+    if (n.spec.seed_nodes) {
+      const auto& chosen = *n.spec.seed_nodes;
+      if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) continue;
+    }  // by default: every other node started so far
     if (!seeds.empty()) seeds += ",";
     seeds += "127.0.0.1:" + std::to_string(other.cluster_port);
   }
@@ -128,10 +134,18 @@ std::size_t ClusterHarness::start(NodeSpec spec, std::int64_t round_time_ms) {
   n.http_port = free_port();
   n.cluster_port = free_port();
   n.log_path = dir_ + "/" + n.spec.name + ".log";
+  n.index = nodes_.size();
+  n.cookie_file = cookie_file_;
+  if (!n.spec.cookie.empty()) {
+    n.cookie_file = dir_ + "/" + n.spec.name + ".cookie";
+    std::ofstream(n.cookie_file) << n.spec.cookie << "\n";
+  }
   nodes_.push_back(n);
   const std::size_t index = nodes_.size() - 1;
   spawn(nodes_[index]);
-  EXPECT_TRUE(wait_ready(index)) << nodes_[index].spec.name << " did not become ready";
+  if (nodes_[index].spec.wait_ready) {
+    EXPECT_TRUE(wait_ready(index)) << nodes_[index].spec.name << " did not become ready";
+  }
   return index;
 }
 
@@ -196,6 +210,34 @@ std::string ClusterHarness::log(std::size_t i) const {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::vector<std::pair<std::string, std::string>> ClusterHarness::members_seen_by(
+    std::size_t i) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  const auto j = request(i, "GET", "/api/v1/cluster").json();
+  if (!j.is_object()) return out;
+  for (const auto& m : j.at("members").as_array()) {
+    out.emplace_back(std::string(m.at("name").as_string()),
+                     std::string(m.at("status").as_string()));
+  }
+  return out;
+}
+
+std::string ClusterHarness::status_seen_by(std::size_t i, const std::string& member) const {
+  for (const auto& [name, status] : members_seen_by(i)) {
+    if (name == member) return status;
+  }
+  return "";
+}
+
+std::uint64_t ClusterHarness::incarnation_seen_by(std::size_t i, const std::string& member) const {
+  const auto j = request(i, "GET", "/api/v1/cluster").json();
+  if (!j.is_object()) return 0;
+  for (const auto& m : j.at("members").as_array()) {
+    if (m.at("name").as_string() == member) return m.at("incarnation").to_number<std::uint64_t>();
+  }
+  return 0;
 }
 
 HttpReply ClusterHarness::request(std::size_t i, const std::string& method, const std::string& path,

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,32 @@ struct HttpReply {
 };
 
 struct NodeSpec {
+  NodeSpec() = default;
+  NodeSpec(std::string n) : name(std::move(n)) {}  // NOLINT: implicit, c.start("n1")
+  NodeSpec(const char* n) : name(n) {}             // NOLINT
+  NodeSpec& args(std::vector<std::string> a) {
+    extra_args = std::move(a);
+    return *this;
+  }
+  NodeSpec& seeds(std::vector<std::size_t> s) {
+    seed_nodes = std::move(s);
+    return *this;
+  }
+  NodeSpec& secret(std::string s) {
+    cookie = std::move(s);
+    return *this;
+  }
+  NodeSpec& no_wait() {
+    wait_ready = false;
+    return *this;
+  }
+
   std::string name;
   std::vector<std::string> extra_args;  // e.g. {"--replication", "sync"}
+  // Which nodes (by index) it is seeded with; by default every other node started so far.
+  std::optional<std::vector<std::size_t>> seed_nodes;
+  std::string cookie;      // empty: the cluster's secret; set it to start an impostor
+  bool wait_ready = true;  // false: start() returns without waiting for /readyz
 };
 
 class ClusterHarness {
@@ -50,6 +75,10 @@ class ClusterHarness {
   std::uint16_t cluster_port(std::size_t node) const;
   const std::string& name(std::size_t node) const;
   std::string log(std::size_t node) const;
+  // The member list GET /api/v1/cluster of `node` reports: name -> status ("" when unreachable).
+  std::vector<std::pair<std::string, std::string>> members_seen_by(std::size_t node) const;
+  std::string status_seen_by(std::size_t node, const std::string& member) const;
+  std::uint64_t incarnation_seen_by(std::size_t node, const std::string& member) const;
 
   HttpReply request(std::size_t node, const std::string& method, const std::string& path,
                     const std::string& body = "", const std::string& token = "") const;
@@ -69,6 +98,8 @@ class ClusterHarness {
     pid_t pid = -1;
     int exit_code = 0;
     std::string log_path;
+    std::string cookie_file;
+    std::size_t index = 0;
   };
   void spawn(Node& node);
   bool wait_ready(std::size_t node);

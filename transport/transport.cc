@@ -114,6 +114,7 @@ struct Connection {
   FrameDecoder decoder{kHandshakeMaxFrameBytes};
   std::deque<std::string> queue;
   std::size_t queued_bytes = 0;
+  bool writing = false;  // a frame taken from the queue is being written
   NodeIdentity peer;
   std::string remote;  // remote endpoint, for logs before the peer's name is known
   bool authenticated = false;
@@ -254,6 +255,13 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   }
 
   bool connected(std::string_view name) const { return peers_.find(name) != peers_.end(); }
+
+  bool idle() const {
+    for (const auto& [name, c] : peers_) {
+      if (!c->closed && (!c->queue.empty() || c->writing)) return false;
+    }
+    return true;
+  }
 
   std::vector<NodeIdentity> peers() const {
     std::vector<NodeIdentity> out;
@@ -597,7 +605,9 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
       std::string frame = std::move(c->queue.front());
       c->queue.pop_front();
       c->queued_bytes -= frame.size();
+      c->writing = true;
       auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(frame), kNoThrow);
+      c->writing = false;
       self->counters_.bytes_sent += n;
       if (ec) {
         close(*c);
@@ -690,6 +700,8 @@ Result<Ok, SendError> Transport::send(std::string_view peer_name, v1::Channel ch
 void Transport::disconnect(std::string_view peer_name) {
   impl_->disconnect(peer_name);
 }
+bool Transport::idle() const { return impl_->idle(); }
+
 bool Transport::connected(std::string_view peer_name) const {
   return impl_->connected(peer_name);
 }

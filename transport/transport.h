@@ -148,6 +148,9 @@ class Transport {
   void disconnect(std::string_view peer_name);
 
   bool connected(std::string_view peer_name) const;
+  // True when every frame queued to a connected peer has been written to its socket (used by
+  // the drain: the last messages must leave before stop() closes the connections).
+  bool idle() const;
   std::vector<NodeIdentity> peers() const;  // sorted by name
   const TransportCounters& counters() const;
 

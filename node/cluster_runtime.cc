@@ -1,0 +1,273 @@
+#include "node/cluster_runtime.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+
+#include "node/node_info.pb.h"
+#include "transport/identity.h"
+
+namespace minotaur::node {
+
+namespace asio = boost::asio;
+using transport::v1::Channel;
+
+namespace {
+
+constexpr std::int64_t kTickMs = 100;
+constexpr std::int64_t kInfoIntervalMs = 1000;
+
+// Seeds as IP:PORT: a DNS name becomes every address it resolves to (A and AAAA records).
+std::vector<std::string> resolve_seeds(asio::io_context& io,
+                                       const std::vector<std::string>& seeds) {
+  std::vector<std::string> out;
+  asio::ip::tcp::resolver resolver(io);
+  for (const std::string& seed : seeds) {
+    const auto colon = seed.rfind(':');
+    if (colon == std::string::npos) {
+      spdlog::warn("cluster: seed '{}' has no port; give it as HOST:PORT", seed);
+      continue;
+    }
+    std::string host = seed.substr(0, colon);
+    const std::string port = seed.substr(colon + 1);
+    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    boost::system::error_code ec;
+    (void)asio::ip::make_address(host, ec);
+    if (!ec) {
+      out.push_back(seed);
+      continue;
+    }
+    const auto results = resolver.resolve(host, port, ec);
+    if (ec) {
+      spdlog::warn("cluster: seed '{}' does not resolve ({}); check the name", seed, ec.message());
+      continue;
+    }
+    for (const auto& r : results) {
+      const auto ep = r.endpoint();
+      out.push_back(ep.address().is_v6()
+                        ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
+                        : fmt::format("{}:{}", ep.address().to_string(), ep.port()));
+    }
+    spdlog::info("cluster: seed {} resolved to {} address(es)", seed, results.size());
+  }
+  return out;
+}
+
+std::uint64_t wall_ms() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
+}  // namespace
+
+ClusterRuntime::ClusterRuntime(asio::io_context& io, ClusterRuntimeConfig config,
+                               std::function<std::uint64_t()> session_count)
+    : io_(io),
+      config_(std::move(config)),
+      session_count_(std::move(session_count)),
+      net_(io,
+           [&] {
+             transport::TransportConfig tc;
+             // The incarnation grows across restarts of a name: wall-clock ms at start.
+             tc.self = {config_.name, wall_ms(), ""};
+             tc.listen_address = config_.cluster_address;
+             tc.secret = config_.cookie;
+             return tc;
+           }(),
+           {}),
+      tick_timer_(io) {}
+
+ClusterRuntime::~ClusterRuntime() {
+  net_.stop();
+}
+
+std::int64_t ClusterRuntime::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void ClusterRuntime::on_channel(Channel channel, ChannelHandler handler) {
+  handlers_[channel] = std::move(handler);
+}
+
+void ClusterRuntime::apply(cluster::Step s) {
+  for (const auto& a : s.forget) net_.forget(a);
+  for (const auto& a : s.connect) {
+    if (auto r = net_.connect(a); !r.ok())
+      spdlog::warn("cluster: cannot dial {}: {}", a, r.error());
+  }
+  for (const auto& m : s.sends) {
+    (void)net_.send(m.to, transport::v1::CHANNEL_MEMBERSHIP, cluster::encode_membership(m.message));
+  }
+  for (const auto& e : s.events) {
+    spdlog::info("cluster: member {} (incarnation {}, {}) is {}", e.member.name,
+                 e.member.incarnation, e.member.address, cluster::to_string(e.kind));
+    if (e.kind == cluster::MemberStatus::kDown) peer_info_.erase(e.member.name);
+  }
+  hub_.publish(s.events);
+}
+
+void ClusterRuntime::send_info(const std::string& peer) {
+  v1::NodeInfo info;
+  info.set_http_address(config_.http_address);
+  info.set_sessions(session_count_());
+  (void)net_.send(peer, transport::v1::CHANNEL_NODE_INFO, info.SerializeAsString());
+}
+
+Result<Ok, std::string> ClusterRuntime::start() {
+  transport::TransportHandlers h;
+  h.on_peer_connected = [this](const transport::NodeIdentity& p) {
+    apply(members_->on_peer_connected(p, now_ms()));
+    send_info(p.name);
+  };
+  h.on_peer_disconnected = [this](const transport::NodeIdentity& p) {
+    apply(members_->on_peer_disconnected(p, now_ms()));
+  };
+  h.on_dialed_self = [this](const std::string& a) { apply(members_->on_dialed_self(a, now_ms())); };
+  h.on_message = [this](const transport::NodeIdentity& p, Channel ch, std::string_view bytes) {
+    if (ch == transport::v1::CHANNEL_MEMBERSHIP) {
+      auto m = cluster::decode_membership(bytes);
+      if (!m.ok()) {
+        spdlog::warn("cluster: dropped a membership message from {}: {}", p.name, m.error());
+        return;
+      }
+      apply(members_->on_message(p, m.value(), now_ms()));
+      return;
+    }
+    if (ch == transport::v1::CHANNEL_NODE_INFO) {
+      v1::NodeInfo info;
+      if (!info.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+          !transport::valid_address(info.http_address())) {
+        spdlog::warn("cluster: dropped a malformed node info from {}", p.name);
+        return;
+      }
+      peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions()};
+      return;
+    }
+    if (auto it = handlers_.find(ch); it != handlers_.end()) {
+      it->second(p, bytes);
+    } else {
+      spdlog::warn("cluster: {} sent on channel {}, which this version does not know", p.name,
+                   static_cast<int>(ch));
+    }
+  };
+  net_.set_handlers(std::move(h));
+  if (auto r = net_.start(); !r.ok()) return err(r.error());
+
+  cluster::MembershipConfig mc;
+  mc.self = net_.self();
+  mc.seeds = resolve_seeds(io_, config_.seeds);
+  members_.emplace(mc);
+  spdlog::info("cluster: {} listening on {} (incarnation {}), {} seed(s)", config_.name,
+               net_.self().address, net_.self().incarnation, mc.seeds.size());
+  apply(members_->start(now_ms()));
+  tick();
+  return Ok{};
+}
+
+void ClusterRuntime::tick() {
+  const std::int64_t now = now_ms();
+  apply(members_->tick(now));
+  if (now - last_info_ms_ >= kInfoIntervalMs) {
+    last_info_ms_ = now;
+    for (const auto& p : net_.peers()) send_info(p.name);
+  }
+  tick_timer_.expires_after(std::chrono::milliseconds(kTickMs));
+  tick_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) tick();
+  });
+}
+
+bool ClusterRuntime::ready() const {
+  return members_ && members_->joined() && !members_->self_down() && !leaving_;
+}
+
+bool ClusterRuntime::self_down() const {
+  return members_ && members_->self_down();
+}
+
+std::vector<cluster::Member> ClusterRuntime::serving_members() const {
+  return members_ ? members_->serving_members() : std::vector<cluster::Member>{};
+}
+
+boost::json::array ClusterRuntime::members_json() const {
+  boost::json::array out;
+  if (!members_) return out;
+  for (const cluster::Member& m : members_->members()) {
+    // Tombstones of replaced incarnations would list a name twice; show each name once, newest.
+    boost::json::object o{
+        {"name", m.name}, {"status", cluster::to_string(m.status)}, {"incarnation", m.incarnation}};
+    if (m.self) {
+      o["sessions"] = session_count_();
+      o["http"] = config_.http_address;
+    } else if (auto it = peer_info_.find(m.name);
+               it != peer_info_.end() && m.status != cluster::MemberStatus::kDown) {
+      o["sessions"] = it->second.sessions;
+      o["http"] = it->second.http_address;
+    } else {
+      o["sessions"] = 0;
+    }
+    bool replaced = false;
+    for (auto& prev : out) {
+      if (prev.as_object().at("name").as_string() == m.name) {
+        if (prev.as_object().at("incarnation").as_uint64() < m.incarnation) prev = o;
+        replaced = true;
+      }
+    }
+    if (!replaced) out.push_back(std::move(o));
+  }
+  return out;
+}
+
+std::string ClusterRuntime::metrics_text() const {
+  const auto& c = net_.counters();
+  std::size_t up = 0;
+  for (const auto& m : serving_members()) up += m.self ? 0 : 1;
+  return fmt::format(
+      "# TYPE minotaur_cluster_members_up gauge\nminotaur_cluster_members_up {}\n"
+      "# TYPE minotaur_cluster_messages_sent_total counter\n"
+      "minotaur_cluster_messages_sent_total {}\n"
+      "# TYPE minotaur_cluster_messages_received_total counter\n"
+      "minotaur_cluster_messages_received_total {}\n"
+      "# TYPE minotaur_cluster_bytes_sent_total counter\nminotaur_cluster_bytes_sent_total {}\n"
+      "# TYPE minotaur_cluster_bytes_received_total counter\n"
+      "minotaur_cluster_bytes_received_total {}\n"
+      "# TYPE minotaur_cluster_reconnects_total counter\nminotaur_cluster_reconnects_total {}\n"
+      "# TYPE minotaur_cluster_handshake_failures_total counter\n"
+      "minotaur_cluster_handshake_failures_total {}\n"
+      "# TYPE minotaur_cluster_frames_rejected_total counter\n"
+      "minotaur_cluster_frames_rejected_total {}\n",
+      up + 1, c.messages_sent, c.messages_received, c.bytes_sent, c.bytes_received, c.reconnects,
+      c.handshake_failures + c.handshake_timeouts, c.frames_rejected);
+}
+
+void ClusterRuntime::leave(std::int64_t bound_ms, std::function<void()> done) {
+  leaving_ = true;
+  apply(members_->leave(now_ms()));
+  const std::int64_t deadline = now_ms() + bound_ms;
+  // Wait for the sockets to take the announcement; re-checked every 2 ms, bounded.
+  auto wait = std::make_shared<std::function<void()>>();
+  *wait = [this, deadline, done = std::move(done), wait]() mutable {
+    if (net_.idle() || now_ms() >= deadline) {
+      if (!net_.idle()) spdlog::warn("cluster: leaving with messages still queued");
+      tick_timer_.cancel();
+      net_.stop();
+      auto d = std::move(done);
+      *wait = nullptr;  // break the self-reference
+      d();
+      return;
+    }
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(2));
+    t->async_wait([t, wait](boost::system::error_code) {
+      if (*wait) (*wait)();
+    });
+  };
+  (*wait)();
+}
+
+}  // namespace minotaur::node

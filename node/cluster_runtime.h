@@ -1,0 +1,89 @@
+// ClusterRuntime: this node's seat in the cluster — the transport (cluster port), membership
+// and the member events, wired as cluster/README.md describes, plus NodeInfo exchange (each
+// peer's HTTP address and session count).
+//
+// Design note: Membership is sans-I/O; this class is its Asio driver (a 100 ms tick, transport
+// events in, Steps out). Other layers (hand-off, forwarding, replication) register a handler for
+// their transport channel and subscribe to member events here. Seeds that are DNS names are
+// resolved once at start into every A/AAAA record.
+//
+// Weakness: DNS seeds are not re-resolved later, so a cluster whose every seed address changed
+// while this node was cut off cannot be found again without a restart.
+//
+// Thread: the io_context's single thread, like everything in a node.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "cluster/member_events.h"
+#include "cluster/membership.h"
+#include "transport/transport.h"
+
+namespace minotaur::node {
+
+struct ClusterRuntimeConfig {
+  std::string name;
+  std::string cluster_address;  // HOST:PORT to listen on
+  std::string http_address;     // HOST:PORT players use, told to peers
+  std::vector<std::string> seeds;
+  std::string cookie;
+};
+
+class ClusterRuntime {
+ public:
+  using ChannelHandler =
+      std::function<void(const transport::NodeIdentity& from, std::string_view payload)>;
+
+  ClusterRuntime(boost::asio::io_context& io, ClusterRuntimeConfig config,
+                 std::function<std::uint64_t()> session_count);
+  ~ClusterRuntime();
+
+  // Listens and starts joining. Handlers for other channels must be registered before.
+  Result<Ok, std::string> start();
+  void on_channel(transport::v1::Channel channel, ChannelHandler handler);
+
+  bool ready() const;      // joined and not declared down
+  bool self_down() const;  // the cluster removed this incarnation: the node must exit
+  std::vector<cluster::Member> serving_members() const;
+  cluster::MemberEventHub& events() { return hub_; }
+  transport::Transport& transport() { return net_; }
+
+  boost::json::array members_json() const;
+  std::string metrics_text() const;
+
+  // Announces leaving, waits (at most `bound_ms`) until the announcement has left the socket
+  // buffers, then closes every connection. `done` runs afterwards on the io_context.
+  void leave(std::int64_t bound_ms, std::function<void()> done);
+
+ private:
+  void apply(cluster::Step step);
+  void tick();
+  void send_info(const std::string& peer);
+  std::int64_t now_ms() const;
+
+  boost::asio::io_context& io_;
+  ClusterRuntimeConfig config_;
+  std::function<std::uint64_t()> session_count_;
+  transport::Transport net_;
+  std::optional<cluster::Membership> members_;
+  cluster::MemberEventHub hub_;
+  boost::asio::steady_timer tick_timer_;
+  std::map<transport::v1::Channel, ChannelHandler> handlers_;
+  struct PeerInfo {
+    std::string http_address;
+    std::uint64_t sessions = 0;
+  };
+  std::map<std::string, PeerInfo> peer_info_;
+  std::int64_t last_info_ms_ = 0;
+  bool leaving_ = false;
+};
+
+}  // namespace minotaur::node
