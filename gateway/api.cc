@@ -83,12 +83,13 @@ json::object game_view_json(const sessions::GameView& view) {
   return o;
 }
 
-Api::Api(sessions::SessionHost& host, const TokenSigner& signer, GatewayMetrics& metrics,
+Api::Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
          ApiOptions options)
     : host_(host), signer_(signer), metrics_(metrics), options_(std::move(options)) {
   MINOTAUR_ASSERT(options_.wall_clock_ms);
   MINOTAUR_ASSERT(options_.ready);
   MINOTAUR_ASSERT(options_.cluster_view);
+  MINOTAUR_ASSERT(options_.game_count && options_.lobby_count);
 }
 
 std::optional<sessions::Caller> Api::caller_of(const Request& req) const {
@@ -158,12 +159,12 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
           "# TYPE minotaur_websocket_pushes_total counter\nminotaur_websocket_pushes_total {}\n"
           "# TYPE minotaur_games gauge\nminotaur_games {}\n"
           "# TYPE minotaur_lobbies gauge\nminotaur_lobbies {}\n"
-          "# TYPE minotaur_rounds_ended_by_timer_total counter\n"
-          "minotaur_rounds_ended_by_timer_total {}\n",
+          "# TYPE minotaur_handoffs_received_total counter\n"
+          "minotaur_handoffs_received_total {}\n",
           metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
           metrics_.connections_open, metrics_.connections_refused, metrics_.websockets_open,
-          metrics_.websocket_pushes, host_.game_count(), host_.lobby_count(),
-          host_.rounds_ended_by_timer());
+          metrics_.websocket_pushes, options_.game_count(), options_.lobby_count(),
+          host_.counters().handoffs_received);
       if (options_.extra_metrics) out += options_.extra_metrics();
       co_return make(http::status::ok, std::move(out), "text/plain; version=0.0.4");
     }

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "gateway/tokens.h"
-#include "sessions/host.h"
+#include "sessions/router.h"
 
 namespace minotaur::gateway {
 
@@ -41,11 +41,13 @@ struct ApiOptions {
   std::function<bool()> ready;                        // GET /readyz
   std::function<boost::json::object()> cluster_view;  // GET /api/v1/cluster
   std::function<std::string()> extra_metrics;         // appended to GET /metrics
+  std::function<std::size_t()> game_count;            // games hosted here
+  std::function<std::size_t()> lobby_count;           // lobbies hosted here
 };
 
 class Api {
  public:
-  Api(sessions::SessionHost& host, const TokenSigner& signer, GatewayMetrics& metrics,
+  Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
       ApiOptions options);
 
   boost::asio::awaitable<Response> handle(const Request& request);
@@ -59,7 +61,7 @@ class Api {
  private:
   boost::asio::awaitable<Response> route(const Request& request);
 
-  sessions::SessionHost& host_;
+  sessions::Router& host_;
   const TokenSigner& signer_;
   GatewayMetrics& metrics_;
   ApiOptions options_;

@@ -28,8 +28,8 @@ using namespace asio::experimental::awaitable_operators;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 struct HttpServer::State : std::enable_shared_from_this<State> {
-  State(asio::io_context& io_in, Api& api_in, sessions::SessionHost& host_in,
-        GatewayMetrics& metrics_in, ServerLimits limits_in)
+  State(asio::io_context& io_in, Api& api_in, sessions::Router& host_in, GatewayMetrics& metrics_in,
+        ServerLimits limits_in)
       : io(io_in),
         api(api_in),
         host(host_in),
@@ -39,7 +39,7 @@ struct HttpServer::State : std::enable_shared_from_this<State> {
 
   asio::io_context& io;
   Api& api;
-  sessions::SessionHost& host;
+  sessions::Router& host;
   GatewayMetrics& metrics;
   ServerLimits limits;
   tcp::acceptor acceptor;
@@ -62,6 +62,7 @@ struct WsClient {
   asio::steady_timer wake;
   bool overflowed = false;
   std::map<std::string, std::uint64_t> subscriptions;  // game id -> listener id
+  std::map<std::string, std::uint64_t> last_version;   // game id -> last version pushed
 
   void push(std::string text, std::size_t limit) {
     if (queue.size() >= limit) {
@@ -80,7 +81,7 @@ std::string ws_error(std::string_view code, std::string_view message) {
 
 }  // namespace
 
-HttpServer::HttpServer(asio::io_context& io, Api& api, sessions::SessionHost& host,
+HttpServer::HttpServer(asio::io_context& io, Api& api, sessions::Router& host,
                        GatewayMetrics& metrics, ServerLimits limits)
     : state_(std::make_shared<State>(io, api, host, metrics, limits)) {}
 
@@ -260,6 +261,13 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
         client->subscriptions[id] =
             host.subscribe(id, [weak, limit, m](const sessions::GameView& v) {
               if (auto c = weak.lock()) {
+                // Each version once, in order: around a hand-off the same state can arrive
+                // twice (from the old owner, and as the new owner's first push).
+                auto [last, fresh] = c->last_version.try_emplace(v.game.id, v.game.version);
+                if (!fresh) {
+                  if (v.game.version <= last->second) return;
+                  last->second = v.game.version;
+                }
                 ++m->websocket_pushes;
                 c->push(boost::json::serialize(
                             boost::json::object{{"event", "game"}, {"game", game_view_json(v)}}),

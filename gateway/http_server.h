@@ -35,8 +35,8 @@ struct ServerLimits {
 
 class HttpServer {
  public:
-  HttpServer(boost::asio::io_context& io, Api& api, sessions::SessionHost& host,
-             GatewayMetrics& metrics, ServerLimits limits = {});
+  HttpServer(boost::asio::io_context& io, Api& api, sessions::Router& host, GatewayMetrics& metrics,
+             ServerLimits limits = {});
   ~HttpServer();
 
   // Binds and starts accepting; the bound endpoint (port 0 picks a free one).

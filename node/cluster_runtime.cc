@@ -246,9 +246,14 @@ std::string ClusterRuntime::metrics_text() const {
       c.handshake_failures + c.handshake_timeouts, c.frames_rejected);
 }
 
-void ClusterRuntime::leave(std::int64_t bound_ms, std::function<void()> done) {
+void ClusterRuntime::announce_leaving() {
+  if (leaving_) return;
   leaving_ = true;
   apply(members_->leave(now_ms()));
+}
+
+void ClusterRuntime::close(std::int64_t bound_ms, std::function<void()> done) {
+  announce_leaving();
   const std::int64_t deadline = now_ms() + bound_ms;
   // Wait for the sockets to take the announcement; re-checked every 2 ms, bounded.
   auto wait = std::make_shared<std::function<void()>>();

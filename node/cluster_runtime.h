@@ -59,9 +59,12 @@ class ClusterRuntime {
   boost::json::array members_json() const;
   std::string metrics_text() const;
 
-  // Announces leaving, waits (at most `bound_ms`) until the announcement has left the socket
-  // buffers, then closes every connection. `done` runs afterwards on the io_context.
-  void leave(std::int64_t bound_ms, std::function<void()> done);
+  // Tells every member this node is leaving: they take it out of placement at once. The
+  // connections stay open (for the hand-off) until close().
+  void announce_leaving();
+  // Waits (at most `bound_ms`) until every queued message has left the socket buffers, then
+  // closes every connection. `done` runs afterwards on the io_context.
+  void close(std::int64_t bound_ms, std::function<void()> done);
 
  private:
   void apply(cluster::Step step);

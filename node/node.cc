@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <charconv>
@@ -13,10 +15,15 @@
 #include "gateway/tokens.h"
 #include "node/cluster_runtime.h"
 #include "sessions/host.h"
+#include "sessions/router.h"
 
 namespace minotaur::node {
 
 namespace asio = boost::asio;
+
+namespace {
+constexpr std::int64_t kDrainBoundMs = 20'000;  // for every session to be handed off
+}  // namespace
 
 bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
                      std::string& error) {
@@ -66,12 +73,30 @@ int run_node(const NodeConfig& config) {
   ClusterRuntime cluster(
       io, {config.name, config.cluster_address, config.http_address, config.seeds, config.cookie},
       [&] { return host.game_count() + host.lobby_count(); });
-  if (auto started = cluster.start(); !started) {
-    spdlog::error("node {}: {}", config.name, started.error());
-    return 1;
-  }
+  // The router reaches the other nodes through the cluster's sessions channel.
+  struct Link : sessions::ClusterLink {
+    explicit Link(ClusterRuntime& c) : cluster(c) {}
+    std::vector<std::string> serving_members() const override {
+      std::vector<std::string> names;
+      for (const auto& m : cluster.serving_members()) names.push_back(m.name);
+      return names;
+    }
+    bool send(const std::string& peer, const std::string& bytes) override {
+      return cluster.transport().send(peer, transport::v1::CHANNEL_SESSIONS, bytes).ok();
+    }
+    ClusterRuntime& cluster;
+  } link(cluster);
+  sessions::Router router(io.get_executor(), host, link, config.name);
+  cluster.on_channel(transport::v1::CHANNEL_SESSIONS,
+                     [&](const transport::NodeIdentity& from, std::string_view bytes) {
+                       router.on_message(from.name, bytes);
+                     });
+
   int exit_code = 0;
   cluster.events().subscribe([&](const cluster::MemberEvent& e) {
+    if (!e.member.self) {
+      router.on_membership_changed(e.kind == cluster::MemberStatus::kDown ? e.member.name : "");
+    }
     if (e.member.self && e.kind == cluster::MemberStatus::kDown && exit_code == 0) {
       spdlog::error(
           "node {}: the cluster declared this incarnation down (cut off longer than "
@@ -81,6 +106,11 @@ int run_node(const NodeConfig& config) {
       io.stop();
     }
   });
+
+  if (auto started = cluster.start(); !started) {
+    spdlog::error("node {}: {}", config.name, started.error());
+    return 1;
+  }
 
   const gateway::TokenSigner signer(config.cookie);
   gateway::GatewayMetrics metrics;
@@ -93,9 +123,26 @@ int run_node(const NodeConfig& config) {
   api_options.cluster_view = [&] {
     return boost::json::object{{"node", config.name}, {"members", cluster.members_json()}};
   };
-  api_options.extra_metrics = [&] { return cluster.metrics_text(); };
-  gateway::Api api(host, signer, metrics, api_options);
-  gateway::HttpServer server(io, api, host, metrics);
+  api_options.extra_metrics = [&] {
+    const auto& c = router.counters();
+    return cluster.metrics_text() +
+           fmt::format(
+               "# TYPE minotaur_forwarded_total counter\nminotaur_forwarded_total {}\n"
+               "# TYPE minotaur_forward_timeouts_total counter\n"
+               "minotaur_forward_timeouts_total {}\n"
+               "# TYPE minotaur_handoffs_sent_total counter\nminotaur_handoffs_sent_total {}\n"
+               "# TYPE minotaur_waits_for_arrival_total counter\n"
+               "minotaur_waits_for_arrival_total {}\n"
+               "# TYPE minotaur_pushes_sent_total counter\nminotaur_pushes_sent_total {}\n"
+               "# TYPE minotaur_rounds_ended_by_timer_total counter\n"
+               "minotaur_rounds_ended_by_timer_total {}\n",
+               c.forwarded, c.forward_timeouts, c.handoffs_sent, c.waits_for_arrival, c.pushes_sent,
+               host.rounds_ended_by_timer());
+  };
+  api_options.game_count = [&] { return host.game_count(); };
+  api_options.lobby_count = [&] { return host.lobby_count(); };
+  gateway::Api api(router, signer, metrics, api_options);
+  gateway::HttpServer server(io, api, router, metrics);
   auto bound = server.listen(http_host, http_port);
   if (!bound) {
     spdlog::error("{}", bound.error());
@@ -111,16 +158,31 @@ int run_node(const NodeConfig& config) {
     const auto started = std::chrono::steady_clock::now();
     spdlog::info("node {}: {} received; draining", config.name,
                  signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    // 1. Out of placement everywhere: every member recomputes owners without this node.
     serving = false;
-    server.stop();
-    host.stop();
-    cluster.leave(1000, [&, started] {
-      spdlog::info("node {}: drained in {} ms; exiting", config.name,
-                   std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - started)
-                       .count());
-      io.stop();
-    });
+    cluster.announce_leaving();
+    // 2. Every session to its new owner, acknowledged; calls that arrive meanwhile wait and are
+    //    forwarded. HTTP keeps serving (and forwarding) until the sessions are gone.
+    asio::co_spawn(
+        io,
+        [&, started]() -> asio::awaitable<void> {
+          co_await router.drain(kDrainBoundMs);
+          const auto handed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - started)
+                                     .count();
+          spdlog::info("node {}: sessions handed off in {} ms", config.name, handed_ms);
+          // 3. Stop the front door and the sessions, then leave the cluster.
+          server.stop();
+          host.stop();
+          cluster.close(1000, [&, started] {
+            spdlog::info("node {}: drained in {} ms; exiting", config.name,
+                         std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count());
+            io.stop();
+          });
+        },
+        asio::detached);
   });
   io.run();
   return exit_code;

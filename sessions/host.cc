@@ -9,6 +9,8 @@
 #include "game/join_code.h"
 #include "game/round.h"
 #include "game/validate.h"
+#include "proto/codec.h"
+#include "sessions/placement.h"
 
 namespace minotaur::sessions {
 
@@ -30,6 +32,7 @@ struct SessionHost::GameSession {
   GameSession(asio::any_io_executor ex, game::Game g) : game(std::move(g)), round_timer(ex) {}
   game::Game game;
   std::uint64_t epoch = 1;
+  bool frozen = false;
   asio::steady_timer round_timer;
 };
 
@@ -59,6 +62,7 @@ GameView SessionHost::view(const GameSession& s) const {
 }
 
 void SessionHost::changed(GameSession& s) {
+  if (on_any_change_) on_any_change_(view(s));
   auto it = listeners_.find(s.game.id);
   if (it == listeners_.end()) return;
   const GameView v = view(s);
@@ -68,7 +72,7 @@ void SessionHost::changed(GameSession& s) {
 
 void SessionHost::arm_round_timer(GameSession& s) {
   s.round_timer.cancel();
-  if (stopped_ || s.game.status != game::Status::kActive) return;
+  if (stopped_ || s.frozen || s.game.status != game::Status::kActive) return;
   const std::int64_t delay_ms =
       std::max<std::int64_t>(0, s.game.round_ends_at_ms - options_.wall_clock_ms());
   s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
@@ -78,6 +82,7 @@ void SessionHost::arm_round_timer(GameSession& s) {
     auto it = games_.find(id);
     if (it == games_.end()) return;
     GameSession& session = *it->second;
+    if (session.frozen) return;
     if (session.game.round != round || session.game.status != game::Status::kActive) return;
     auto outcome = game::end_round(session.game, options_.wall_clock_ms() + options_.round_time_ms);
     MINOTAUR_ASSERT(outcome.ok());
@@ -159,19 +164,23 @@ asio::awaitable<Result<GameView, SessionError>> SessionHost::end_round(std::stri
   co_return view(s);
 }
 
-asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Caller host) {
+asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Caller host,
+                                                                             std::string code) {
   if (auto full = check_capacity()) co_return err(*full);
-  std::string code;
-  for (int attempt = 0;; ++attempt) {
-    code = game::make_join_code(random_());
-    if (lobbies_.count(code) == 0) break;
-    if (attempt == 64) {
+  if (!code.empty() && lobbies_.count(code) != 0) {
+    co_return err(SessionError{SessionError::Kind::kConflict, "join_code_taken",
+                               "that join code is in use; pick another"});
+  }
+  for (int attempt = 0; code.empty(); ++attempt) {
+    std::string candidate = game::make_join_code(random_());
+    if (lobbies_.count(candidate) == 0) code = std::move(candidate);
+    if (code.empty() && attempt == 64) {
       co_return err(SessionError{SessionError::Kind::kUnavailable, "no_join_code",
                                  "no free join code was found; try again"});
     }
   }
   game::Lobby lobby = game::new_lobby(code, {host.user_id, host.display_name});
-  lobbies_.emplace(code, lobby);
+  lobbies_.emplace(code, LobbySession{lobby, 1});
   spdlog::info("lobby {}: created here by {}", code, host.user_id);
   co_return lobby;
 }
@@ -179,31 +188,123 @@ asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Cal
 asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::get_lobby(std::string code) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) co_return err(not_found_lobby(code));
-  co_return it->second;
+  co_return it->second.lobby;
 }
 
 asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::join_lobby(std::string code,
                                                                            Caller caller) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) co_return err(not_found_lobby(code));
-  auto r = game::join_lobby(it->second, {caller.user_id, caller.display_name});
+  auto r = game::join_lobby(it->second.lobby, {caller.user_id, caller.display_name});
   if (!r) co_return err(rule_error(r.error()));
-  co_return it->second;
+  co_return it->second.lobby;
 }
 
-asio::awaitable<Result<std::string, SessionError>> SessionHost::start_lobby(std::string code,
-                                                                            Caller caller) {
+asio::awaitable<Result<game::Game, SessionError>> SessionHost::start_lobby(std::string code,
+                                                                           Caller caller) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) co_return err(not_found_lobby(code));
   if (auto full = check_capacity()) co_return err(*full);
-  game::Lobby& lobby = it->second;
+  game::Lobby& lobby = it->second.lobby;
   auto g = game::start_game(lobby, caller.user_id, new_game_id(),
                             options_.wall_clock_ms() + options_.round_time_ms);
   if (!g) co_return err(rule_error(g.error()));
-  std::string id = g.value().id;
-  auto created = co_await create_game(std::move(g).value());
-  MINOTAUR_ASSERT(created.ok());
-  co_return id;
+  co_return std::move(g).value();
+}
+
+bool SessionHost::hosts(const std::string& key) const {
+  if (key.rfind("game:", 0) == 0) return games_.count(key.substr(5)) != 0;
+  if (key.rfind("lobby:", 0) == 0) return lobbies_.count(key.substr(6)) != 0;
+  return false;
+}
+
+std::vector<std::string> SessionHost::keys() const {
+  std::vector<std::string> out;
+  out.reserve(games_.size() + lobbies_.size());
+  for (const auto& [id, s] : games_) out.push_back(game_key(id));
+  for (const auto& [code, l] : lobbies_) out.push_back(lobby_key(code));
+  return out;
+}
+
+std::uint64_t SessionHost::epoch(const std::string& key) const {
+  if (key.rfind("game:", 0) == 0) {
+    auto it = games_.find(key.substr(5));
+    return it == games_.end() ? 0 : it->second->epoch;
+  }
+  if (key.rfind("lobby:", 0) == 0) {
+    auto it = lobbies_.find(key.substr(6));
+    return it == lobbies_.end() ? 0 : it->second.epoch;
+  }
+  return 0;
+}
+
+std::pair<std::string, bool> SessionHost::export_state(const std::string& key) const {
+  if (key.rfind("game:", 0) == 0) {
+    auto it = games_.find(key.substr(5));
+    MINOTAUR_ASSERT(it != games_.end());
+    return {proto::encode_game(it->second->game), true};
+  }
+  auto it = lobbies_.find(key.substr(6));
+  MINOTAUR_ASSERT(key.rfind("lobby:", 0) == 0 && it != lobbies_.end());
+  return {proto::encode_lobby(it->second.lobby), false};
+}
+
+Result<Ok, std::string> SessionHost::install(const std::string& key, std::string_view state,
+                                             bool is_game, std::uint64_t epoch) {
+  MINOTAUR_ASSERT(epoch > 0);
+  if (is_game) {
+    auto g = proto::decode_game(state);
+    if (!g) return err(g.error());
+    if (game_key(g.value().id) != key) return err(std::string("the state is of another game"));
+    auto& slot = games_[g.value().id];
+    if (slot) slot->round_timer.cancel();
+    slot = std::make_unique<GameSession>(executor_, std::move(g).value());
+    slot->epoch = epoch;
+    spdlog::info(
+        "session {}: started here from a handed-off state (round {}, version {}, epoch {})",
+        slot->game.id, slot->game.round, slot->game.version, epoch);
+    arm_round_timer(*slot);
+    changed(*slot);
+    return Ok{};
+  }
+  auto l = proto::decode_lobby(state);
+  if (!l) return err(l.error());
+  if (lobby_key(l.value().join_code) != key)
+    return err(std::string("the state is of another lobby"));
+  const std::string code = l.value().join_code;
+  lobbies_[code] = LobbySession{std::move(l).value(), epoch};
+  spdlog::info("lobby {}: started here from a handed-off state (epoch {})", code, epoch);
+  return Ok{};
+}
+
+void SessionHost::remove(const std::string& key) {
+  if (key.rfind("game:", 0) == 0) {
+    auto it = games_.find(key.substr(5));
+    if (it == games_.end()) return;
+    it->second->round_timer.cancel();
+    games_.erase(it);
+  } else if (key.rfind("lobby:", 0) == 0) {
+    lobbies_.erase(key.substr(6));
+  }
+}
+
+void SessionHost::set_frozen(const std::string& key, bool frozen) {
+  if (key.rfind("game:", 0) != 0) return;
+  auto it = games_.find(key.substr(5));
+  if (it == games_.end()) return;
+  it->second->frozen = frozen;
+  if (frozen) {
+    it->second->round_timer.cancel();
+  } else {
+    arm_round_timer(*it->second);
+  }
+}
+
+void SessionHost::deliver(const GameView& v) {
+  auto it = listeners_.find(v.game.id);
+  if (it == listeners_.end()) return;
+  const auto listeners = it->second;
+  for (const auto& [id, fn] : listeners) fn(v);
 }
 
 std::uint64_t SessionHost::subscribe(const std::string& game_id, GameListener listener) {

@@ -25,6 +25,8 @@
 #include <random>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "base/result.h"
 #include "game/game.h"
@@ -74,15 +76,41 @@ class SessionHost {
   asio::awaitable<Result<GameView, SessionError>> end_round(std::string game_id, Caller caller);
 
   // Lobbies, by join code.
-  asio::awaitable<Result<game::Lobby, SessionError>> create_lobby(Caller host);
+  // With an empty code the host picks a free one; a given code that is taken is refused
+  // (kConflict, "join_code_taken") so that the caller can pick another.
+  asio::awaitable<Result<game::Lobby, SessionError>> create_lobby(Caller host, std::string code);
   asio::awaitable<Result<game::Lobby, SessionError>> join_lobby(std::string code, Caller caller);
-  asio::awaitable<Result<std::string, SessionError>> start_lobby(std::string code, Caller caller);
+  // Marks the lobby started and returns its new game, which the caller creates where placement
+  // puts it (create_game here, or on its owner).
+  asio::awaitable<Result<game::Game, SessionError>> start_lobby(std::string code, Caller caller);
   asio::awaitable<Result<game::Lobby, SessionError>> get_lobby(std::string code);
 
   // Every change of the game from now on, in order, and the current state at once when the game
   // is known. Returns an id for unsubscribe().
   std::uint64_t subscribe(const std::string& game_id, GameListener listener);
   void unsubscribe(const std::string& game_id, std::uint64_t id);
+
+  // Hosting, for the router that moves sessions between nodes. Keys are placement.h's
+  // game_key / lobby_key.
+  bool hosts(const std::string& key) const;
+  std::vector<std::string> keys() const;
+  std::uint64_t epoch(const std::string& key) const;  // 0 when not hosted
+  // The session's state at rest (proto/codec.h bytes) and whether it is a game.
+  std::pair<std::string, bool> export_state(const std::string& key) const;
+  // Starts a session from a handed-off or replicated state with the given epoch; the round timer
+  // keeps the state's deadline. Refused when the bytes are invalid.
+  Result<Ok, std::string> install(const std::string& key, std::string_view state, bool is_game,
+                                  std::uint64_t epoch);
+  // Stops hosting it (after its new owner acknowledged it): timer cancelled, state dropped.
+  void remove(const std::string& key);
+  // A frozen game's round timer does not fire (its session is being handed off); unfreezing
+  // re-arms it at the state's deadline.
+  void set_frozen(const std::string& key, bool frozen);
+  // Called after every change of every game hosted here (the router pushes to remote watchers).
+  void on_any_change(GameListener listener) { on_any_change_ = std::move(listener); }
+
+  // Hands a view of a game hosted elsewhere to this node's listeners (remote pushes).
+  void deliver(const GameView& view);
 
   std::size_t game_count() const { return games_.size(); }
   std::size_t lobby_count() const { return lobbies_.size(); }
@@ -104,8 +132,13 @@ class SessionHost {
   HostOptions options_;
   std::mt19937_64 random_;
   std::unordered_map<std::string, std::unique_ptr<GameSession>> games_;
-  std::unordered_map<std::string, game::Lobby> lobbies_;
+  struct LobbySession {
+    game::Lobby lobby;
+    std::uint64_t epoch = 1;
+  };
+  std::unordered_map<std::string, LobbySession> lobbies_;
   std::unordered_map<std::string, std::map<std::uint64_t, GameListener>> listeners_;
+  GameListener on_any_change_;
   std::uint64_t next_listener_id_ = 1;
   std::uint64_t rounds_ended_by_timer_ = 0;
   bool stopped_ = false;

@@ -34,7 +34,7 @@ TEST(SessionHost, LobbyToGameToActions) {
   asio::io_context io;
   SessionHost host(io.get_executor(), options());
   run(io, [&]() -> asio::awaitable<void> {
-    auto lobby = co_await host.create_lobby(user("u_a"));
+    auto lobby = co_await host.create_lobby(user("u_a"), "");
     EXPECT_TRUE(lobby.ok());
     const std::string code = lobby.value().join_code;
     auto joined = co_await host.join_lobby(code, user("u_b"));
@@ -44,7 +44,8 @@ TEST(SessionHost, LobbyToGameToActions) {
     EXPECT_EQ(not_host.error().kind, SessionError::Kind::kForbidden);
     auto started = co_await host.start_lobby(code, user("u_a"));
     EXPECT_TRUE(started.ok());
-    const std::string id = started.value();
+    const std::string id = started.value().id;
+    EXPECT_TRUE((co_await host.create_game(started.value())).ok());
 
     auto g = co_await host.get_game(id);
     EXPECT_TRUE(g.ok());

