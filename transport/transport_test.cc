@@ -234,7 +234,9 @@ TEST(Transport, GarbageTruncatedAndOversizedFramesAreDroppedAndTheListenerKeepsS
   // The listener still serves a real peer.
   Node b(io, "beta", 2);
   ASSERT_TRUE(b.transport->connect(a.address()).ok());
-  ASSERT_TRUE(run_until(io, [&] { return a.transport->connected("beta"); }));
+  // Both sides: the acceptor registers the peer before the dialer has read the last proof.
+  ASSERT_TRUE(run_until(
+      io, [&] { return a.transport->connected("beta") && b.transport->connected("alpha"); }));
   ASSERT_TRUE(b.transport->send("alpha", v1::CHANNEL_MEMBERSHIP, "still here").ok());
   ASSERT_TRUE(run_until(io, [&] { return got(a, "beta", "still here"); }));
 }
