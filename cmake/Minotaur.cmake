@@ -1,3 +1,23 @@
+# Every compile waits for every protoc run: a header generated in one folder is often included
+# (through a header of its layer) by code in another, and Ninja must not compile it before.
+add_custom_target(minotaur_generated)
+
+# minotaur_proto_library(NAME FILE.proto [OUT SUBDIR]): the generated code of one schema, as a
+# library. Headers land in <build>/SUBDIR/ (default: this folder's path), so code includes them
+# as "SUBDIR/file.pb.h".
+function(minotaur_proto_library name proto)
+  cmake_parse_arguments(ARG "" "OUT" "" ${ARGN})
+  if(NOT ARG_OUT)
+    file(RELATIVE_PATH ARG_OUT ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  endif()
+  add_library(${name} STATIC ${proto})
+  file(MAKE_DIRECTORY ${PROJECT_BINARY_DIR}/${ARG_OUT})
+  protobuf_generate(TARGET ${name} PROTOC_OUT_DIR ${PROJECT_BINARY_DIR}/${ARG_OUT})
+  target_include_directories(${name} SYSTEM PUBLIC ${PROJECT_BINARY_DIR})
+  target_link_libraries(${name} PUBLIC protobuf::libprotobuf)
+  add_dependencies(minotaur_generated ${name})
+endfunction()
+
 # minotaur_library(NAME SOURCES ... DEPS ...): one layer's library, with the project's warnings.
 function(minotaur_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
@@ -5,6 +25,7 @@ function(minotaur_library name)
   target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
   minotaur_warnings(${name})
+  add_dependencies(${name} minotaur_generated)
 endfunction()
 
 # minotaur_test(NAME SOURCES ... DEPS ... [LABEL unit|process]): a GoogleTest binary; each TEST
@@ -17,6 +38,7 @@ function(minotaur_test name)
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   minotaur_warnings(${name})
+  add_dependencies(${name} minotaur_generated)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${ARG_LABEL})
 endfunction()
 
@@ -38,4 +60,5 @@ function(minotaur_fuzz_target name)
   endif()
   target_link_libraries(${name} PRIVATE ${ARG_DEPS})
   minotaur_warnings(${name})
+  add_dependencies(${name} minotaur_generated)
 endfunction()
