@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "app/local.h"
+#include "crdt/bench.h"
 #include "node/node.h"
 
 namespace {
@@ -98,7 +99,35 @@ int main(int argc, char** argv) {
                         "Folder for the secret, the admin token and the nodes' logs "
                         "(default: a new folder under /tmp)");
 
+  // minotaur bench
+  auto* bench_cmd =
+      app.add_subcommand("bench", "Benchmarks (SPEC.md section 5, docs/BENCHMARKS.md).");
+  bench_cmd->require_subcommand(1);
+  minotaur::crdt::CrdtBenchOptions crdt_bench;
+  auto* crdt_cmd = bench_cmd->add_subcommand(
+      "crdt",
+      "The replicated store: two replicas in one process exchanging encoded messages "
+      "through the real sync protocol. Prints one JSON object.");
+  crdt_cmd->add_option("--keys", crdt_bench.keys, "Keys written on the first replica")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(10'000'000)))
+      ->default_val(100'000);
+  crdt_cmd->add_option("--value-bytes", crdt_bench.value_bytes, "Bytes per value")
+      ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(1 << 20)))
+      ->default_val(1024);
+  crdt_cmd
+      ->add_option("--latency-samples", crdt_bench.latency_samples,
+                   "Single-key round trips measured after the bulk load")
+      ->default_val(2000);
+
   CLI11_PARSE(app, argc, argv);
+
+  if (crdt_cmd->parsed()) {
+    const std::string out = minotaur::crdt::run_crdt_bench(crdt_bench, [](std::string_view line) {
+      std::fprintf(stderr, "bench: %.*s\n", static_cast<int>(line.size()), line.data());
+    });
+    std::printf("%s\n", out.c_str());
+    return 0;
+  }
 
   if (node_cmd->parsed()) {
     std::string error;

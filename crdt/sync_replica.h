@@ -1,0 +1,218 @@
+// SyncReplica: one replica of the replicated state store and its sync protocol, sans I/O.
+//
+// It owns an AwlwwMap (crdt/awlww_map.h) and talks to its neighbours only through values: the
+// driver (the Asio runtime, the simulator, a test, crdt/bench.h) hands it messages with
+// receive() and the time with tick(), and carries what take_outbox() returns. It never reads a
+// clock or a socket; time is `now_ms` (any monotonic milliseconds that also serve as the HLC's
+// wall time). Events (a flush acknowledged, a key arrived, a time-out) come out of take_events().
+//
+// Push: every local write appends a Mutation to a log shared by all neighbours. On tick, each
+// neighbour gets PushBatches built from its cursor in the log (at most max_batch_bytes each, at
+// most max_inflight_bytes unacknowledged per neighbour), read from the current state so the log
+// holds no values. A batch is re-sent every resend_after_ms until its PushAck arrives; the log is
+// trimmed below the point every neighbour acknowledged. Sequence numbers are never reused, so a
+// late ack from an earlier session with a neighbour cannot acknowledge anything new.
+//
+// Anti-entropy: every anti_entropy_interval_ms (and at once for a new neighbour) we send a Digest
+// (context + bucket hashes + live replicas). The receiver answers with CatchUp deltas for the
+// dots we have not seen (with an exact context per chunk; its own writes still in our push
+// pipeline are left out), or, when our contexts are equal but bucket hashes differ, with a
+// Listing of those buckets (removals we missed while away). A digest that matches our state
+// exactly tells us the neighbour has everything we have ("in sync"). Deltas are joined in
+// AwlwwMap::JoinMode::kSync, so a key never looks removed while it is not (see awlww_map.h).
+
+// flush(deadline): completes when every neighbour at the time of the call has everything this
+// replica wrote before it — by acknowledged batches, or, for records it never got in a batch (it
+// was added later, or its backlog overflowed the log and was dropped), by an in-sync digest.
+// wait_for_key(key, deadline): an event when the key is present (at once if it is already),
+// or a time-out event on the first tick past the deadline.
+//
+// Compaction: retire_replica(R) says incarnation R is gone for good (and is no neighbour). R's
+// dots are forgotten once no live entry here carries one and every neighbour's digest, received
+// after the retirement, reports no live entry of R and a context that covers ours for R (or
+// none of R). After that, dots of R are ignored (the map remembers the last
+// MapLimits::max_forgotten_replicas forgotten ids). Weakness: a message of R delayed past all of
+// that, or a neighbour that was away during it and comes back with a live entry of R, keeps
+// that entry alive on its side only.
+//
+// One thread: the owner calls everything. Other weaknesses: anti-entropy answers scan the whole
+// map; listings need equal contexts, so while both sides write without pause a missed removal
+// waits for a quiet moment; a neighbour that stays listed but never answers is re-sent its
+// window every resend_after_ms until the membership layer removes it; digests are answered
+// without a rate limit (peers are authenticated members); byte bounds are estimates of the
+// encoded size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "base/result.h"
+#include "crdt/awlww_map.h"
+#include "crdt/messages.h"
+
+namespace minotaur::crdt {
+
+struct SyncOptions {
+  std::size_t max_batch_bytes = 256 << 10;
+  std::size_t max_inflight_bytes = 4 << 20;  // per neighbour, plus at most one batch
+  std::uint64_t resend_after_ms = 200;
+  std::uint64_t anti_entropy_interval_ms = 1000;
+  std::size_t max_catch_up_bytes = 4 << 20;  // per digest answered
+  std::size_t max_listing_bytes = 1 << 20;
+  std::size_t max_log_records = 1 << 20;
+  std::size_t max_neighbours = 256;
+  std::size_t max_retired = 1024;
+  std::size_t max_waiters = 1 << 16;
+  std::size_t max_flushes = 1024;
+  MapLimits map;
+};
+
+enum class SyncError {
+  kUnknownNeighbour,  // a message from, or an operation on, a replica that is no neighbour
+  kInvalidNeighbour,  // self, 0, or a replica that is still a neighbour (retire)
+  kTooManyNeighbours,
+  kTooManyRetired,
+  kTooManyWaiters,
+  kTooManyFlushes,
+  kKeyTooLong,
+  kValueTooLarge,
+  kMalformedMessage,
+};
+const char* to_string(SyncError e);
+
+using FlushId = std::uint64_t;
+using WaitId = std::uint64_t;
+
+struct FlushDone {
+  FlushId id = 0;
+  bool acked = false;  // false: the deadline passed first
+  friend bool operator==(const FlushDone&, const FlushDone&) = default;
+};
+struct KeyArrived {
+  WaitId id = 0;
+  std::string key;
+  friend bool operator==(const KeyArrived&, const KeyArrived&) = default;
+};
+struct KeyWaitTimedOut {
+  WaitId id = 0;
+  std::string key;
+  friend bool operator==(const KeyWaitTimedOut&, const KeyWaitTimedOut&) = default;
+};
+using SyncEvent = std::variant<FlushDone, KeyArrived, KeyWaitTimedOut>;
+
+class SyncReplica {
+ public:
+  explicit SyncReplica(ReplicaId self, SyncOptions options = {});
+
+  ReplicaId self() const { return map_.self(); }
+
+  // --- writes (sent on the next tick) ---
+  Result<Ok, SyncError> put(std::string key, std::string value, std::uint64_t now_ms);
+  void remove(std::string_view key);
+  void reset_all();
+
+  // --- reads ---
+  const AwlwwMap& map() const { return map_; }
+  std::optional<std::string_view> get(std::string_view key) const { return map_.get(key); }
+  std::size_t size() const { return map_.size(); }
+
+  // --- membership ---
+  Result<Ok, SyncError> add_neighbour(ReplicaId id, std::uint64_t now_ms);
+  void remove_neighbour(ReplicaId id);
+  bool has_neighbour(ReplicaId id) const { return neighbours_.contains(id); }
+  Result<Ok, SyncError> retire_replica(ReplicaId id);
+
+  // --- protocol ---
+  // A message from neighbour `from`. Errors: kUnknownNeighbour, kMalformedMessage (the caller
+  // may drop the connection); nothing changed in either case.
+  Result<Ok, SyncError> receive(ReplicaId from, SyncMessage message, std::uint64_t now_ms);
+  void tick(std::uint64_t now_ms);
+  std::vector<Outgoing> take_outbox();
+  std::vector<SyncEvent> take_events();
+
+  // --- waiting ---
+  Result<FlushId, SyncError> flush(std::uint64_t deadline_ms);
+  Result<WaitId, SyncError> wait_for_key(std::string key, std::uint64_t deadline_ms);
+  void cancel_wait(WaitId id);
+
+  // --- introspection (tests, metrics) ---
+  std::size_t log_records() const { return log_.size(); }
+  std::size_t inflight_bytes(ReplicaId id) const;
+  std::size_t pending_flushes() const { return flushes_.size(); }
+  std::size_t pending_waits() const { return waits_.size(); }
+  std::size_t retired_pending() const { return retired_.size(); }
+  void check_invariants() const;
+
+ private:
+  struct InFlight {
+    std::uint64_t lo = 0;  // log indices [lo, hi)
+    std::uint64_t hi = 0;
+    std::size_t bytes = 0;
+    std::uint64_t sent_ms = 0;
+  };
+  struct Neighbour {
+    std::uint64_t cursor = 0;                     // next log index to send
+    std::map<std::uint64_t, InFlight> in_flight;  // by seq; seq order is log order
+    std::size_t inflight_bytes = 0;
+    std::uint64_t hole_end = 0;   // records below this may never have been sent in a batch
+    std::uint64_t insync_at = 0;  // log_end_ when a digest last matched our state exactly
+    std::uint64_t next_digest_ms = 0;
+    std::uint64_t digest_serial = 0;  // serial of its last digest (0: none yet)
+    CausalContext peer_context;
+    std::vector<ReplicaId> peer_live;
+  };
+  struct Flush {
+    std::uint64_t target = 0;  // log_end_ at the call
+    std::uint64_t deadline_ms = 0;
+    std::vector<ReplicaId> waiting_on;
+  };
+  struct Wait {
+    std::string key;
+    std::uint64_t deadline_ms = 0;
+  };
+
+  std::uint64_t log_end() const { return log_base_ + log_.size(); }
+  std::uint64_t acked_prefix(const Neighbour& n) const;
+  bool delivered(const Neighbour& n, std::uint64_t target) const;
+  void log_mutation(Mutation m);
+  void trim_log();
+  void send_pushes(ReplicaId id, Neighbour& n, std::uint64_t now_ms);
+  Delta build_batch(std::uint64_t lo, std::uint64_t* hi, std::size_t* bytes) const;
+  Digest make_digest(bool want_digest) const;
+  Result<Ok, SyncError> on_batch(ReplicaId from, PushBatch b, std::uint64_t now_ms);
+  void on_ack(Neighbour& n, const PushAck& a);
+  Result<Ok, SyncError> on_digest(ReplicaId from, Neighbour& n, Digest d);
+  // Applies a delta; false when it was deferred (context full).
+  Result<bool, SyncError> join(Delta d, std::uint64_t now_ms, AwlwwMap::JoinMode mode);
+  void wake(const std::vector<std::string>& keys);
+  void settle_flushes(std::uint64_t now_ms, bool expire);
+  void try_compact();
+
+  SyncOptions options_;
+  AwlwwMap map_;
+  std::deque<Mutation> log_;
+  std::uint64_t log_base_ = 0;  // log index of log_.front()
+  std::map<ReplicaId, Neighbour> neighbours_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t digest_serial_ = 0;
+  std::map<ReplicaId, std::uint64_t> retired_;  // replica -> digest_serial_ at retirement
+  std::map<FlushId, Flush> flushes_;
+  FlushId next_flush_ = 1;
+  std::map<WaitId, Wait> waits_;
+  std::unordered_multimap<std::string, WaitId> waits_by_key_;
+  std::set<std::pair<std::uint64_t, WaitId>> waits_by_deadline_;
+  WaitId next_wait_ = 1;
+  std::vector<Outgoing> outbox_;
+  std::vector<SyncEvent> events_;
+};
+
+}  // namespace minotaur::crdt

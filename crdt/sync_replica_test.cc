@@ -1,0 +1,284 @@
+#include "crdt/sync_replica.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "crdt/codec.h"
+
+namespace minotaur::crdt {
+namespace {
+
+// Two or more replicas and a hand-driven wire (through the codec). `drop` decides per message.
+struct Wire {
+  explicit Wire(std::vector<SyncReplica*> rs) : replicas(std::move(rs)) {}
+
+  std::vector<SyncReplica*> replicas;
+  std::uint64_t now_ms = 1'000'000;
+  std::function<bool(ReplicaId from, ReplicaId to, const SyncMessage&)> drop;
+
+  SyncReplica& by_id(ReplicaId id) {
+    for (SyncReplica* r : replicas) {
+      if (r->self() == id) return *r;
+    }
+    ADD_FAILURE() << "no replica " << id;
+    return *replicas.front();
+  }
+  // Delivers until no replica has anything to send (ticks only once, at the start).
+  void pump(bool tick = true) {
+    if (tick) {
+      for (SyncReplica* r : replicas) r->tick(now_ms);
+    }
+    for (int round = 0; round < 1000; ++round) {
+      bool any = false;
+      for (SyncReplica* r : replicas) {
+        for (Outgoing& o : r->take_outbox()) {
+          any = true;
+          if (drop && drop(r->self(), o.to, o.message)) continue;
+          auto m = decode(encode(std::move(o.message)));
+          ASSERT_TRUE(m.ok());
+          ASSERT_TRUE(by_id(o.to).receive(r->self(), std::move(m).value(), now_ms).ok());
+        }
+      }
+      if (!any) return;
+    }
+    FAIL() << "the wire never went quiet";
+  }
+};
+
+template <class T>
+std::vector<T> events_of(SyncReplica& r) {
+  std::vector<T> out;
+  for (SyncEvent& e : r.take_events()) {
+    if (auto* t = std::get_if<T>(&e)) out.push_back(*t);
+  }
+  return out;
+}
+
+struct Pair : ::testing::Test {
+  SyncReplica a{1};
+  SyncReplica b{2};
+  Wire wire{std::vector<SyncReplica*>{&a, &b}};
+  void SetUp() override {
+    ASSERT_TRUE(a.add_neighbour(2, wire.now_ms).ok());
+    ASSERT_TRUE(b.add_neighbour(1, wire.now_ms).ok());
+    wire.pump();  // the first digests: both in sync
+    a.take_events();
+    b.take_events();
+  }
+};
+
+TEST_F(Pair, PushReachesTheNeighbourOnTheNextTick) {
+  ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
+  EXPECT_FALSE(b.get("k"));
+  wire.pump();
+  EXPECT_EQ(b.get("k"), "v");
+  EXPECT_EQ(a.log_records(), 0u);  // acknowledged: the log is trimmed
+  EXPECT_EQ(a.inflight_bytes(2), 0u);
+}
+
+TEST_F(Pair, FlushCompletesOnlyAfterTheAck) {
+  ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
+  const FlushId id = a.flush(wire.now_ms + 10'000).value();
+  bool drop_acks = true;
+  wire.drop = [&](ReplicaId, ReplicaId, const SyncMessage& m) {
+    return drop_acks && std::holds_alternative<PushAck>(m);
+  };
+  wire.pump();
+  EXPECT_EQ(b.get("k"), "v");                    // delivered...
+  EXPECT_TRUE(events_of<FlushDone>(a).empty());  // ...but not acknowledged
+  EXPECT_EQ(a.pending_flushes(), 1u);
+  drop_acks = false;
+  wire.now_ms += 199;
+  wire.pump();  // before resend_after_ms: nothing is re-sent
+  EXPECT_TRUE(events_of<FlushDone>(a).empty());
+  wire.now_ms += 1;
+  wire.pump();  // re-sent, acknowledged
+  const auto done = events_of<FlushDone>(a);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0], (FlushDone{id, true}));
+}
+
+TEST_F(Pair, FlushTimesOutAtItsDeadline) {
+  ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
+  const FlushId id = a.flush(wire.now_ms + 50).value();
+  wire.drop = [](ReplicaId, ReplicaId, const SyncMessage&) { return true; };
+  wire.now_ms += 49;
+  wire.pump();
+  EXPECT_TRUE(events_of<FlushDone>(a).empty());
+  wire.now_ms += 1;
+  wire.pump();
+  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, false}}));
+}
+
+TEST_F(Pair, FlushCoversOnlyWritesBeforeTheCall) {
+  ASSERT_TRUE(a.put("before", "v", wire.now_ms).ok());
+  const FlushId id = a.flush(wire.now_ms + 10'000).value();
+  wire.pump();
+  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+  // A flush with nothing written is done at once; so is one with no neighbours.
+  const FlushId id2 = a.flush(wire.now_ms + 10'000).value();
+  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id2, true}}));
+}
+
+TEST_F(Pair, FlushWaitsForANewNeighbourToBeInSync) {
+  ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
+  wire.pump();
+  SyncReplica c(3);
+  wire.replicas.push_back(&c);
+  ASSERT_TRUE(a.add_neighbour(3, wire.now_ms).ok());
+  ASSERT_TRUE(c.add_neighbour(1, wire.now_ms).ok());
+  const FlushId id = a.flush(wire.now_ms + 10'000).value();
+  EXPECT_TRUE(events_of<FlushDone>(a).empty());  // c has never had "k"
+  wire.pump();  // digests: c catches up; a sees c's digest match its state
+  wire.now_ms += 1000;
+  wire.pump();
+  EXPECT_EQ(c.get("k"), "v");
+  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+}
+
+TEST_F(Pair, RemovedNeighbourNoLongerHoldsAFlush) {
+  ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
+  const FlushId id = a.flush(wire.now_ms + 10'000).value();
+  a.remove_neighbour(2);
+  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+  EXPECT_EQ(a.log_records(), 0u);
+}
+
+TEST_F(Pair, WaitForKeyWakesOnArrival) {
+  const WaitId id = b.wait_for_key("game_1", wire.now_ms + 1000).value();
+  ASSERT_TRUE(a.put("other", "v", wire.now_ms).ok());
+  wire.pump();
+  EXPECT_TRUE(events_of<KeyArrived>(b).empty());
+  ASSERT_TRUE(a.put("game_1", "state", wire.now_ms).ok());
+  wire.pump();
+  EXPECT_EQ(events_of<KeyArrived>(b), (std::vector<KeyArrived>{{id, "game_1"}}));
+  EXPECT_EQ(b.pending_waits(), 0u);
+}
+
+TEST_F(Pair, WaitForKeyPresentAlreadyIsImmediate) {
+  ASSERT_TRUE(b.put("here", "v", wire.now_ms).ok());
+  const WaitId id = b.wait_for_key("here", wire.now_ms + 1000).value();
+  EXPECT_EQ(events_of<KeyArrived>(b), (std::vector<KeyArrived>{{id, "here"}}));
+}
+
+TEST_F(Pair, WaitForKeyTimesOutOnTheTickPastTheDeadline) {
+  const WaitId id = b.wait_for_key("never", wire.now_ms + 100).value();
+  wire.now_ms += 99;
+  wire.pump();
+  EXPECT_TRUE(b.take_events().empty());
+  wire.now_ms += 1;
+  wire.pump();
+  EXPECT_EQ(events_of<KeyWaitTimedOut>(b), (std::vector<KeyWaitTimedOut>{{id, "never"}}));
+  // A cancelled wait never fires.
+  const WaitId id2 = b.wait_for_key("never", wire.now_ms + 10).value();
+  b.cancel_wait(id2);
+  wire.now_ms += 20;
+  wire.pump();
+  EXPECT_TRUE(b.take_events().empty());
+}
+
+TEST_F(Pair, MessagesFromStrangersAreRefused) {
+  auto r = a.receive(99, PushAck{1}, wire.now_ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), SyncError::kUnknownNeighbour);
+  Delta bad;
+  bad.entries.push_back(DeltaEntry{"k", "v", Dot{5, 9}, 1});  // dot outside its context
+  r = a.receive(2, PushBatch{1, bad}, wire.now_ms);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), SyncError::kMalformedMessage);
+  EXPECT_TRUE(a.take_outbox().empty());  // and no ack for it
+}
+
+TEST(SyncReplica, BatchesAndBytesInFlightAreBounded) {
+  SyncOptions o;
+  o.max_batch_bytes = 4096;
+  o.max_inflight_bytes = 16384;
+  SyncReplica a(1, o), b(2, o);
+  Wire wire{std::vector<SyncReplica*>{&a, &b}};
+  ASSERT_TRUE(a.add_neighbour(2, wire.now_ms).ok());
+  ASSERT_TRUE(b.add_neighbour(1, wire.now_ms).ok());
+  wire.pump();
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE(a.put("k" + std::to_string(i), std::string(1000, 'x'), wire.now_ms).ok());
+  }
+  a.tick(wire.now_ms);
+  std::size_t batches = 0;
+  std::vector<Outgoing> out = a.take_outbox();
+  for (const Outgoing& m : out) {
+    if (const auto* p = std::get_if<PushBatch>(&m.message)) {
+      ++batches;
+      EXPECT_LE(encode(*p).size(), o.max_batch_bytes + 1100);
+    }
+  }
+  EXPECT_EQ(batches, 4u);  // 16 KiB window of ~4 KiB batches
+  EXPECT_LE(a.inflight_bytes(2), o.max_inflight_bytes + o.max_batch_bytes);
+  for (Outgoing& m : out) ASSERT_TRUE(b.receive(1, std::move(m.message), wire.now_ms).ok());
+  wire.pump(false);
+  wire.pump();
+  for (int i = 0; i < 50; ++i) wire.pump();
+  EXPECT_EQ(b.size(), 200u);
+}
+
+TEST(SyncReplica, LogOverflowFallsBackToAntiEntropy) {
+  SyncOptions o;
+  o.max_log_records = 16;
+  SyncReplica a(1, o), b(2, o);
+  Wire wire{std::vector<SyncReplica*>{&a, &b}};
+  ASSERT_TRUE(a.add_neighbour(2, wire.now_ms).ok());
+  ASSERT_TRUE(b.add_neighbour(1, wire.now_ms).ok());
+  wire.pump();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(a.put("k" + std::to_string(i), "v", wire.now_ms).ok());
+  EXPECT_LE(a.log_records(), 16u);
+  const FlushId id = a.flush(wire.now_ms + 100'000).value();
+  wire.pump();
+  EXPECT_TRUE(events_of<FlushDone>(a).empty());  // b has not been shown to have it all yet
+  wire.now_ms += 1000;
+  wire.pump();  // the next anti-entropy round
+  wire.now_ms += 1000;
+  wire.pump();
+  EXPECT_EQ(b.size(), 100u);
+  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+}
+
+TEST(SyncReplica, AwayNeighbourMissesARemovalAndListingRepairsIt) {
+  SyncReplica a(1), b(2);
+  Wire wire{std::vector<SyncReplica*>{&a, &b}};
+  ASSERT_TRUE(a.add_neighbour(2, wire.now_ms).ok());
+  ASSERT_TRUE(b.add_neighbour(1, wire.now_ms).ok());
+  ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
+  ASSERT_TRUE(a.put("j", "v", wire.now_ms).ok());
+  wire.pump();
+  ASSERT_EQ(b.size(), 2u);
+  a.remove_neighbour(2);  // b is away
+  a.remove("k");
+  ASSERT_TRUE(a.add_neighbour(2, wire.now_ms).ok());  // and back: the removal was never pushed
+  wire.pump();
+  wire.now_ms += 1000;
+  wire.pump();
+  EXPECT_FALSE(b.get("k"));
+  EXPECT_EQ(b.get("j"), "v");
+  EXPECT_TRUE(a.map().same_state(b.map()));
+}
+
+TEST(SyncReplica, LimitsAreErrors) {
+  SyncOptions o;
+  o.max_waiters = 1;
+  o.max_flushes = 1;
+  o.max_neighbours = 1;
+  SyncReplica a(1, o);
+  EXPECT_TRUE(a.wait_for_key("x", 10).ok());
+  EXPECT_EQ(a.wait_for_key("y", 10).error(), SyncError::kTooManyWaiters);
+  ASSERT_TRUE(a.add_neighbour(2, 0).ok());
+  EXPECT_EQ(a.add_neighbour(3, 0).error(), SyncError::kTooManyNeighbours);
+  EXPECT_EQ(a.add_neighbour(1, 0).error(), SyncError::kInvalidNeighbour);
+  ASSERT_TRUE(a.put("k", "v", 0).ok());
+  EXPECT_TRUE(a.flush(10).ok());
+  EXPECT_EQ(a.flush(10).error(), SyncError::kTooManyFlushes);
+  EXPECT_EQ(a.retire_replica(2).error(), SyncError::kInvalidNeighbour);
+}
+
+}  // namespace
+}  // namespace minotaur::crdt
