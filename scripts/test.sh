@@ -17,7 +17,7 @@ ctest --test-dir build/release --output-on-failure -j "$jobs"
 echo "== ASan+UBSan build and tests"
 scripts/build.sh asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE slow
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE browser
 
 echo "== fuzz targets (libFuzzer, ${MINOTAUR_FUZZ_SECONDS:-20} s each)"
 scripts/build.sh fuzz

@@ -153,10 +153,15 @@ function renderBoard() {
   const g = S.game, board = $("board");
   board.innerHTML = "";
   const defs = svg("defs", {}, board);
-  const marker = svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 8, refY: 5,
-                                markerWidth: 5, markerHeight: 5, orient: "auto"}, defs);
-  svg("path", {d: "M0,0 L10,5 L0,10 z", fill: "#e0a33a"}, marker);
+  for (const [id, cls] of [["arrow", "arrow"], ["arrow-attack", "arrow attack"]]) {
+    const marker = svg("marker", {id, viewBox: "0 0 10 10", refX: 8, refY: 5,
+                                  markerWidth: 4, markerHeight: 4, orient: "auto"}, defs);
+    svg("path", {d: "M0,0 L10,5 L0,10 z", class: cls}, marker);
+  }
   const R = g.board_radius || 4;
+  // The view fits the board, whatever its radius (the admin API creates boards of 2 to 32).
+  const w = SIZE * Math.sqrt(3) * (R + 0.5) + 6, hh = SIZE * (1.5 * R + 1) + 6;
+  board.setAttribute("viewBox", `${-w} ${-hh} ${2 * w} ${2 * hh}`);
   const mine = me();
   const canAct = g.status === "active" && mine && mine.health > 0 && mine.action_points > 0;
   for (let q = -R; q <= R; q++) {
@@ -176,8 +181,15 @@ function renderBoard() {
       else if (canAct && hexDistance(mine.coord, h) === 1) cls += " reach";
       const poly = svg("polygon", {points: pts.join(" "), class: cls, "data-q": q, "data-r": r}, board);
       poly.addEventListener("click", () => clickHex(h, foes));
+      // Tokens let clicks through to their hex (style.css), so the hex carries their tooltip.
+      const here = g.players.filter((p) => p.coord.q === q && p.coord.r === r);
+      if (here.length) {
+        svg("title", {}, poly).textContent =
+            here.map((p) => `${p.display_name} (${p.health > 0 ? p.health + " hp" : "eliminated"})`).join(", ");
+      }
     }
   }
+  renderPlan(board, g, mine);
   // Players: tokens, several on one hex fan out.
   const byHex = {};
   for (const p of g.players) (byHex[`${p.coord.q},${p.coord.r}`] ||= []).push(p);
@@ -187,26 +199,30 @@ function renderBoard() {
       const off = group.length > 1 ? 9 : 0, a = (2 * Math.PI * i) / group.length;
       const x = c.x + off * Math.cos(a), y = c.y + off * Math.sin(a);
       const cls = "token " + (p.health <= 0 ? "dead" : (mine && p.id === mine.id ? "me" : "foe"));
-      const t = svg("circle", {cx: x, cy: y, r: group.length > 1 ? 10 : 14, class: cls}, board);
-      svg("title", {}, t).textContent = `${p.display_name} (${p.health} hp)`;
+      svg("circle", {cx: x, cy: y, r: group.length > 1 ? 10 : 14, class: cls, "data-player": p.id}, board);
       const label = svg("text", {x, y, class: "token-label"}, board);
       label.textContent = p.display_name.slice(0, 1).toUpperCase();
     });
   }
-  // My registered action.
+}
+
+// My registered action, drawn under the tokens: an arrow from my token toward the hex I move to
+// or the player I attack (a ring around me when the target shares my hex).
+function renderPlan(board, g, mine) {
   const plan = mine && g.registered_actions.find((a) => a.player_id === mine.id);
-  if (plan) {
-    const from = px(mine.coord);
-    let to;
-    if (plan.type === "move") to = px({q: mine.coord.q + plan.vector.q, r: mine.coord.r + plan.vector.r});
-    else { const t = g.players.find((p) => p.id === plan.target_player_id); to = t && px(t.coord); }
-    if (to) {
-      const k = 0.7;
-      svg("line", {x1: from.x, y1: from.y, x2: from.x + (to.x - from.x) * k,
-                   y2: from.y + (to.y - from.y) * k,
-                   class: "plan" + (plan.type === "attack" ? " attack" : "")}, board);
-    }
-  }
+  if (!plan) return;
+  const attack = plan.type === "attack";
+  const cls = "plan" + (attack ? " attack" : "");
+  const from = px(mine.coord);
+  let to;
+  if (!attack) to = px({q: mine.coord.q + plan.vector.q, r: mine.coord.r + plan.vector.r});
+  else { const t = g.players.find((p) => p.id === plan.target_player_id); to = t && px(t.coord); }
+  if (!to) return;
+  const dx = to.x - from.x, dy = to.y - from.y, len = Math.hypot(dx, dy);
+  if (len < 1) { svg("circle", {cx: from.x, cy: from.y, r: SIZE - 6, class: cls + " ring"}, board); return; }
+  const ux = dx / len, uy = dy / len, head = attack ? 17 : 8;
+  svg("line", {x1: from.x + ux * 15, y1: from.y + uy * 15, x2: to.x - ux * head, y2: to.y - uy * head,
+               class: cls, "marker-end": `url(#${attack ? "arrow-attack" : "arrow"})`}, board);
 }
 
 async function clickHex(h, foes) {
@@ -224,6 +240,16 @@ async function clickHex(h, foes) {
     showError("");
   } catch (e) { showError(e.message); }
 }
+
+$("leave-game").addEventListener("click", () => {
+  const ws = S.ws;
+  S.ws = null;  // its onclose must not reconnect
+  if (ws) ws.close();
+  Object.assign(S, {gameId: null, lobby: null, game: null});
+  save();
+  showError("");
+  route();
+});
 
 $("end-round").addEventListener("click", async () => {
   try { applyGame(await api("POST", `/api/v1/games/${S.gameId}/end_round`)); }
@@ -245,19 +271,23 @@ function renderSide() {
     d.textContent = w ? `${w.display_name} wins!` : "Everyone fell: no winner.";
     status.appendChild(d);
     $("end-round").hidden = true;
+    $("leave-game").hidden = false;
   } else {
     status.textContent = mine ? (mine.health > 0 ? `You: ${mine.health} hp, ${mine.action_points} action point(s)`
                                                  : "You have been eliminated.")
                               : "You are watching.";
     $("end-round").hidden = false;
+    $("leave-game").hidden = true;
   }
+  $("hint").hidden = !(g.status === "active" && mine && mine.health > 0);
   const ul = $("players");
   ul.innerHTML = "";
   for (const p of g.players) {
     const li = document.createElement("li");
     if (p.health <= 0) li.className = "dead";
     const reg = g.registered_actions.some((a) => a.player_id === p.id);
-    li.textContent = `${p.display_name}${mine && p.id === mine.id ? " (you)" : ""} — ${"♥".repeat(p.health)} `;
+    li.textContent = `${p.display_name}${mine && p.id === mine.id ? " (you)" : ""} — ` +
+                     (p.health > 0 ? "♥".repeat(p.health) + " " : "eliminated");
     if (reg) { const s = document.createElement("span"); s.className = "registered"; s.textContent = "✓ registered"; li.appendChild(s); }
     ul.appendChild(li);
   }
