@@ -265,6 +265,19 @@ TEST_F(ApiTest, OversizedAndMalformedRequestsAreRefusedAndTheNodeKeepsServing) {
   EXPECT_TRUE(cluster.running(node));
 }
 
+TEST_F(ApiTest, OtherOriginsMayCallWithABearerToken) {
+  const auto preflight = raw_exchange(
+      cluster.http_port(node),
+      "OPTIONS /api/v1/lobbies HTTP/1.1\r\nHost: x\r\nOrigin: http://127.0.0.1:1\r\n"
+      "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: authorization\r\n"
+      "Connection: close\r\n\r\n");
+  EXPECT_NE(preflight.find("204"), std::string::npos) << preflight;
+  EXPECT_NE(preflight.find("Access-Control-Allow-Headers: Authorization"), std::string::npos);
+  const auto get = raw_exchange(cluster.http_port(node),
+                                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(get.find("Access-Control-Allow-Origin: *"), std::string::npos) << get;
+}
+
 TEST_F(ApiTest, KeepAliveAndPipeliningAnswerInOrder) {
   const std::string two =
       "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -13,6 +13,7 @@
 #include "gateway/api.h"
 #include "gateway/http_server.h"
 #include "gateway/tokens.h"
+#include "handoff/store.h"
 #include "node/cluster_runtime.h"
 #include "sessions/host.h"
 #include "sessions/router.h"
@@ -86,7 +87,18 @@ int run_node(const NodeConfig& config) {
     }
     ClusterRuntime& cluster;
   } link(cluster);
-  sessions::Router router(io.get_executor(), host, link, config.name);
+  // The replicated store, before the sessions that stash into it and stopped after them.
+  handoff::Store store(
+      io, config.name, cluster.transport().self().incarnation,
+      [&](const std::string& peer, const std::string& bytes) {
+        return cluster.transport().send(peer, transport::v1::CHANNEL_STORE, bytes).ok();
+      });
+  cluster.on_channel(transport::v1::CHANNEL_STORE,
+                     [&](const transport::NodeIdentity& from, std::string_view bytes) {
+                       store.on_message(from.name, from.incarnation, bytes);
+                     });
+  sessions::Router router(io.get_executor(), host, link, config.name, &store,
+                          config.replication == "sync");
   cluster.on_channel(transport::v1::CHANNEL_SESSIONS,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
                        router.on_message(from.name, bytes);
@@ -95,6 +107,11 @@ int run_node(const NodeConfig& config) {
   int exit_code = 0;
   cluster.events().subscribe([&](const cluster::MemberEvent& e) {
     if (!e.member.self) {
+      if (e.kind == cluster::MemberStatus::kUp) {
+        store.add_peer(e.member.name, e.member.incarnation);
+      } else if (e.kind == cluster::MemberStatus::kDown) {
+        store.remove_peer(e.member.name, e.member.incarnation, true);
+      }
       router.on_membership_changed(e.kind == cluster::MemberStatus::kDown ? e.member.name : "");
     }
     if (e.member.self && e.kind == cluster::MemberStatus::kDown && exit_code == 0) {
@@ -111,6 +128,7 @@ int run_node(const NodeConfig& config) {
     spdlog::error("node {}: {}", config.name, started.error());
     return 1;
   }
+  store.start();
 
   const gateway::TokenSigner signer(config.cookie);
   gateway::GatewayMetrics metrics;
@@ -174,6 +192,7 @@ int run_node(const NodeConfig& config) {
           // 3. Stop the front door and the sessions, then leave the cluster.
           server.stop();
           host.stop();
+          store.stop();
           cluster.close(1000, [&, started] {
             spdlog::info("node {}: drained in {} ms; exiting", config.name,
                          std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -15,7 +15,7 @@
 
 namespace minotaur::sessions {
 
-// 64-bit FNV-1a with a final avalanche (splitmix64); stable across builds and platforms.
+// crdt/stable_hash.h over "a\xffb": stable across builds, versions and platforms.
 std::uint64_t stable_hash(std::string_view a, std::string_view b);
 
 // The owner of `key` among `members` (names); empty when there are none.

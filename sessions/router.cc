@@ -76,6 +76,10 @@ std::string key_of(const v1::Request& r) {
   }
 }
 
+bool mutates(const v1::Request& r) {
+  return r.op_case() != v1::Request::kGetGame && r.op_case() != v1::Request::kGetLobby;
+}
+
 bool creates(const v1::Request& r) {
   return r.op_case() == v1::Request::kCreateGame || r.op_case() == v1::Request::kCreateLobby;
 }
@@ -83,9 +87,63 @@ bool creates(const v1::Request& r) {
 }  // namespace
 
 Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link,
-               std::string self)
-    : executor_(std::move(executor)), host_(host), link_(link), self_(std::move(self)) {
-  host_.on_any_change([this](const GameView& v) { push(v); });
+               std::string self, handoff::Store* store, bool sync)
+    : executor_(std::move(executor)),
+      host_(host),
+      link_(link),
+      self_(std::move(self)),
+      store_(store),
+      sync_(sync && store != nullptr) {
+  host_.on_any_change([this](const GameView& v) {
+    stash(game_key(v.game.id));
+    push(v);
+  });
+}
+
+// ---- the replicated store --------------------------------------------------------------------
+// A stashed value: the epoch (8 bytes, little-endian), 'g' or 'l', then the state's bytes.
+
+void Router::stash(const std::string& key) {
+  if (store_ == nullptr || !host_.hosts(key)) return;
+  const auto [state, is_game] = host_.export_state(key);
+  std::string value(9, '\0');
+  const std::uint64_t epoch = host_.epoch(key);
+  for (int i = 0; i < 8; ++i)
+    value[static_cast<std::size_t>(i)] = static_cast<char>(epoch >> (8 * i));
+  value[8] = is_game ? 'g' : 'l';
+  value += state;
+  store_->stash(key, std::move(value));
+}
+
+bool Router::pick_up(const std::string& key) {
+  if (store_ == nullptr) return false;
+  auto value = store_->pickup(key);
+  if (!value || value->size() < 9) return false;
+  std::uint64_t epoch = 0;
+  for (int i = 0; i < 8; ++i) {
+    epoch |= static_cast<std::uint64_t>(
+                 static_cast<unsigned char>((*value)[static_cast<std::size_t>(i)]))
+             << (8 * i);
+  }
+  const bool is_game = (*value)[8] == 'g';
+  auto ok = host_.install(key, std::string_view(*value).substr(9), is_game, epoch + 1);
+  if (!ok) {
+    spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
+    return false;
+  }
+  ++counters_.picked_up;
+  spdlog::info("session {}: picked up from the replicated store (epoch {})", key, epoch + 1);
+  if (!is_game) stash(key);  // lobbies are not stashed by on_any_change
+  notify(key);
+  return true;
+}
+
+// After a crash: every session this node owns now but does not host, whose state the store has.
+void Router::pick_up_orphans() {
+  if (store_ == nullptr) return;
+  for (const std::string& key : store_->keys()) {
+    if (!host_.hosts(key) && moving_.count(key) == 0 && owner(key) == self_) (void)pick_up(key);
+  }
 }
 
 Router::~Router() {
@@ -157,7 +215,19 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
         co_await wait(key, std::min(deadline, last_change_ms_ + kArrivalWaitMs));
         if (host_.hosts(key) || now_ms() - last_change_ms_ < kArrivalWaitMs) continue;
       }
-      co_return co_await execute_local(req);
+      if (!host_.hosts(key) && !creates(req)) (void)pick_up(key);  // its old owner crashed
+      auto result = co_await execute_local(req);
+      if (result && sync_ && mutates(req)) {
+        // --replication sync: success only once every peer has the change.
+        if (!co_await store_->flush(kSyncTimeoutMs)) {
+          ++counters_.sync_timeouts;
+          co_return err(
+              unavailable("not_replicated",
+                          "the change was not acknowledged by the other nodes in time "
+                          "and may be lost if this node fails; check the game and retry"));
+        }
+      }
+      co_return result;
     }
     if (req.hops() >= kMaxForwardHops) {
       co_return err(unavailable("placement_unsettled",
@@ -273,6 +343,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       auto l = co_await host_.create_lobby(from_proto(r.create_lobby().host()),
                                            r.create_lobby().join_code());
       if (!l) co_return err(l.error());
+      stash(lobby_key(l.value().join_code));
       out.lobby = std::move(l).value();
       co_return out;
     }
@@ -280,6 +351,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       auto l = co_await host_.join_lobby(r.join_lobby().join_code(),
                                          from_proto(r.join_lobby().caller()));
       if (!l) co_return err(l.error());
+      stash(lobby_key(l.value().join_code));
       out.lobby = std::move(l).value();
       co_return out;
     }
@@ -287,6 +359,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       auto g = co_await host_.start_lobby(r.start_lobby().join_code(),
                                           from_proto(r.start_lobby().caller()));
       if (!g) co_return err(g.error());
+      stash(lobby_key(r.start_lobby().join_code()));
       // The game lives where placement puts it, which is seldom here.
       v1::Request create;
       create.set_create_game(proto::encode_game(g.value()));
@@ -561,6 +634,7 @@ void Router::on_transfer(const std::string& from, const v1::Transfer& t) {
   } else {
     ++counters_.handoffs_received;
     ack->set_epoch(t.epoch() + 1);
+    if (!t.is_game()) stash(t.key());
   }
   send(from, e);
   notify(t.key());
@@ -660,6 +734,7 @@ void Router::on_membership_changed(const std::string& down_node) {
     }
   }
   rebalance();
+  if (!down_node.empty()) pick_up_orphans();
   notify_all();
   // Watch each game at its (maybe new) owner; a duplicate subscription is harmless.
   for (const auto& [id, n] : watched_) {

@@ -30,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "handoff/store.h"
 #include "sessions/host.h"
 #include "sessions/sessions.pb.h"
 
@@ -52,6 +53,8 @@ struct RouterCounters {
   std::uint64_t handoffs_received = 0;  // sessions started here from a hand-off
   std::uint64_t waits_for_arrival = 0;  // calls that waited for a session in transit
   std::uint64_t pushes_sent = 0;        // game changes sent to watching nodes
+  std::uint64_t picked_up = 0;          // sessions started here from the replicated store
+  std::uint64_t sync_timeouts = 0;      // sync replication not acknowledged in time
 };
 
 class Router {
@@ -61,8 +64,12 @@ class Router {
   static constexpr std::int64_t kForwardTimeoutMs = 3'000;  // one forwarded call's reply
   static constexpr std::int64_t kHandoffWindowMs = 5'000;   // after a membership change
   static constexpr std::int64_t kAckTimeoutMs = 2'000;      // for one transfer's ack
+  static constexpr std::int64_t kSyncTimeoutMs = 2'000;     // --replication sync's wait
 
-  Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link, std::string self);
+  // `store` (may be null: no replication) gets every accepted change; with `sync` a change is
+  // reported only after every peer acknowledged it (--replication sync).
+  Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link, std::string self,
+         handoff::Store* store = nullptr, bool sync = false);
   ~Router();
 
   asio::awaitable<Result<GameView, SessionError>> create_game(game::Game game);
@@ -110,6 +117,9 @@ class Router {
   void send(const std::string& peer, const v1::Envelope& envelope);
   void on_transfer(const std::string& from, const v1::Transfer& t);
   void push(const GameView& view);
+  void stash(const std::string& key);
+  bool pick_up(const std::string& key);  // from the store, if it has the key; true if started
+  void pick_up_orphans();
   std::string owner(const std::string& key) const;
   std::int64_t now_ms() const;
 
@@ -117,6 +127,8 @@ class Router {
   SessionHost& host_;
   ClusterLink& link_;
   std::string self_;
+  handoff::Store* store_;
+  bool sync_;
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;
   std::int64_t last_change_ms_ = 0;
