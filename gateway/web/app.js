@@ -16,6 +16,7 @@ const S = {
   base: window.location.origin,
   ws: null,
   myNode: null,
+  clusterSig: undefined,  // the members' names, statuses and session counts, last seen
 };
 
 function save() {
@@ -303,7 +304,8 @@ setInterval(tick, 100);
 
 function applyGame(g) {
   if (!g || g.id !== S.gameId) return;
-  if (S.game && g.version < S.game.version) return;  // an older push; we have newer
+  if (S.game && (g.version < S.game.version ||  // an older push; we have newer
+                 (g.version === S.game.version && (g.epoch ?? 0) < (S.game.epoch ?? 0)))) return;
   S.game = g;
   renderBoard();
   renderSide();
@@ -338,11 +340,23 @@ function connect() {
   };
 }
 
+// A game that moves to another node (a hand-off) keeps its version, and the WebSocket sends each
+// version once, so no push tells the page its new host and epoch. The members' statuses and
+// session counts do change then: when they do, the page asks for the game again.
+async function refreshGame() {
+  if (!S.gameId) return;
+  try { applyGame(await api("GET", `/api/v1/games/${S.gameId}`)); }
+  catch (e) { /* the next push or refresh will do */ }
+}
+
 async function refreshCluster() {
   try {
     const c = await api("GET", "/api/v1/cluster");
     S.myNode = c.node;
     $("my-node").textContent = c.node;
+    const sig = c.members.map((m) => `${m.name}:${m.status}:${m.sessions}`).sort().join(",");
+    if (S.clusterSig !== undefined && sig !== S.clusterSig) refreshGame();
+    S.clusterSig = sig;
     const nodes = [];
     const ul = $("members");
     ul.innerHTML = "";
