@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-extern char** environ;
+#include "base/spawn.h"
 
 namespace minotaur::app {
 namespace {
@@ -139,22 +138,13 @@ class Local {
       args.push_back("--seeds");
       args.push_back(seeds);
     }
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, n.log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    const int rc = posix_spawn(&n.pid, exe_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      std::fprintf(stderr, "local: cannot start %s: %s\n", n.name.c_str(), std::strerror(rc));
+    auto pid = spawn_logged(args, n.log);
+    if (!pid) {
+      std::fprintf(stderr, "local: %s\n", pid.error().c_str());
       n.pid = -1;
       return false;
     }
+    n.pid = pid.value();
     std::printf("local: %s started (pid %d, http 127.0.0.1:%d, log %s)\n", n.name.c_str(), n.pid,
                 n.http_port, n.log.c_str());
     std::fflush(stdout);

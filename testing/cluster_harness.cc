@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,7 +21,7 @@
 #include <sstream>
 #include <thread>
 
-extern char** environ;
+#include "base/spawn.h"
 
 namespace minotaur::testing {
 
@@ -113,18 +112,9 @@ void ClusterHarness::spawn(Node& n) {
     args.push_back(seeds);
   }
   for (const std::string& a : n.spec.extra_args) args.push_back(a);
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, n.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  const int rc = posix_spawn(&n.pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ASSERT_EQ(rc, 0) << "cannot start " << argv[0];
+  auto pid = spawn_logged(args, n.log_path);
+  ASSERT_TRUE(pid.ok()) << pid.error();
+  n.pid = pid.value();
 }
 
 std::size_t ClusterHarness::start(NodeSpec spec, std::int64_t round_time_ms) {
