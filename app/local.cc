@@ -95,6 +95,7 @@ class Local {
       n.log = fmt::format("{}/{}.log", dir, n.name);
       nodes_.push_back(n);
     }
+    open_control();
     std::printf("local: starting %d nodes; secret, admin token and logs in %s\n", o_.nodes,
                 dir.c_str());
     for (NodeProc& n : nodes_) {
@@ -201,6 +202,65 @@ class Local {
     n.pid = -1;
   }
 
+  // The control port the page's cluster panel calls: POST /local/{restart,kill}?node=N and
+  // POST /local/roll. Loopback only; its address reaches the nodes (and so the page) through
+  // MINOTAUR_LOCAL_CONTROL.
+  void open_control() {
+    control_fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    const int one = 1;
+    setsockopt(control_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(o_.first_http_port - 1));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(control_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        listen(control_fd_, 8) != 0) {
+      std::fprintf(stderr,
+                   "local: port %d is taken, so the page will have no restart buttons (the "
+                   "commands here still work); free it or choose another --http-port\n",
+                   o_.first_http_port - 1);
+      close(control_fd_);
+      control_fd_ = -1;
+      return;
+    }
+    const std::string url = fmt::format("http://127.0.0.1:{}", o_.first_http_port - 1);
+    setenv("MINOTAUR_LOCAL_CONTROL", url.c_str(), 1);
+  }
+
+  void serve_control() {
+    const int fd = accept(control_fd_, nullptr, nullptr);
+    if (fd < 0) return;
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[2048];
+    const ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
+    std::string line = r > 0 ? std::string(buf, static_cast<std::size_t>(r)) : std::string();
+    line = line.substr(0, line.find('\r'));
+    // "POST /local/restart?node=2 HTTP/1.1"
+    std::string cmd;
+    int status = 404;
+    if (line.rfind("POST /local/", 0) == 0) {
+      std::string rest = line.substr(12, line.find(' ', 12) - 12);
+      std::string what = rest.substr(0, rest.find('?'));
+      const auto eq = rest.find("node=");
+      const std::string node = eq == std::string::npos ? "" : rest.substr(eq + 5);
+      if (what == "roll") cmd = "roll";
+      if ((what == "restart" || what == "kill") && !node.empty()) cmd = what + " " + node;
+    }
+    if (!cmd.empty()) {
+      status = 200;
+      std::printf("local: from the page: %s\n", cmd.c_str());
+      command(cmd);
+    }
+    const std::string body = status == 200 ? "{\"ok\":true}" : "{\"ok\":false}";
+    const std::string reply = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: "
+        "*\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        status, status == 200 ? "OK" : "Not Found", body.size(), body);
+    (void)send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    close(fd);
+  }
+
   bool restart(NodeProc& n, int sig) {
     stop(n, sig);
     return start(n) && wait_ready(n);
@@ -251,13 +311,15 @@ class Local {
     bool stdin_open = true;
     std::string pending;
     while (!quit_) {
-      pollfd fds[2] = {{signal_pipe[0], POLLIN, 0}, {0, POLLIN, 0}};
-      const int n = poll(fds, stdin_open ? 2 : 1, 1000);
+      pollfd fds[3] = {
+          {signal_pipe[0], POLLIN, 0}, {control_fd_, POLLIN, 0}, {stdin_open ? 0 : -1, POLLIN, 0}};
+      const int n = poll(fds, 3, 1000);
+      if (n > 0 && control_fd_ >= 0 && (fds[1].revents & POLLIN)) serve_control();
       if (n > 0 && (fds[0].revents & POLLIN)) {
         std::printf("\nlocal: stopping every node\n");
         break;
       }
-      if (n > 0 && stdin_open && (fds[1].revents & (POLLIN | POLLHUP))) {
+      if (n > 0 && stdin_open && (fds[2].revents & (POLLIN | POLLHUP))) {
         char buf[256];
         const ssize_t r = read(0, buf, sizeof buf);
         if (r <= 0) {
@@ -288,6 +350,7 @@ class Local {
   std::string cookie_file_;
   std::string admin_file_;
   std::vector<NodeProc> nodes_;
+  int control_fd_ = -1;
   bool quit_ = false;
 };
 

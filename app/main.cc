@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     } else if (const char* t = std::getenv("MINOTAUR_ADMIN_TOKEN")) {
       node.admin_token = t;
     }
+    if (const char* control = std::getenv("MINOTAUR_LOCAL_CONTROL")) node.local_control = control;
     return minotaur::node::run_node(node);
   }
   if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);

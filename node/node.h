@@ -21,6 +21,7 @@ struct NodeConfig {
   std::string cookie;       // the cluster secret
   std::string admin_token;  // empty: admin calls refused
   std::string replication = "async";
+  std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
 };
 
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain).

@@ -1,9 +1,8 @@
 // A rolling restart of every node of a 3-node cluster holding 1,000 games while clients keep
 // writing (issue 4): every acknowledged change is still there afterwards, every game is served,
 // and no epoch of a game was ever reported by two different nodes (one owner at a time).
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,7 +22,9 @@ using testing::ClusterHarness;
 
 constexpr int kGames = 1000;
 
-std::string game_id(int i) { return "g_rr" + std::to_string(i); }
+std::string game_id(int i) {
+  return "g_rr" + std::to_string(i);
+}
 
 TEST(RollingRestart, ThousandGamesUnderWritesLoseNothingAndHaveOneOwnerAtATime) {
   ClusterHarness c;

@@ -363,14 +363,40 @@ async function refreshCluster() {
     for (const m of c.members) {
       const li = document.createElement("li");
       li.className = m.status;
-      li.textContent = `${m.name}: ${m.status}, ${m.sessions} session(s)`;
+      li.textContent = `${m.name}: ${m.status}, ${m.sessions} session(s) `;
+      // Under `minotaur local` the panel can restart nodes, as a deploy or a crash would.
+      const index = /^node(\d+)$/.exec(m.name);
+      if (c.local_control && index && m.status === "up") {
+        for (const [what, label, title] of [["restart", "restart", "SIGTERM, then start again"],
+                                            ["kill", "kill", "SIGKILL, then start again"]]) {
+          const b = document.createElement("button");
+          b.className = "small";
+          b.textContent = label;
+          b.title = title;
+          b.addEventListener("click", () => localControl(c.local_control, `${what}?node=${index[1]}`));
+          li.appendChild(b);
+        }
+      }
       ul.appendChild(li);
       if (m.http && m.status === "up") nodes.push("http://" + m.http);
     }
+    $("roll").hidden = !c.local_control;
+    $("roll").onclick = () => localControl(c.local_control, "roll");
     if (nodes.length) S.nodes = [...new Set([S.base, ...nodes])];
   } catch (e) { /* the panel is best-effort */ }
 }
 setInterval(() => { if (S.gameId) refreshCluster(); }, 2000);
+
+async function localControl(url, what) {
+  $("local-state").textContent = `${what.replace("?node=", " node")}…`;
+  try {
+    const res = await fetch(`${url}/local/${what}`, {method: "POST"});
+    $("local-state").textContent = res.ok ? "done" : `failed (HTTP ${res.status})`;
+  } catch (e) {
+    $("local-state").textContent = "minotaur local did not answer";
+  }
+  refreshCluster();
+}
 
 async function openGame() {
   show("game");
