@@ -223,9 +223,13 @@ TEST(Transport, GarbageTruncatedAndOversizedFramesAreDroppedAndTheListenerKeepsS
   truncated.write(encode_frame(std::string(100, 'q')).value().substr(0, 50));  // then silence
   RawClient silent(a.address());
 
+  // The counters are bumped by the same handlers that close, but not necessarily before the
+  // client sees the close: wait for both.
   ASSERT_TRUE(run_until(io, [&] {
     return garbage.closed_by_peer() && oversized.closed_by_peer() && junk_frame.closed_by_peer() &&
-           truncated.closed_by_peer() && silent.closed_by_peer();
+           truncated.closed_by_peer() && silent.closed_by_peer() &&
+           a.transport->counters().handshake_failures >= 3 &&
+           a.transport->counters().handshake_timeouts >= 2;
   }));
   EXPECT_GE(a.transport->counters().handshake_failures, 3u);
   EXPECT_GE(a.transport->counters().handshake_timeouts, 2u);  // truncated + silent
