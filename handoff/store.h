@@ -69,6 +69,7 @@ class Store {
   std::optional<std::string> pickup(std::string_view key) const;
   std::vector<std::string> keys() const;
   std::size_t size() const { return replica_.size(); }
+  std::size_t peer_count() const { return peers_.size(); }
 
   // True when every peer acknowledged everything stashed before the call; false on time-out.
   boost::asio::awaitable<bool> flush(std::int64_t timeout_ms);

@@ -87,5 +87,25 @@ TEST(Replication, ACrashLosesNothingAcknowledgedUnderSyncReplication) {
   crash_loses_nothing_acknowledged("sync");
 }
 
+TEST(Replication, ALoneNodeRefusesChangesUnderSyncReplication) {
+  ClusterHarness c;
+  const auto n1 = c.start(NodeSpec("n1").args({"--replication", "sync"}));
+  const auto [u1, t1] = c.new_user(n1, "P1");
+  const auto [u2, t2] = c.new_user(n1, "P2");
+  const auto r = c.request(n1, "POST", "/api/v1/games", game_json("g_alone", u1, u2),
+                           ClusterHarness::kAdminToken);
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_NE(r.body.find("no_replica"), std::string::npos) << r.body;
+  EXPECT_EQ(c.request(n1, "GET", "/api/v1/games/g_alone").status, 404);  // nothing changed
+  // With a second node the same call succeeds.
+  const auto n2 = c.start(NodeSpec("n2").args({"--replication", "sync"}));
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.status_seen_by(n1, "n2") == "up"; }));
+  ASSERT_TRUE(ClusterHarness::eventually([&] {
+    return c.request(n2, "POST", "/api/v1/games", game_json("g_alone", u1, u2),
+                     ClusterHarness::kAdminToken)
+               .status == 201;
+  }));
+}
+
 }  // namespace
 }  // namespace minotaur

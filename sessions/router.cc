@@ -204,6 +204,11 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
       continue;
     }
     if (o == self_) {
+      if (waiters_.count(key) >= kMaxWaitingCalls) {
+        co_return err(unavailable("session_busy",
+                                  "too many calls are waiting for this session while it moves; "
+                                  "retry in a moment"));
+      }
       if (moving_.count(key) != 0 && now_ms() < deadline) {
         co_await wait(key, deadline);  // woken when the hand-off ends
         continue;
@@ -216,6 +221,13 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
         if (host_.hosts(key) || now_ms() - last_change_ms_ < kArrivalWaitMs) continue;
       }
       if (!host_.hosts(key) && !creates(req)) (void)pick_up(key);  // its old owner crashed
+      if (sync_ && mutates(req) && store_->peer_count() == 0) {
+        // --replication sync promises another node's acknowledgement; alone (the only node, or
+        // cut off from the others) this node cannot give it, so it changes nothing.
+        co_return err(unavailable("no_replica",
+                                  "no other node is reachable to replicate this change "
+                                  "(--replication sync); retry when the cluster is whole"));
+      }
       auto result = co_await execute_local(req);
       if (result && sync_ && mutates(req)) {
         // --replication sync: success only once every peer has the change.

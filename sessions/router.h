@@ -65,6 +65,7 @@ class Router {
   static constexpr std::int64_t kHandoffWindowMs = 5'000;   // after a membership change
   static constexpr std::int64_t kAckTimeoutMs = 2'000;      // for one transfer's ack
   static constexpr std::int64_t kSyncTimeoutMs = 2'000;     // --replication sync's wait
+  static constexpr std::size_t kMaxWaitingCalls = 1024;     // per session, during a hand-off
 
   // `store` (may be null: no replication) gets every accepted change; with `sync` a change is
   // reported only after every peer acknowledged it (--replication sync).
