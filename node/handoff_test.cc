@@ -30,18 +30,8 @@ std::int64_t wall_ms() {
 // The journal's game: Player1 (id 3) and Player2 (id 6) on hex (-1,0).
 std::string journal_game_json(const std::string& id, const std::string& user1,
                               const std::string& user2, std::int64_t round_ends_at_ms = 0) {
-  json::object g{
-      {"id", id},
-      {"players", json::array{json::object{{"id", 3},
-                                           {"user_id", user1},
-                                           {"display_name", "Player1"},
-                                           {"coord", json::object{{"q", -1}, {"r", 0}}}},
-                              json::object{{"id", 6},
-                                           {"user_id", user2},
-                                           {"display_name", "Player2"},
-                                           {"coord", json::object{{"q", -1}, {"r", 0}}}}}}};
-  if (round_ends_at_ms != 0) g["round_ends_at_ms"] = round_ends_at_ms;
-  return json::serialize(g);
+  return testing::game_json(id, {{3, user1, "Player1", -1, 0}, {6, user2, "Player2", -1, 0}},
+                            round_ends_at_ms);
 }
 
 TEST(Handoff, TheJournalsTest) {

@@ -17,16 +17,7 @@ using testing::ClusterHarness;
 using testing::NodeSpec;
 
 std::string game_json(const std::string& id, const std::string& u1, const std::string& u2) {
-  return json::serialize(json::object{
-      {"id", id},
-      {"players", json::array{json::object{{"id", 1},
-                                           {"user_id", u1},
-                                           {"display_name", "P1"},
-                                           {"coord", json::object{{"q", 0}, {"r", 0}}}},
-                              json::object{{"id", 2},
-                                           {"user_id", u2},
-                                           {"display_name", "P2"},
-                                           {"coord", json::object{{"q", 1}, {"r", 0}}}}}}});
+  return testing::game_json(id, {{1, u1, "P1", 0, 0}, {2, u2, "P2", 1, 0}});
 }
 
 void crash_loses_nothing_acknowledged(const std::string& replication) {

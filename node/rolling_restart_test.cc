@@ -38,16 +38,8 @@ TEST(RollingRestart, ThousandGamesUnderWritesLoseNothingAndHaveOneOwnerAtATime) 
   const auto [u1, t1] = c.new_user(nodes[0], "P1");
   const auto [u2, t2] = c.new_user(nodes[0], "P2");
   for (int i = 0; i < kGames; ++i) {
-    const std::string body = json::serialize(json::object{
-        {"id", game_id(i)},
-        {"players", json::array{json::object{{"id", 1},
-                                             {"user_id", u1},
-                                             {"display_name", "P1"},
-                                             {"coord", json::object{{"q", 0}, {"r", 0}}}},
-                                json::object{{"id", 2},
-                                             {"user_id", u2},
-                                             {"display_name", "P2"},
-                                             {"coord", json::object{{"q", 2}, {"r", 0}}}}}}});
+    const std::string body =
+        testing::game_json(game_id(i), {{1, u1, "P1", 0, 0}, {2, u2, "P2", 2, 0}});
     const auto r = c.request(nodes[static_cast<std::size_t>(i) % 3], "POST", "/api/v1/games", body,
                              ClusterHarness::kAdminToken);
     ASSERT_EQ(r.status, 201) << r.body;

@@ -34,6 +34,20 @@ boost::json::value HttpReply::json() const {
   return ec ? boost::json::value() : v;
 }
 
+std::string game_json(const std::string& id, const std::vector<PlayerSpec>& players,
+                      std::int64_t round_ends_at_ms) {
+  boost::json::array list;
+  for (const PlayerSpec& p : players) {
+    list.push_back(boost::json::object{{"id", p.id},
+                                       {"user_id", p.user_id},
+                                       {"display_name", p.display_name},
+                                       {"coord", boost::json::object{{"q", p.q}, {"r", p.r}}}});
+  }
+  boost::json::object g{{"id", id}, {"players", std::move(list)}};
+  if (round_ends_at_ms != 0) g["round_ends_at_ms"] = round_ends_at_ms;
+  return boost::json::serialize(g);
+}
+
 std::uint16_t free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

@@ -110,6 +110,20 @@ class ClusterHarness {
   std::vector<Node> nodes_;
 };
 
+// One player of a game given to POST /api/v1/games.
+struct PlayerSpec {
+  int id = 0;
+  std::string user_id;
+  std::string display_name;
+  int q = 0;
+  int r = 0;
+};
+
+// The body of POST /api/v1/games (admin) for a game of these players; round_ends_at_ms 0 leaves
+// the deadline to the node.
+std::string game_json(const std::string& id, const std::vector<PlayerSpec>& players,
+                      std::int64_t round_ends_at_ms = 0);
+
 // A free TCP port on 127.0.0.1 (bound and released; another process could take it in between).
 std::uint16_t free_port();
 
