@@ -406,8 +406,10 @@ void SyncReplica::try_compact() {
     const ReplicaId r = it->first;
     bool safe = map_.live_count(r) == 0;
     const std::vector<DotRange> ours = map_.context().ranges_of(r);
-    for (const auto& [id, n] : neighbours_) {
+    for (const auto& entry : neighbours_) {
       if (!safe) break;
+      const Neighbour& n = entry.second;  // a name, not a structured binding: clang 14 cannot
+                                          // capture those in the lambda below
       safe = n.digest_serial > it->second &&
              !std::binary_search(n.peer_live.begin(), n.peer_live.end(), r) &&
              (!n.peer_context.knows(r) ||
