@@ -156,11 +156,32 @@ void Membership::set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step&
   MINOTAUR_ASSERT(s > e.member.status);
   e.member.status = s;
   e.status_since_ms = now_ms;
+  if (s == MemberStatus::kLeaving) e.left = true;
   step.events.push_back(MemberEvent{s, e.member, now_ms});
   if (s == MemberStatus::kDown && may_forget && !e.member.self &&
       !address_still_needed(e.member.address)) {
     step.forget.push_back(e.member.address);
   }
+}
+
+bool Membership::has_quorum(std::int64_t now_ms, std::int64_t lease_ms) const {
+  if (self_down()) return false;
+  std::size_t voters = 0;
+  std::size_t heard = 0;
+  for (const auto& [name, e] : entries_) {
+    if (e.member.self) {
+      ++voters;
+      ++heard;
+      continue;
+    }
+    if (e.member.status != MemberStatus::kDown) {
+      ++voters;
+      if (now_ms - e.last_heard_ms <= lease_ms) ++heard;
+    } else if (!e.left) {
+      ++voters;  // failed, or cut off: it may still be serving on the other side
+    }
+  }
+  return 2 * heard > voters;
 }
 
 bool Membership::address_still_needed(const std::string& address) const {

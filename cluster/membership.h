@@ -123,6 +123,15 @@ class Membership {
   bool leaving() const;
   // The cluster declared this incarnation down (or a newer one of our name exists): restart.
   bool self_down() const;
+  // The quorum lease: true when this node heard, within lease_ms, from a majority of the
+  // cluster's voters — itself and the members that are up or leaving, plus those that went down
+  // without announcing it (crashed, or cut off: they may be alive on the other side of a
+  // partition) until their tombstone is dropped (down_retention_ms). A member that left
+  // gracefully is no voter. On the minority side of a partition this turns false within
+  // lease_ms, before the majority declares the minority down (failure_timeout_ms): choose
+  // lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the minority stops accepting
+  // changes before the majority starts the same sessions again.
+  bool has_quorum(std::int64_t now_ms, std::int64_t lease_ms) const;
   const MembershipConfig& config() const { return config_; }
   std::uint64_t table_hash() const;
 
@@ -133,6 +142,7 @@ class Membership {
     std::int64_t status_since_ms = 0;
     std::int64_t last_gossip_sent_ms = -1;  // rate limit for answers to a differing hash
     bool connected = false;
+    bool left = false;  // this incarnation announced leaving (its going down is no failure)
   };
 
   void advance(std::int64_t now_ms);

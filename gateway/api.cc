@@ -175,7 +175,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
           metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
           metrics_.connections_open, metrics_.connections_refused, metrics_.websockets_open,
           metrics_.websocket_pushes, options_.game_count(), options_.lobby_count(),
-          host_.counters().handoffs_received);
+          host_.ownership_counters().handoffs_received);
       if (options_.extra_metrics) out += options_.extra_metrics();
       co_return make(http::status::ok, std::move(out), "text/plain; version=0.0.4");
     }

@@ -97,6 +97,14 @@ std::optional<std::string> Store::pickup(std::string_view key) const {
   return std::string(*v);
 }
 
+std::optional<std::uint64_t> Store::stashed_epoch(std::string_view key) const {
+  auto v = replica_.get(key);
+  if (!v) return std::nullopt;
+  auto s = decode_stashed(*v);
+  if (!s) return std::nullopt;
+  return s->epoch;
+}
+
 std::vector<std::string> Store::keys() const {
   std::vector<std::string> out;
   out.reserve(replica_.size());

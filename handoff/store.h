@@ -12,9 +12,8 @@
 // Peers are member incarnations: a restarted node is a new replica, and the old one is retired
 // (its dots compacted away) when the membership says it is down.
 //
-// Weakness: values are last-writer-wins by hybrid logical clock, not by ownership epoch, so a
-// stale owner that keeps writing during a partition can overwrite the rightful owner's state in
-// the store (the router refuses what it can, but the store does not fence).
+// Values are last-writer-wins by hybrid logical clock; the ownership epoch inside each value
+// (stash.h) is what fences a stale owner: sessions/ownership.h compares it before every change.
 //
 // Thread: the io_context's single thread.
 #pragma once
@@ -30,6 +29,7 @@
 #include <string_view>
 
 #include "crdt/sync_replica.h"
+#include "handoff/stash.h"
 
 namespace minotaur::handoff {
 
@@ -46,7 +46,7 @@ struct StoreCounters {
   std::uint64_t dropped = 0;  // malformed messages, or from a replica that is no peer
 };
 
-class Store {
+class Store final : public StashStore {
  public:
   static constexpr std::int64_t kTickMs = 5;
 
@@ -65,11 +65,12 @@ class Store {
   void on_message(const std::string& from_name, std::uint64_t from_incarnation,
                   std::string_view bytes);
 
-  void stash(const std::string& key, std::string value);
-  std::optional<std::string> pickup(std::string_view key) const;
-  std::vector<std::string> keys() const;
+  void stash(const std::string& key, std::string value) override;
+  std::optional<std::string> pickup(std::string_view key) const override;
+  std::optional<std::uint64_t> stashed_epoch(std::string_view key) const override;
+  std::vector<std::string> keys() const override;
   std::size_t size() const { return replica_.size(); }
-  std::size_t peer_count() const { return peers_.size(); }
+  std::size_t peer_count() const override { return peers_.size(); }
 
   // True when every peer acknowledged everything stashed before the call; false on time-out.
   boost::asio::awaitable<bool> flush(std::int64_t timeout_ms);

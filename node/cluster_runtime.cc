@@ -187,6 +187,10 @@ bool ClusterRuntime::ready() const {
   return members_ && members_->joined() && !members_->self_down() && !leaving_;
 }
 
+bool ClusterRuntime::has_quorum() const {
+  return members_ && members_->has_quorum(now_ms(), kQuorumLeaseMs);
+}
+
 bool ClusterRuntime::self_down() const {
   return members_ && members_->self_down();
 }

@@ -52,6 +52,9 @@ class ClusterRuntime {
 
   bool ready() const;      // joined and not declared down
   bool self_down() const;  // the cluster removed this incarnation: the node must exit
+  // The quorum lease (Membership::has_quorum): false on the minority side of a partition.
+  static constexpr std::int64_t kQuorumLeaseMs = 1000;
+  bool has_quorum() const;
   std::vector<cluster::Member> serving_members() const;
   cluster::MemberEventHub& events() { return hub_; }
   transport::Transport& transport() { return net_; }

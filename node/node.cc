@@ -99,6 +99,7 @@ int run_node(const NodeConfig& config) {
                      });
   sessions::Router router(io.get_executor(), host, link, config.name, &store,
                           config.replication == "sync");
+  router.set_quorum_source([&] { return cluster.has_quorum(); });
   cluster.on_channel(transport::v1::CHANNEL_SESSIONS,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
                        router.on_message(from.name, bytes);
@@ -112,8 +113,10 @@ int run_node(const NodeConfig& config) {
       } else if (e.kind == cluster::MemberStatus::kDown) {
         store.remove_peer(e.member.name, e.member.incarnation, true);
       }
-      router.on_membership_changed(e.kind == cluster::MemberStatus::kDown ? e.member.name : "");
     }
+    // Every change of the serving members, this node's own included (its own "up" at start).
+    router.on_membership_changed(
+        e.kind == cluster::MemberStatus::kDown && !e.member.self ? e.member.name : "");
     if (e.member.self && e.kind == cluster::MemberStatus::kDown && exit_code == 0) {
       spdlog::error(
           "node {}: the cluster declared this incarnation down (cut off longer than "
@@ -145,6 +148,7 @@ int run_node(const NodeConfig& config) {
   };
   api_options.extra_metrics = [&] {
     const auto& c = router.counters();
+    const auto& o = router.ownership_counters();
     return cluster.metrics_text() +
            fmt::format(
                "# TYPE minotaur_forwarded_total counter\nminotaur_forwarded_total {}\n"
@@ -155,9 +159,16 @@ int run_node(const NodeConfig& config) {
                "minotaur_waits_for_arrival_total {}\n"
                "# TYPE minotaur_pushes_sent_total counter\nminotaur_pushes_sent_total {}\n"
                "# TYPE minotaur_rounds_ended_by_timer_total counter\n"
-               "minotaur_rounds_ended_by_timer_total {}\n",
-               c.forwarded, c.forward_timeouts, c.handoffs_sent, c.waits_for_arrival, c.pushes_sent,
-               host.rounds_ended_by_timer());
+               "minotaur_rounds_ended_by_timer_total {}\n"
+               "# TYPE minotaur_transfers_resent_total counter\n"
+               "minotaur_transfers_resent_total {}\n"
+               "# TYPE minotaur_picked_up_total counter\nminotaur_picked_up_total {}\n"
+               "# TYPE minotaur_superseded_total counter\nminotaur_superseded_total {}\n"
+               "# TYPE minotaur_refused_no_quorum_total counter\n"
+               "minotaur_refused_no_quorum_total {}\n",
+               c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
+               host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
+               o.refused_no_quorum);
   };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };
@@ -193,6 +204,7 @@ int run_node(const NodeConfig& config) {
           spdlog::info("node {}: sessions handed off in {} ms", config.name, handed_ms);
           // 3. Stop the front door and the sessions, then leave the cluster.
           server.stop();
+          router.stop();
           host.stop();
           store.stop();
           cluster.close(1000, [&, started] {

@@ -32,6 +32,7 @@
 #include "game/game.h"
 #include "game/lobby.h"
 #include "sessions/errors.h"
+#include "sessions/ownership.h"
 
 namespace minotaur::sessions {
 
@@ -59,7 +60,7 @@ struct Caller {
   bool admin = false;
 };
 
-class SessionHost {
+class SessionHost final : public SessionStates {
  public:
   using GameListener = std::function<void(const GameView&)>;
 
@@ -92,20 +93,20 @@ class SessionHost {
 
   // Hosting, for the router that moves sessions between nodes. Keys are placement.h's
   // game_key / lobby_key.
-  bool hosts(const std::string& key) const;
-  std::vector<std::string> keys() const;
-  std::uint64_t epoch(const std::string& key) const;  // 0 when not hosted
+  bool hosts(const std::string& key) const override;
+  std::vector<std::string> keys() const override;
+  std::uint64_t epoch(const std::string& key) const override;  // 0 when not hosted
   // The session's state at rest (proto/codec.h bytes) and whether it is a game.
-  std::pair<std::string, bool> export_state(const std::string& key) const;
+  std::pair<std::string, bool> export_state(const std::string& key) const override;
   // Starts a session from a handed-off or replicated state with the given epoch; the round timer
   // keeps the state's deadline. Refused when the bytes are invalid.
   Result<Ok, std::string> install(const std::string& key, std::string_view state, bool is_game,
-                                  std::uint64_t epoch);
+                                  std::uint64_t epoch) override;
   // Stops hosting it (after its new owner acknowledged it): timer cancelled, state dropped.
-  void remove(const std::string& key);
+  void remove(const std::string& key) override;
   // A frozen game's round timer does not fire (its session is being handed off); unfreezing
   // re-arms it at the state's deadline.
-  void set_frozen(const std::string& key, bool frozen);
+  void set_frozen(const std::string& key, bool frozen) override;
   // Called after every change of every game hosted here (the router pushes to remote watchers).
   void on_any_change(GameListener listener) { on_any_change_ = std::move(listener); }
 

@@ -18,7 +18,6 @@ namespace minotaur::sessions {
 namespace {
 
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
-constexpr std::int64_t kArrivalWaitMs = 3'000;
 
 SessionError unavailable(std::string code, std::string message) {
   return SessionError{SessionError::Kind::kUnavailable, std::move(code), std::move(message)};
@@ -86,6 +85,15 @@ bool creates(const v1::Request& r) {
 
 }  // namespace
 
+namespace {
+OwnershipOptions ownership_options(std::string self, bool sync) {
+  OwnershipOptions o;
+  o.self = std::move(self);
+  o.sync = sync;
+  return o;
+}
+}  // namespace
+
 Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link,
                std::string self, handoff::Store* store, bool sync)
     : executor_(std::move(executor)),
@@ -93,62 +101,38 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
       link_(link),
       self_(std::move(self)),
       store_(store),
-      sync_(sync && store != nullptr) {
+      sync_(sync && store != nullptr),
+      core_(ownership_options(self_, sync_), host, store) {
+  core_.on_membership_changed(link_.serving_members(), "", now_ms());
+  (void)core_.take_wakes();
   host_.on_any_change([this](const GameView& v) {
-    stash(game_key(v.game.id));
+    core_.changed(game_key(v.game.id));
     push(v);
   });
-}
-
-// ---- the replicated store --------------------------------------------------------------------
-// A stashed value: the epoch (8 bytes, little-endian), 'g' or 'l', then the state's bytes.
-
-void Router::stash(const std::string& key) {
-  if (store_ == nullptr || !host_.hosts(key)) return;
-  const auto [state, is_game] = host_.export_state(key);
-  std::string value(9, '\0');
-  const std::uint64_t epoch = host_.epoch(key);
-  for (int i = 0; i < 8; ++i)
-    value[static_cast<std::size_t>(i)] = static_cast<char>(epoch >> (8 * i));
-  value[8] = is_game ? 'g' : 'l';
-  value += state;
-  store_->stash(key, std::move(value));
-}
-
-bool Router::pick_up(const std::string& key) {
-  if (store_ == nullptr) return false;
-  auto value = store_->pickup(key);
-  if (!value || value->size() < 9) return false;
-  std::uint64_t epoch = 0;
-  for (int i = 0; i < 8; ++i) {
-    epoch |= static_cast<std::uint64_t>(
-                 static_cast<unsigned char>((*value)[static_cast<std::size_t>(i)]))
-             << (8 * i);
-  }
-  const bool is_game = (*value)[8] == 'g';
-  auto ok = host_.install(key, std::string_view(*value).substr(9), is_game, epoch + 1);
-  if (!ok) {
-    spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
-    return false;
-  }
-  ++counters_.picked_up;
-  spdlog::info("session {}: picked up from the replicated store (epoch {})", key, epoch + 1);
-  if (!is_game) stash(key);  // lobbies are not stashed by on_any_change
-  notify(key);
-  return true;
-}
-
-// After a crash: every session this node owns now but does not host, whose state the store has.
-void Router::pick_up_orphans() {
-  if (store_ == nullptr) return;
-  for (const std::string& key : store_->keys()) {
-    if (!host_.hosts(key) && moving_.count(key) == 0 && owner(key) == self_) (void)pick_up(key);
-  }
+  tick_timer_ = std::make_unique<asio::steady_timer>(executor_);
+  asio::co_spawn(executor_, tick_loop(), asio::detached);
 }
 
 Router::~Router() {
   *alive_ = false;
   host_.on_any_change(nullptr);
+}
+
+void Router::stop() {
+  stopped_ = true;
+  if (tick_timer_) tick_timer_->cancel();
+}
+
+asio::awaitable<void> Router::tick_loop() {
+  auto alive = alive_;
+  while (*alive && !stopped_) {
+    tick_timer_->expires_after(std::chrono::milliseconds(kTickMs));
+    co_await tick_timer_->async_wait(kNoThrow);
+    if (!*alive || stopped_) co_return;
+    if (has_quorum_) core_.set_quorum(has_quorum_());
+    core_.tick(now_ms());
+    carry_out();
+  }
 }
 
 std::int64_t Router::now_ms() const {
@@ -157,12 +141,29 @@ std::int64_t Router::now_ms() const {
       .count();
 }
 
-std::string Router::owner(const std::string& key) const {
-  return owner_of(key, link_.serving_members());
-}
-
 void Router::send(const std::string& peer, const v1::Envelope& e) {
   (void)link_.send(peer, e.SerializeAsString());
+}
+
+// The core's messages go out (a transfer also carries who watches the game), its wakes wake.
+void Router::carry_out() {
+  for (Ownership::Send& s : core_.take_sends()) {
+    if (s.envelope.has_transfer()) {
+      v1::Transfer* t = s.envelope.mutable_transfer();
+      const std::string key = t->key();
+      if (t->is_game() && key.size() > 5) {
+        const std::string id = key.substr(5);
+        if (auto w = remote_watchers_.find(id); w != remote_watchers_.end()) {
+          for (const std::string& n : w->second) {
+            if (n != s.to) t->add_subscribers(n);
+          }
+        }
+        if (watched_.count(id) != 0) t->add_subscribers(self_);
+      }
+    }
+    if (!link_.send(s.to, s.envelope.SerializeAsString())) core_.on_send_failed(s, now_ms());
+  }
+  for (const std::string& key : core_.take_wakes()) notify(key);
 }
 
 // ---- waiting, woken by events ----------------------------------------------------------------
@@ -193,43 +194,31 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
                                "the request names no valid game or lobby"});
   }
   const std::int64_t deadline = now_ms() + kCallTimeoutMs;
+  const CallKind kind =
+      creates(req) ? CallKind::kCreate : (mutates(req) ? CallKind::kWrite : CallKind::kRead);
   for (;;) {
-    const std::string o = owner(key);
-    if (o.empty()) {
+    if (waiters_.count(key) >= kMaxWaitingCalls) {
+      co_return err(unavailable("session_busy",
+                                "too many calls are waiting for this session while it moves; "
+                                "retry in a moment"));
+    }
+    const Decision d = core_.decide(key, kind, now_ms());
+    carry_out();  // a pick-up or a dropped stale copy may have stashed or woken something
+    if (d.kind == Decision::Kind::kRefuse) co_return err(d.error);
+    if (d.kind == Decision::Kind::kWait) {
       if (now_ms() >= deadline) {
-        co_return err(unavailable("no_serving_node",
-                                  "no node of the cluster serves sessions right now; retry"));
+        co_return err(unavailable(core_.serving().empty() ? "no_serving_node" : "session_moving",
+                                  core_.serving().empty()
+                                      ? "no node of the cluster serves sessions right now; retry"
+                                      : "the session is still moving to its new owner; retry"));
       }
-      co_await wait(key, std::min(deadline, now_ms() + 100));
+      co_await wait(key, std::min(deadline, d.until_ms));  // woken by the core's wakes
       continue;
     }
-    if (o == self_) {
-      if (waiters_.count(key) >= kMaxWaitingCalls) {
-        co_return err(unavailable("session_busy",
-                                  "too many calls are waiting for this session while it moves; "
-                                  "retry in a moment"));
-      }
-      if (moving_.count(key) != 0 && now_ms() < deadline) {
-        co_await wait(key, deadline);  // woken when the hand-off ends
-        continue;
-      }
-      if (!host_.hosts(key) && !creates(req) && now_ms() < deadline &&
-          now_ms() - last_change_ms_ < kHandoffWindowMs) {
-        // Placement gave it to us recently: its state may be on its way. Woken on arrival.
-        ++counters_.waits_for_arrival;
-        co_await wait(key, std::min(deadline, last_change_ms_ + kArrivalWaitMs));
-        if (host_.hosts(key) || now_ms() - last_change_ms_ < kArrivalWaitMs) continue;
-      }
-      if (!host_.hosts(key) && !creates(req)) (void)pick_up(key);  // its old owner crashed
-      if (sync_ && mutates(req) && store_->peer_count() == 0) {
-        // --replication sync promises another node's acknowledgement; alone (the only node, or
-        // cut off from the others) this node cannot give it, so it changes nothing.
-        co_return err(unavailable("no_replica",
-                                  "no other node is reachable to replicate this change "
-                                  "(--replication sync); retry when the cluster is whole"));
-      }
+    if (d.kind == Decision::Kind::kServe) {
       auto result = co_await execute_local(req);
-      if (result && sync_ && mutates(req)) {
+      carry_out();
+      if (result && sync_ && kind != CallKind::kRead) {
         // --replication sync: success only once every peer has the change.
         if (!co_await store_->flush(kSyncTimeoutMs)) {
           ++counters_.sync_timeouts;
@@ -241,6 +230,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
       }
       co_return result;
     }
+    const std::string& o = d.owner;
     if (req.hops() >= kMaxForwardHops) {
       co_return err(unavailable("placement_unsettled",
                                 "the cluster's nodes disagree on where this session lives; retry "
@@ -271,12 +261,12 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
           co_return out;
         }
         case v1::Reply::kError: {
-          const auto kind = reply->error().kind();
-          if (kind < 0 || kind > static_cast<int>(SessionError::Kind::kUnavailable)) {
+          const auto error_kind = reply->error().kind();
+          if (error_kind < 0 || error_kind > static_cast<int>(SessionError::Kind::kUnavailable)) {
             co_return err(unavailable("bad_reply", "the owner sent an unknown error"));
           }
-          co_return err(SessionError{static_cast<SessionError::Kind>(kind), reply->error().code(),
-                                     reply->error().message()});
+          co_return err(SessionError{static_cast<SessionError::Kind>(error_kind),
+                                     reply->error().code(), reply->error().message()});
         }
         default:
           co_return err(unavailable("bad_reply", "the owner sent an empty reply"));
@@ -355,7 +345,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       auto l = co_await host_.create_lobby(from_proto(r.create_lobby().host()),
                                            r.create_lobby().join_code());
       if (!l) co_return err(l.error());
-      stash(lobby_key(l.value().join_code));
+      core_.changed(lobby_key(l.value().join_code));
       out.lobby = std::move(l).value();
       co_return out;
     }
@@ -363,7 +353,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       auto l = co_await host_.join_lobby(r.join_lobby().join_code(),
                                          from_proto(r.join_lobby().caller()));
       if (!l) co_return err(l.error());
-      stash(lobby_key(l.value().join_code));
+      core_.changed(lobby_key(l.value().join_code));
       out.lobby = std::move(l).value();
       co_return out;
     }
@@ -371,7 +361,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       auto g = co_await host_.start_lobby(r.start_lobby().join_code(),
                                           from_proto(r.start_lobby().caller()));
       if (!g) co_return err(g.error());
-      stash(lobby_key(r.start_lobby().join_code()));
+      core_.changed(lobby_key(r.start_lobby().join_code()));
       // The game lives where placement puts it, which is seldom here.
       v1::Request create;
       create.set_create_game(proto::encode_game(g.value()));
@@ -547,123 +537,16 @@ void Router::push(const GameView& v) {
 
 // ---- hand-off --------------------------------------------------------------------------------
 
-void Router::rebalance() {
-  for (const std::string& key : host_.keys()) {
-    if (moving_.count(key) != 0) continue;
-    const std::string o = owner(key);
-    if (o.empty() || o == self_) continue;
-    asio::co_spawn(executor_, handoff(key), asio::detached);
-  }
-}
-
-asio::awaitable<void> Router::handoff(std::string key) {
-  auto alive = alive_;
-  moving_.insert(key);
-  host_.set_frozen(key, true);
-  const auto finish = [&](bool moved) {
-    moving_.erase(key);
-    if (!moved) host_.set_frozen(key, false);
-    notify(key);
-  };
-  for (;;) {
-    if (!host_.hosts(key)) {
-      finish(true);
-      co_return;
-    }
-    const std::string o = owner(key);
-    if (o.empty() || o == self_) {
-      finish(false);  // nobody to take it (or it is ours again): keep serving it
-      co_return;
-    }
-    const auto [state, is_game] = host_.export_state(key);
-    const std::uint64_t epoch = host_.epoch(key);
-    v1::Envelope e;
-    v1::Transfer* t = e.mutable_transfer();
-    t->set_key(key);
-    t->set_epoch(epoch);
-    t->set_is_game(is_game);
-    t->set_state(state);
-    if (is_game) {
-      const std::string id = key.substr(5);
-      if (auto w = remote_watchers_.find(id); w != remote_watchers_.end()) {
-        for (const std::string& n : w->second) {
-          if (n != o) t->add_subscribers(n);
-        }
-      }
-      if (watched_.count(id) != 0) t->add_subscribers(self_);
-    }
-    acked_.erase(key);
-    const std::int64_t started = now_ms();
-    if (link_.send(o, e.SerializeAsString())) {
-      const std::string ack_key = "ack:" + key;
-      co_await wait(ack_key, now_ms() + kAckTimeoutMs);
-      if (!*alive) co_return;
-    } else {
-      co_await wait(key, now_ms() + 50);
-      if (!*alive) co_return;
-    }
-    auto acked = acked_.find(key);
-    if (acked != acked_.end() && acked->second > epoch) {
-      spdlog::info("session {}: handed to {} (epoch {} -> {}) in {} ms", key, o, epoch,
-                   acked->second, now_ms() - started);
-      acked_.erase(acked);
-      host_.remove(key);
-      if (is_game) remote_watchers_.erase(key.substr(5));
-      ++counters_.handoffs_sent;
-      finish(true);
-      co_return;
-    }
-    if (acked != acked_.end()) {
-      spdlog::error("session {}: {} refused its state; keeping it here", key, o);
-      acked_.erase(acked);
-      finish(false);
-      co_return;
-    }
-    // No acknowledgement in time: the owner may be gone; placement is recomputed and we retry.
-  }
-}
-
-void Router::on_transfer(const std::string& from, const v1::Transfer& t) {
-  v1::Envelope e;
-  v1::TransferAck* ack = e.mutable_transfer_ack();
-  ack->set_key(t.key());
-  const std::uint64_t have = host_.epoch(t.key());
-  if (have > t.epoch()) {
-    ack->set_epoch(have);  // a duplicate of a transfer we took already
-    send(from, e);
-    return;
-  }
-  if (t.is_game() && t.key().size() > 5) {
-    auto& watchers = remote_watchers_[t.key().substr(5)];
-    for (const std::string& n : t.subscribers()) {
-      if (n != self_) watchers.insert(n);
-    }
-  }
-  auto ok = host_.install(t.key(), t.state(), t.is_game(), t.epoch() + 1);
-  if (!ok) {
-    spdlog::error("session {}: refused the state {} handed over: {}", t.key(), from, ok.error());
-    ack->set_epoch(0);
-  } else {
-    ++counters_.handoffs_received;
-    ack->set_epoch(t.epoch() + 1);
-    if (!t.is_game()) stash(t.key());
-  }
-  send(from, e);
-  notify(t.key());
-}
-
 asio::awaitable<void> Router::drain(std::int64_t bound_ms) {
-  draining_ = true;
-  last_change_ms_ = now_ms();
   const std::int64_t deadline = now_ms() + bound_ms;
   const std::size_t total = host_.keys().size();
   spdlog::info("sessions: handing {} session(s) to their new owners", total);
-  rebalance();
+  core_.drain(now_ms());
+  carry_out();
   notify_all();
   const std::string drain_key = "drain";
   while (!host_.keys().empty() && now_ms() < deadline) {
-    co_await wait(drain_key, std::min(deadline, now_ms() + 20));
-    rebalance();  // sessions whose owner had no node yet, or whose transfer failed
+    co_await wait(drain_key, std::min(deadline, now_ms() + kTickMs));
   }
   if (!host_.keys().empty()) {
     spdlog::error("sessions: {} session(s) could not be handed off within {} ms",
@@ -691,13 +574,28 @@ void Router::on_message(const std::string& from, std::string_view bytes) {
       it->second.timer->cancel();
       break;
     }
-    case v1::Envelope::kTransfer:
-      on_transfer(from, e.transfer());
+    case v1::Envelope::kTransfer: {
+      const v1::Transfer& t = e.transfer();
+      if (t.is_game() && t.key().size() > 5) {
+        auto& watchers = remote_watchers_[t.key().substr(5)];
+        for (const std::string& n : t.subscribers()) {
+          if (n != self_) watchers.insert(n);
+        }
+      }
+      core_.on_transfer(from, t, now_ms());
+      carry_out();
       break;
-    case v1::Envelope::kTransferAck:
-      acked_[e.transfer_ack().key()] = e.transfer_ack().epoch();
-      notify("ack:" + e.transfer_ack().key());
+    }
+    case v1::Envelope::kTransferAck: {
+      const std::string& key = e.transfer_ack().key();
+      if (core_.on_ack(from, e.transfer_ack(), now_ms()) && key.size() > 5 &&
+          key.compare(0, 5, "game:") == 0) {
+        remote_watchers_.erase(key.substr(5));
+      }
+      carry_out();
+      notify("drain");
       break;
+    }
     case v1::Envelope::kSubscribe: {
       const std::string& id = e.subscribe();
       if (!game::is_valid_id(id)) return;
@@ -738,15 +636,14 @@ void Router::on_message(const std::string& from, std::string_view bytes) {
 }
 
 void Router::on_membership_changed(const std::string& down_node) {
-  last_change_ms_ = now_ms();
   if (!down_node.empty()) {
     for (auto it = remote_watchers_.begin(); it != remote_watchers_.end();) {
       it->second.erase(down_node);
       it = it->second.empty() ? remote_watchers_.erase(it) : std::next(it);
     }
   }
-  rebalance();
-  if (!down_node.empty()) pick_up_orphans();
+  core_.on_membership_changed(link_.serving_members(), down_node, now_ms());
+  carry_out();
   notify_all();
   // Watch each game at its (maybe new) owner; a duplicate subscription is harmless.
   for (const auto& [id, n] : watched_) {

@@ -3,16 +3,11 @@
 // forwards it to the owner; it moves sessions to their new owner when membership changes (a node
 // joins, leaves or is draining) and pushes game changes to the nodes whose clients watch them.
 //
-// Hand-off (DESIGN.md "How a hand-off should go"): the old owner freezes the session (calls for
-// it wait, its round timer is paused), sends its state and its watchers to the new owner, which
-// starts it with the next epoch and acknowledges; then the old owner drops it and the waiting
-// calls go on — now forwarded to the new owner. A call that reaches the new owner before the
-// state does waits for it, woken by its arrival (bounded by kArrivalWaitMs, within the hand-off
-// window after a membership change). Nothing is refused during a hand-off; calls are delayed.
-//
-// Weaknesses, today: there is no replicated store yet, so a session whose node is killed
-// (SIGKILL) is lost; two partitioned sides that both believe they own a session both serve it
-// (epochs tell the copies apart but do not fence writes without a store to compare against).
+// The decisions — who owns a key, when to serve, wait or forward, how a session moves to its new
+// owner and is picked up after a crash, and the fencing of stale owners — are made by the
+// sans-I/O core in ownership.h, which the simulator (sim/) also drives. The router is its Asio
+// shell: it carries the core's messages, wakes the calls waiting on a key, forwards calls and
+// their replies, re-sends transfers on a timer, and keeps the WebSocket watchers of each game.
 //
 // Thread: the io_context's single thread, with the SessionHost.
 #pragma once
@@ -22,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +28,7 @@
 
 #include "handoff/store.h"
 #include "sessions/host.h"
+#include "sessions/ownership.h"
 #include "sessions/sessions.pb.h"
 
 namespace minotaur::sessions {
@@ -47,14 +44,10 @@ class ClusterLink {
 };
 
 struct RouterCounters {
-  std::uint64_t forwarded = 0;          // calls sent to another node
-  std::uint64_t forward_timeouts = 0;   // ... that got no reply in time
-  std::uint64_t handoffs_sent = 0;      // sessions handed to a new owner and acknowledged
-  std::uint64_t handoffs_received = 0;  // sessions started here from a hand-off
-  std::uint64_t waits_for_arrival = 0;  // calls that waited for a session in transit
-  std::uint64_t pushes_sent = 0;        // game changes sent to watching nodes
-  std::uint64_t picked_up = 0;          // sessions started here from the replicated store
-  std::uint64_t sync_timeouts = 0;      // sync replication not acknowledged in time
+  std::uint64_t forwarded = 0;         // calls sent to another node
+  std::uint64_t forward_timeouts = 0;  // ... that got no reply in time
+  std::uint64_t pushes_sent = 0;       // game changes sent to watching nodes
+  std::uint64_t sync_timeouts = 0;     // sync replication not acknowledged in time
 };
 
 class Router {
@@ -62,8 +55,7 @@ class Router {
   static constexpr std::uint32_t kMaxForwardHops = 4;
   static constexpr std::int64_t kCallTimeoutMs = 10'000;    // a whole call, waits included
   static constexpr std::int64_t kForwardTimeoutMs = 3'000;  // one forwarded call's reply
-  static constexpr std::int64_t kHandoffWindowMs = 5'000;   // after a membership change
-  static constexpr std::int64_t kAckTimeoutMs = 2'000;      // for one transfer's ack
+  static constexpr std::int64_t kTickMs = 20;               // transfers re-sent, quorum read
   static constexpr std::int64_t kSyncTimeoutMs = 2'000;     // --replication sync's wait
   static constexpr std::size_t kMaxWaitingCalls = 1024;     // per session, during a hand-off
 
@@ -71,6 +63,9 @@ class Router {
   // reported only after every peer acknowledged it (--replication sync).
   Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link, std::string self,
          handoff::Store* store = nullptr, bool sync = false);
+
+  // Where the quorum lease comes from (cluster/membership.h has_quorum); none: always held.
+  void set_quorum_source(std::function<bool()> has_quorum) { has_quorum_ = std::move(has_quorum); }
   ~Router();
 
   asio::awaitable<Result<GameView, SessionError>> create_game(game::Game game);
@@ -96,7 +91,11 @@ class Router {
   // completes when none is left here, or when `bound_ms` passes.
   asio::awaitable<void> drain(std::int64_t bound_ms);
 
+  // Stops the re-send timer (the node is shutting down).
+  void stop();
+
   const RouterCounters& counters() const { return counters_; }
+  const OwnershipCounters& ownership_counters() const { return core_.counters(); }
 
  private:
   struct Outcome {
@@ -110,18 +109,14 @@ class Router {
   asio::awaitable<CallResult> execute_local(const v1::Request& request);
   asio::awaitable<std::optional<v1::Reply>> forward(const std::string& owner, v1::Request request);
   asio::awaitable<void> serve_remote(std::string from, v1::Request request);
-  asio::awaitable<void> handoff(std::string key);
   asio::awaitable<void> wait(const std::string& key, std::int64_t until_ms);
+  asio::awaitable<void> tick_loop();
   void notify(const std::string& key);
   void notify_all();
-  void rebalance();
   void send(const std::string& peer, const v1::Envelope& envelope);
-  void on_transfer(const std::string& from, const v1::Transfer& t);
+  void carry_out();  // the core's messages and wakes
   void push(const GameView& view);
-  void stash(const std::string& key);
-  bool pick_up(const std::string& key);  // from the store, if it has the key; true if started
-  void pick_up_orphans();
-  std::string owner(const std::string& key) const;
+  std::string owner(const std::string& key) const { return core_.owner(key); }
   std::int64_t now_ms() const;
 
   asio::any_io_executor executor_;
@@ -130,10 +125,12 @@ class Router {
   std::string self_;
   handoff::Store* store_;
   bool sync_;
+  Ownership core_;
+  std::function<bool()> has_quorum_;
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;
-  std::int64_t last_change_ms_ = 0;
-  bool draining_ = false;
+  std::unique_ptr<asio::steady_timer> tick_timer_;
+  bool stopped_ = false;
 
   struct Pending {
     std::unique_ptr<asio::steady_timer> timer;
@@ -141,8 +138,6 @@ class Router {
   };
   std::map<std::uint64_t, Pending> pending_;                      // forwarded calls by request id
   std::multimap<std::string, asio::steady_timer*> waiters_;       // calls waiting on a key
-  std::set<std::string> moving_;                                  // keys being handed off
-  std::map<std::string, std::uint64_t> acked_;                    // key -> epoch the owner acked
   std::map<std::string, std::set<std::string>> remote_watchers_;  // game id -> nodes
   std::map<std::string, std::size_t> watched_;                    // game id -> local listeners
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -1,0 +1,42 @@
+// StashStore: what the sessions layer needs of the replicated store — put a session's state,
+// read it back, know whether anyone else will hold a copy. handoff::Store (the node's replica on
+// Asio) implements it, and so does the simulator's replica (sim/), so that the ownership core
+// (sessions/ownership.h) runs unchanged in both.
+//
+// A stashed value is the session's ownership epoch, its kind and its state (encode_stashed); the
+// epoch is what fences a stale owner: a node that finds a higher epoch in the store than the one
+// it hosts has been superseded and must not accept changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace minotaur::handoff {
+
+class StashStore {
+ public:
+  virtual ~StashStore() = default;
+  virtual void stash(const std::string& key, std::string value) = 0;
+  virtual std::optional<std::string> pickup(std::string_view key) const = 0;
+  // The epoch of the stashed value, without copying it; nullopt when absent or not a stash.
+  virtual std::optional<std::uint64_t> stashed_epoch(std::string_view key) const = 0;
+  virtual std::vector<std::string> keys() const = 0;
+  // Peers that will receive what is stashed here (0: nobody holds a copy).
+  virtual std::size_t peer_count() const = 0;
+};
+
+struct Stashed {
+  std::uint64_t epoch = 0;
+  bool is_game = true;
+  std::string_view state;  // points into the value it was decoded from
+};
+
+// Layout: epoch (8 bytes, little-endian), 'g' (game) or 'l' (lobby), the state's bytes.
+std::string encode_stashed(std::uint64_t epoch, bool is_game, std::string_view state);
+std::optional<Stashed> decode_stashed(std::string_view value);
+
+}  // namespace minotaur::handoff

@@ -1,0 +1,305 @@
+#include "sessions/ownership.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "base/assert.h"
+#include "sessions/placement.h"
+
+namespace minotaur::sessions {
+
+namespace {
+
+SessionError unavailable(std::string code, std::string message) {
+  return SessionError{SessionError::Kind::kUnavailable, std::move(code), std::move(message)};
+}
+
+Decision wait_until(std::int64_t until_ms) {
+  Decision d;
+  d.kind = Decision::Kind::kWait;
+  d.until_ms = until_ms;
+  return d;
+}
+
+Decision refuse(SessionError e) {
+  Decision d;
+  d.kind = Decision::Kind::kRefuse;
+  d.error = std::move(e);
+  return d;
+}
+
+}  // namespace
+
+Ownership::Ownership(OwnershipOptions options, SessionStates& states, handoff::StashStore* store)
+    : options_(std::move(options)), states_(states), store_(store) {
+  MINOTAUR_ASSERT(!options_.self.empty());
+}
+
+std::string Ownership::owner(const std::string& key) const {
+  return owner_of(key, serving_);
+}
+
+// ---- calls -----------------------------------------------------------------------------------
+
+Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t now_ms) {
+  const std::string o = owner(key);
+  if (o.empty()) return wait_until(now_ms + 100);  // no node serves: membership will change
+  if (o != options_.self) {
+    Decision d;
+    d.kind = Decision::Kind::kForward;
+    d.owner = o;
+    return d;
+  }
+  if (moving(key)) return wait_until(now_ms + options_.ack_timeout_ms);  // woken when it ends
+  if (!states_.hosts(key)) {
+    const std::string before = owner_of(key, previous_serving_);
+    if (kind != CallKind::kCreate && now_ms - last_change_ms_ < options_.arrival_wait_ms &&
+        !before.empty() && before != options_.self) {
+      // Placement gave it to us recently, from another node: its state may be on its way.
+      // Woken on arrival.
+      ++counters_.waits_for_arrival;
+      return wait_until(last_change_ms_ + options_.arrival_wait_ms);
+    }
+    (void)pick_up(key);  // its old owner crashed, or it was never handed over
+  } else if (superseded(key)) {
+    // Another node took it over while we were cut off or slow to learn: our copy is stale.
+    spdlog::warn(
+        "session {}: the store has a newer owner's state (epoch {} > {}); dropping the "
+        "stale copy here",
+        key, store_->stashed_epoch(key).value_or(0), states_.epoch(key));
+    ++counters_.superseded;
+    states_.remove(key);
+    (void)pick_up(key);
+  }
+  if (kind != CallKind::kRead) {
+    if (!quorum_) {
+      ++counters_.refused_no_quorum;
+      return refuse(unavailable("no_quorum",
+                                "this node is cut off from most of the cluster and accepts no "
+                                "change now (another node may own the game); retry in a moment"));
+    }
+    if (options_.sync && store_ != nullptr && store_->peer_count() == 0) {
+      // --replication sync promises another node's acknowledgement; alone (the only node, or
+      // cut off from the others) this node cannot give it, so it changes nothing.
+      return refuse(unavailable("no_replica",
+                                "no other node is reachable to replicate this change "
+                                "(--replication sync); retry when the cluster is whole"));
+    }
+  }
+  return Decision{};
+}
+
+void Ownership::changed(const std::string& key) {
+  if (store_ == nullptr || !states_.hosts(key)) return;
+  const auto [state, is_game] = states_.export_state(key);
+  store_->stash(key, handoff::encode_stashed(states_.epoch(key), is_game, state));
+}
+
+bool Ownership::superseded(const std::string& key) const {
+  if (store_ == nullptr) return false;
+  const auto stored = store_->stashed_epoch(key);
+  return stored && *stored > states_.epoch(key);
+}
+
+// ---- the replicated store --------------------------------------------------------------------
+
+bool Ownership::pick_up(const std::string& key) {
+  if (store_ == nullptr) return false;
+  const auto value = store_->pickup(key);
+  if (!value) return false;
+  const auto s = handoff::decode_stashed(*value);
+  if (!s) {
+    spdlog::error("session {}: the replicated value is not a stashed session; ignoring it", key);
+    return false;
+  }
+  if (auto ok = states_.install(key, s->state, s->is_game, s->epoch + 1); !ok) {
+    spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
+    return false;
+  }
+  ++counters_.picked_up;
+  spdlog::info("session {}: picked up from the replicated store (epoch {})", key, s->epoch + 1);
+  changed(key);  // the new epoch in the store fences any older copy
+  wake(key);
+  return true;
+}
+
+// After a crash: every session this node owns now but does not host, whose state the store has.
+void Ownership::pick_up_orphans() {
+  if (store_ == nullptr) return;
+  for (const std::string& key : store_->keys()) {
+    if (!states_.hosts(key) && !moving(key) && owner(key) == options_.self) (void)pick_up(key);
+  }
+}
+
+// ---- hand-off --------------------------------------------------------------------------------
+
+void Ownership::on_membership_changed(std::vector<std::string> serving, const std::string& down,
+                                      std::int64_t now_ms) {
+  if (draining_)
+    serving.erase(std::remove(serving.begin(), serving.end(), options_.self), serving.end());
+  if (serving != serving_) {
+    previous_serving_ = std::exchange(serving_, std::move(serving));
+    last_change_ms_ = now_ms;
+  }
+  if (!down.empty()) {
+    // Transfers to the member that died: nobody will acknowledge them. Whatever it accepted
+    // before it died is in the store; its new owner starts from the newer of the two.
+    std::vector<std::string> retarget;
+    for (const auto& [key, m] : moves_) {
+      if (m.to == down) retarget.push_back(key);
+    }
+    for (const std::string& key : retarget) send_transfer(key, now_ms, /*retarget=*/true);
+  }
+  rebalance(now_ms);
+  if (!down.empty()) pick_up_orphans();
+  for (const std::string& key : states_.keys()) wake(key);
+}
+
+void Ownership::drain(std::int64_t now_ms) {
+  draining_ = true;
+  previous_serving_ = serving_;
+  serving_.erase(std::remove(serving_.begin(), serving_.end(), options_.self), serving_.end());
+  last_change_ms_ = now_ms;
+  rebalance(now_ms);
+}
+
+void Ownership::rebalance(std::int64_t now_ms) {
+  for (const std::string& key : states_.keys()) {
+    if (!moving(key)) start_move(key, now_ms);
+  }
+}
+
+void Ownership::start_move(const std::string& key, std::int64_t now_ms) {
+  const std::string o = owner(key);
+  if (o.empty() || o == options_.self) return;
+  states_.set_frozen(key, true);
+  moves_[key] = Move{};
+  send_transfer(key, now_ms, /*retarget=*/true);
+}
+
+// A transfer goes to the owner of the moment and, until it is acknowledged, is re-sent to that
+// same node — never to another one while the first may have started the session (it would then
+// pass it on itself, being no owner); only when that node goes down is a new target chosen.
+void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool retarget) {
+  Move& m = moves_.at(key);
+  if (retarget || m.to.empty()) {
+    const std::string o = owner(key);
+    if (o.empty() || o == options_.self) {
+      finish_move(key, false);  // nobody to take it (or it is ours again): keep serving it
+      return;
+    }
+    m.to = o;
+  }
+  const auto [state, is_game] = states_.export_state(key);
+  m.epoch = states_.epoch(key);
+  m.resend_at_ms = now_ms + options_.ack_timeout_ms;
+  Send s;
+  s.to = m.to;
+  v1::Transfer* t = s.envelope.mutable_transfer();
+  t->set_key(key);
+  t->set_epoch(m.epoch);
+  t->set_is_game(is_game);
+  t->set_state(state);
+  sends_.push_back(std::move(s));
+  if (options_.unsafe_skip_ack) {
+    states_.remove(key);
+    ++counters_.handoffs_sent;
+    finish_move(key, true);
+  }
+}
+
+void Ownership::finish_move(const std::string& key, bool moved) {
+  moves_.erase(key);
+  if (!moved) states_.set_frozen(key, false);
+  wake(key);
+}
+
+bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std::int64_t) {
+  auto it = moves_.find(ack.key());
+  if (it == moves_.end() || it->second.to != from) return false;  // stale or duplicate
+  const Move m = it->second;
+  if (ack.epoch() > m.epoch) {
+    spdlog::debug("session {}: handed to {} (epoch {} -> {})", ack.key(), from, m.epoch,
+                  ack.epoch());
+    states_.remove(ack.key());
+    ++counters_.handoffs_sent;
+    finish_move(ack.key(), true);
+    return true;
+  }
+  spdlog::error("session {}: {} refused its state; keeping it here", ack.key(), from);
+  finish_move(ack.key(), false);
+  return false;
+}
+
+void Ownership::on_transfer(const std::string& from, const v1::Transfer& t, std::int64_t now_ms) {
+  Send reply;
+  reply.to = from;
+  v1::TransferAck* ack = reply.envelope.mutable_transfer_ack();
+  ack->set_key(t.key());
+  const std::uint64_t have = states_.epoch(t.key());
+  if (have > t.epoch()) {
+    ack->set_epoch(have);  // a duplicate of a transfer we took already: keep ours
+    sends_.push_back(std::move(reply));
+    return;
+  }
+  if (have != 0) {
+    if (moving(t.key())) moves_.erase(t.key());
+    states_.remove(t.key());  // an older copy of ours
+  }
+  // The store may know a newer state than the sender's (a node that had the session after it
+  // died): start from the newer of the two.
+  const auto stored = store_ != nullptr ? store_->stashed_epoch(t.key()) : std::nullopt;
+  if (stored && *stored > t.epoch() && pick_up(t.key())) {
+    ack->set_epoch(states_.epoch(t.key()));
+  } else if (auto ok = states_.install(t.key(), t.state(), t.is_game(), t.epoch() + 1); !ok) {
+    spdlog::error("session {}: refused the state {} handed over: {}", t.key(), from, ok.error());
+    ack->set_epoch(0);
+  } else {
+    ++counters_.handoffs_received;
+    ack->set_epoch(t.epoch() + 1);
+    changed(t.key());
+  }
+  sends_.push_back(std::move(reply));
+  wake(t.key());
+  // Placement may have moved on while the state travelled: pass it on.
+  if (states_.hosts(t.key())) start_move(t.key(), now_ms);
+}
+
+void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
+  if (!send.envelope.has_transfer()) return;  // an ack: the sender re-sends its transfer
+  auto it = moves_.find(send.envelope.transfer().key());
+  if (it != moves_.end()) it->second.resend_at_ms = now_ms + options_.resend_ms;
+}
+
+void Ownership::tick(std::int64_t now_ms) {
+  std::vector<std::string> due;
+  for (const auto& [key, m] : moves_) {
+    if (m.resend_at_ms <= now_ms) due.push_back(key);
+  }
+  for (const std::string& key : due) {
+    if (!states_.hosts(key)) {
+      finish_move(key, true);
+      continue;
+    }
+    ++counters_.transfers_resent;
+    send_transfer(key, now_ms, /*retarget=*/false);
+  }
+}
+
+std::optional<std::int64_t> Ownership::next_tick_ms() const {
+  std::optional<std::int64_t> next;
+  for (const auto& [key, m] : moves_) {
+    if (!next || m.resend_at_ms < *next) next = m.resend_at_ms;
+  }
+  return next;
+}
+
+std::vector<Ownership::Send> Ownership::take_sends() {
+  return std::exchange(sends_, {});
+}
+std::vector<std::string> Ownership::take_wakes() {
+  return std::exchange(wakes_, {});
+}
+
+}  // namespace minotaur::sessions

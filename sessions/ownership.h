@@ -1,0 +1,171 @@
+// Ownership: who serves which session, and how a session moves — the sans-I/O core of the
+// router. No sockets, no timers, no clock: every input carries now_ms, and what it wants done
+// comes out as values (messages to send, keys whose waiting calls should look again). The Asio
+// router (router.h) and the deterministic simulator (sim/) drive this same code.
+//
+// Placement: the owner of a key is owner_of(key, serving members) (placement.h), a pure function
+// every node computes alike. A call is served where its key's owner is; decide() says, for one
+// call at one moment, whether to serve it here, forward it to the owner, wait (a hand-off is in
+// flight, or the state is on its way), or refuse it.
+//
+// Hand-off (DESIGN.md "How a hand-off should go"): when the owner of a hosted key is another
+// node, the session is frozen (calls wait, its round timer is paused) and a Transfer carrying
+// its state and epoch goes to the new owner, which starts it with epoch + 1, stashes it and
+// acknowledges. Only on that acknowledgement is the session dropped here; then the waiting calls
+// look again and go to the new owner. Without an acknowledgement within ack_timeout_ms the
+// transfer is sent again to whoever owns the key by then (the new owner may have gone); if
+// placement gives the key back to this node, it thaws and is served here.
+//
+// Crash recovery: every accepted change is stashed in the replicated store with its epoch
+// (handoff/stash.h). When a member goes down, each node starts the sessions it now owns, that it
+// does not host, from the store, with the stored epoch + 1 — and so does a call that reaches an
+// owner without the state after the arrival window.
+//
+// Fencing (one owner, SPEC.md 4.3): before a change is accepted, the epoch in this node's replica
+// of the store is compared with the hosted one; a higher stored epoch means another node took
+// the session over (this node was cut off, or slow to learn of a change) — the stale copy is
+// dropped and the session restarts from the store. The replica only knows what reached it: a
+// node cut off from every other node cannot see the new epoch. That gap is closed by the quorum
+// lease (set_quorum): a node that has not heard from a majority of the cluster recently accepts
+// no change at all (cluster/membership.h, has_quorum).
+//
+// Thread: one owner calls every method.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "handoff/stash.h"
+#include "sessions/errors.h"
+#include "sessions/sessions.pb.h"
+
+namespace minotaur::sessions {
+
+// What the core needs of the sessions its node hosts; it never looks inside a state.
+// SessionHost implements it; the simulator has its own host of opaque states.
+class SessionStates {
+ public:
+  virtual ~SessionStates() = default;
+  virtual bool hosts(const std::string& key) const = 0;
+  virtual std::vector<std::string> keys() const = 0;
+  virtual std::uint64_t epoch(const std::string& key) const = 0;  // 0 when not hosted
+  virtual std::pair<std::string, bool> export_state(const std::string& key) const = 0;
+  virtual Result<Ok, std::string> install(const std::string& key, std::string_view state,
+                                          bool is_game, std::uint64_t epoch) = 0;
+  virtual void remove(const std::string& key) = 0;
+  virtual void set_frozen(const std::string& key, bool frozen) = 0;
+};
+
+enum class CallKind { kRead, kWrite, kCreate };
+
+struct Decision {
+  enum class Kind { kServe, kForward, kWait, kRefuse };
+  Kind kind = Kind::kServe;
+  std::string owner;          // kForward: the node to send it to
+  std::int64_t until_ms = 0;  // kWait: look again then at the latest (a wake comes earlier)
+  SessionError error{SessionError::Kind::kUnavailable, {}, {}};  // kRefuse
+};
+
+struct OwnershipOptions {
+  std::string self;
+  bool sync = false;                     // --replication sync: writes need a peer
+  std::int64_t ack_timeout_ms = 2'000;   // for one transfer's acknowledgement
+  std::int64_t arrival_wait_ms = 3'000;  // after a membership change, for a state in transit
+  std::int64_t resend_ms = 50;           // a transfer that could not be sent at all
+  // BROKEN ON PURPOSE, for the simulator's self-test only: drop a session as soon as its
+  // transfer is sent, without waiting for the acknowledgement.
+  bool unsafe_skip_ack = false;
+};
+
+struct OwnershipCounters {
+  std::uint64_t handoffs_sent = 0;      // sessions handed to a new owner and acknowledged
+  std::uint64_t handoffs_received = 0;  // sessions started here from a hand-off
+  std::uint64_t transfers_resent = 0;   // no acknowledgement in time
+  std::uint64_t waits_for_arrival = 0;  // calls that waited for a session in transit
+  std::uint64_t picked_up = 0;          // sessions started here from the replicated store
+  std::uint64_t superseded = 0;         // stale copies dropped: the store had a newer epoch
+  std::uint64_t refused_no_quorum = 0;  // changes refused while cut off from the majority
+};
+
+class Ownership {
+ public:
+  struct Send {
+    std::string to;
+    v1::Envelope envelope;  // a Transfer or a TransferAck
+  };
+
+  // `store` may be null (no replication: nothing survives a crash).
+  Ownership(OwnershipOptions options, SessionStates& states, handoff::StashStore* store);
+
+  // ---- inputs ----
+  // Membership changed: the serving members (this node included while it serves) and the
+  // member that went down, if any (its sessions are picked up from the store).
+  void on_membership_changed(std::vector<std::string> serving, const std::string& down,
+                             std::int64_t now_ms);
+  // False while this node has not heard from a majority of the cluster within the lease.
+  void set_quorum(bool has_quorum) { quorum_ = has_quorum; }
+  // One call for `key`, now. kServe: execute it on the host now (then call changed() for every
+  // accepted change).
+  Decision decide(const std::string& key, CallKind kind, std::int64_t now_ms);
+  // An accepted change of a hosted session (or one just created): stash it.
+  void changed(const std::string& key);
+  void on_transfer(const std::string& from, const v1::Transfer& transfer, std::int64_t now_ms);
+  // True when this acknowledgement completed the hand-off (the session left this node).
+  bool on_ack(const std::string& from, const v1::TransferAck& ack, std::int64_t now_ms);
+  // A Send the driver could not deliver at all (no connection): retried after resend_ms.
+  void on_send_failed(const Send& send, std::int64_t now_ms);
+  // Re-sends unacknowledged transfers; call every few tens of ms.
+  void tick(std::int64_t now_ms);
+  // This node stops serving (the membership already excludes it): hand everything off.
+  void drain(std::int64_t now_ms);
+
+  // ---- outputs ----
+  std::vector<Send> take_sends();
+  std::vector<std::string> take_wakes();
+
+  // ---- reads ----
+  std::string owner(const std::string& key) const;
+  const std::vector<std::string>& serving() const { return serving_; }
+  bool moving(const std::string& key) const { return moves_.count(key) != 0; }
+  std::size_t moves_in_flight() const { return moves_.size(); }
+  bool draining() const { return draining_; }
+  bool has_quorum() const { return quorum_; }
+  const OwnershipCounters& counters() const { return counters_; }
+  // Next time tick() has work (a transfer to re-send), or nullopt.
+  std::optional<std::int64_t> next_tick_ms() const;
+
+ private:
+  struct Move {
+    std::string to;
+    std::uint64_t epoch = 0;
+    std::int64_t resend_at_ms = 0;
+  };
+
+  void rebalance(std::int64_t now_ms);
+  void start_move(const std::string& key, std::int64_t now_ms);
+  void send_transfer(const std::string& key, std::int64_t now_ms, bool retarget);
+  void finish_move(const std::string& key, bool moved);
+  bool pick_up(const std::string& key);
+  void pick_up_orphans();
+  bool superseded(const std::string& key) const;
+  void wake(const std::string& key) { wakes_.push_back(key); }
+
+  OwnershipOptions options_;
+  SessionStates& states_;
+  handoff::StashStore* store_;
+  std::vector<std::string> serving_;
+  std::vector<std::string> previous_serving_;  // before the last change: who may be sending
+  std::map<std::string, Move> moves_;
+  std::vector<Send> sends_;
+  std::vector<std::string> wakes_;
+  std::int64_t last_change_ms_ = -1'000'000'000;
+  bool draining_ = false;
+  bool quorum_ = true;
+  OwnershipCounters counters_;
+};
+
+}  // namespace minotaur::sessions
