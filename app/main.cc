@@ -9,6 +9,7 @@
 #include "app/local.h"
 #include "crdt/bench.h"
 #include "node/node.h"
+#include "sim/world.h"
 
 namespace {
 
@@ -119,7 +120,61 @@ int main(int argc, char** argv) {
                    "Single-key round trips measured after the bulk load")
       ->default_val(2000);
 
+  // minotaur sim
+  minotaur::sim::SimConfig sim;
+  std::uint64_t sim_seeds = 1;
+  bool sim_full_trace = false;
+  auto* sim_cmd = app.add_subcommand(
+      "sim",
+      "Deterministic simulation of a cluster under faults (the real membership, store and "
+      "ownership code in virtual time), with checkers. Exit 1 when a checker fails; the same "
+      "seed replays the same run.");
+  sim_cmd->add_option("--seed", sim.seed, "First seed")->default_val(1);
+  sim_cmd->add_option("--seeds", sim_seeds, "How many seeds, from --seed on")->default_val(1);
+  sim_cmd->add_option("--steps", sim.steps, "Fault phase length, in steps of 10 ms")
+      ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(1'000'000)))
+      ->default_val(1500);
+  sim_cmd->add_option("--nodes", sim.nodes, "Nodes")->check(CLI::Range(1, 32))->default_val(3);
+  sim_cmd->add_option("--games", sim.games, "Games")->check(CLI::Range(1, 10'000))->default_val(6);
+  sim_cmd->add_option("--clients", sim.clients, "Writing clients")
+      ->check(CLI::Range(0, 1000))
+      ->default_val(4);
+  sim_cmd->add_flag("--sync", sim.sync, "--replication sync (default async)");
+  sim_cmd->add_flag(
+      "--no-faults", [&](std::int64_t) { sim.faults = false; }, "No faults");
+  sim_cmd->add_flag(
+      "--no-stops", [&](std::int64_t) { sim.stops = false; }, "No graceful stops");
+  sim_cmd->add_flag(
+      "--no-kills", [&](std::int64_t) { sim.kills = false; }, "No kills");
+  sim_cmd->add_flag(
+      "--no-partitions", [&](std::int64_t) { sim.partitions = false; }, "No partitions");
+  sim_cmd->add_flag("--unsafe-skip-ack", sim.unsafe_skip_ack,
+                    "BROKEN variant: hand-off without waiting for the acknowledgement");
+  sim_cmd->add_flag("--unsafe-no-quorum", sim.unsafe_no_quorum, "BROKEN variant: no quorum lease");
+  sim_cmd->add_flag("--full-trace", sim_full_trace, "Print the whole trace of a failed seed");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (sim_cmd->parsed()) {
+    spdlog::set_level(spdlog::level::off);
+    if (sim_full_trace) sim.trace_tail = 1'000'000'000;
+    std::uint64_t failed = 0;
+    const std::uint64_t first = sim.seed;
+    for (std::uint64_t seed = first; seed < first + sim_seeds; ++seed) {
+      sim.seed = seed;
+      const auto r = minotaur::sim::run(sim);
+      if (!r.ok) {
+        ++failed;
+        std::printf("%s", r.report(seed).c_str());
+      } else if (sim_seeds == 1 || (seed - first + 1) % 100 == 0) {
+        std::fprintf(stderr, "sim: seed %llu %s\n", static_cast<unsigned long long>(seed),
+                     r.summary().c_str());
+      }
+    }
+    std::printf("sim: %llu of %llu seed(s) failed\n", static_cast<unsigned long long>(failed),
+                static_cast<unsigned long long>(sim_seeds));
+    return failed == 0 ? 0 : 1;
+  }
 
   if (crdt_cmd->parsed()) {
     const std::string out = minotaur::crdt::run_crdt_bench(crdt_bench, [](std::string_view line) {

@@ -176,7 +176,7 @@ bool Membership::has_quorum(std::int64_t now_ms, std::int64_t lease_ms) const {
     }
     if (e.member.status != MemberStatus::kDown) {
       ++voters;
-      if (now_ms - e.last_heard_ms <= lease_ms) ++heard;
+      if (e.confirmed_ms >= 0 && now_ms - e.confirmed_ms <= lease_ms) ++heard;
     } else if (!e.left) {
       ++voters;  // failed, or cut off: it may still be serving on the other side
     }
@@ -361,9 +361,17 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
     // it spreads in two network delays even to members the source is not yet connected to.
     // Merging is idempotent, so the second round produces no news and the push stops.
     if (step.events.size() > events_before) push_news(from.name, now_ms, step);
+    // It lists this incarnation as alive: it counts towards the quorum lease.
+    for (const auto& s : message.gossip().members()) {
+      if (s.name() == config_.self.name && s.incarnation() == config_.self.incarnation &&
+          from_wire(s.status()) != MemberStatus::kDown) {
+        if (auto e = entries_.find(from.name); e != entries_.end()) e->second.confirmed_ms = now_ms;
+      }
+    }
   } else if (message.has_heartbeat()) {
     Entry& e = entries_.find(from.name)->second;
     const bool differs = message.heartbeat().table_hash() != table_hash();
+    if (!differs) e.confirmed_ms = now_ms;  // the same table: it has this incarnation alive
     const bool rate_ok = e.last_gossip_sent_ms < 0 ||
                          now_ms - e.last_gossip_sent_ms >= config_.heartbeat_interval_ms;
     if (differs && rate_ok) send_gossip(e, now_ms, step);

@@ -124,7 +124,10 @@ class Membership {
   // The cluster declared this incarnation down (or a newer one of our name exists): restart.
   bool self_down() const;
   // The quorum lease: true when this node heard, within lease_ms, from a majority of the
-  // cluster's voters — itself and the members that are up or leaving, plus those that went down
+  // cluster's voters that they count it alive (their table has this incarnation up or leaving:
+  // a node cut off long enough to be declared down regains no quorum when it reconnects — it
+  // learns it is down instead). Voters:
+  // itself and the members that are up or leaving, plus those that went down
   // without announcing it (crashed, or cut off: they may be alive on the other side of a
   // partition) until their tombstone is dropped (down_retention_ms). A member that left
   // gracefully is no voter. On the minority side of a partition this turns false within
@@ -143,6 +146,9 @@ class Membership {
     std::int64_t last_gossip_sent_ms = -1;  // rate limit for answers to a differing hash
     bool connected = false;
     bool left = false;  // this incarnation announced leaving (its going down is no failure)
+    // Last time it showed that its table has this node's incarnation alive (a heartbeat with
+    // our table's hash, or a gossip listing us): what the quorum lease counts.
+    std::int64_t confirmed_ms = -1;
   };
 
   void advance(std::int64_t now_ms);

@@ -32,11 +32,15 @@ class StashStore {
 struct Stashed {
   std::uint64_t epoch = 0;
   bool is_game = true;
-  std::string_view state;  // points into the value it was decoded from
+  std::string_view holder;  // the node that stashed it (empty in the first layout)
+  std::string_view state;   // points into the value it was decoded from
 };
 
-// Layout: epoch (8 bytes, little-endian), 'g' (game) or 'l' (lobby), the state's bytes.
-std::string encode_stashed(std::uint64_t epoch, bool is_game, std::string_view state);
+// Layout: epoch (8 bytes, little-endian), 'G' (game) or 'L' (lobby), the holder's name length
+// (1 byte) and name, the state's bytes. The first layout ('g'/'l', no holder) is still read, so
+// that nodes of the previous version and this one share a store during a rolling deploy.
+std::string encode_stashed(std::uint64_t epoch, bool is_game, std::string_view holder,
+                           std::string_view state);
 std::optional<Stashed> decode_stashed(std::string_view value);
 
 }  // namespace minotaur::handoff

@@ -61,7 +61,13 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
       ++counters_.waits_for_arrival;
       return wait_until(last_change_ms_ + options_.arrival_wait_ms);
     }
-    (void)pick_up(key);  // its old owner crashed, or it was never handed over
+    // Nobody handed it over. Start it from the store only when the node that stashed it last
+    // is not serving (it went down, or it is this node's earlier life): a holder that still
+    // serves is slow or cut off, and will hand it over or lose its lease and be declared down
+    // (then on_membership_changed picks it up). Until then the call waits.
+    if (!pick_up(key, /*only_if_holder_gone=*/true) && holder_serves(key)) {
+      return wait_until(now_ms + 100);
+    }
   } else if (superseded(key)) {
     // Another node took it over while we were cut off or slow to learn: our copy is stale.
     spdlog::warn(
@@ -93,7 +99,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
 void Ownership::changed(const std::string& key) {
   if (store_ == nullptr || !states_.hosts(key)) return;
   const auto [state, is_game] = states_.export_state(key);
-  store_->stash(key, handoff::encode_stashed(states_.epoch(key), is_game, state));
+  store_->stash(key, handoff::encode_stashed(states_.epoch(key), is_game, options_.self, state));
 }
 
 bool Ownership::superseded(const std::string& key) const {
@@ -104,13 +110,26 @@ bool Ownership::superseded(const std::string& key) const {
 
 // ---- the replicated store --------------------------------------------------------------------
 
-bool Ownership::pick_up(const std::string& key) {
+bool Ownership::holder_serves(const std::string& key) const {
+  if (store_ == nullptr) return false;
+  const auto value = store_->pickup(key);
+  if (!value) return false;
+  const auto s = handoff::decode_stashed(*value);
+  if (!s || s->holder.empty() || s->holder == options_.self) return false;
+  return std::find(serving_.begin(), serving_.end(), s->holder) != serving_.end();
+}
+
+bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   if (store_ == nullptr) return false;
   const auto value = store_->pickup(key);
   if (!value) return false;
   const auto s = handoff::decode_stashed(*value);
   if (!s) {
     spdlog::error("session {}: the replicated value is not a stashed session; ignoring it", key);
+    return false;
+  }
+  if (only_if_holder_gone && !s->holder.empty() && s->holder != options_.self &&
+      std::find(serving_.begin(), serving_.end(), s->holder) != serving_.end()) {
     return false;
   }
   if (auto ok = states_.install(key, s->state, s->is_game, s->epoch + 1); !ok) {
@@ -128,7 +147,9 @@ bool Ownership::pick_up(const std::string& key) {
 void Ownership::pick_up_orphans() {
   if (store_ == nullptr) return;
   for (const std::string& key : store_->keys()) {
-    if (!states_.hosts(key) && !moving(key) && owner(key) == options_.self) (void)pick_up(key);
+    if (!states_.hosts(key) && !moving(key) && owner(key) == options_.self) {
+      (void)pick_up(key, /*only_if_holder_gone=*/true);
+    }
   }
 }
 

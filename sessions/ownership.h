@@ -149,7 +149,8 @@ class Ownership {
   void start_move(const std::string& key, std::int64_t now_ms);
   void send_transfer(const std::string& key, std::int64_t now_ms, bool retarget);
   void finish_move(const std::string& key, bool moved);
-  bool pick_up(const std::string& key);
+  bool pick_up(const std::string& key, bool only_if_holder_gone = false);
+  bool holder_serves(const std::string& key) const;
   void pick_up_orphans();
   bool superseded(const std::string& key) const;
   void wake(const std::string& key) { wakes_.push_back(key); }

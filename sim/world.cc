@@ -1,0 +1,954 @@
+#include "sim/world.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <variant>
+
+#include "base/assert.h"
+#include "cluster/membership.h"
+#include "crdt/stable_hash.h"
+#include "crdt/sync_replica.h"
+#include "handoff/stash.h"
+#include "handoff/store.h"
+#include "sessions/ownership.h"
+#include "sessions/placement.h"
+
+namespace minotaur::sim {
+
+namespace {
+
+constexpr std::int64_t kMembershipTickMs = 50;
+constexpr std::int64_t kStoreTickMs = 5;
+constexpr std::int64_t kOwnershipTickMs = 20;
+constexpr std::int64_t kQuorumLeaseMs = 1000;  // as node/cluster_runtime.h
+constexpr std::int64_t kCallTimeoutMs = 10'000;
+constexpr std::int64_t kSyncTimeoutMs = 2'000;
+constexpr std::int64_t kDrainBoundMs = 20'000;
+constexpr std::int64_t kSettleMs = 6'000;        // after the faults stop, before the probes
+constexpr std::int64_t kServedBoundMs = 10'000;  // a probe must be acknowledged within this
+// Async replication may lose what was acknowledged this long before a kill or a cut: the store's
+// tick, the network delay, and re-sends of lost batches (crdt resend_after_ms, twice).
+constexpr std::int64_t kAsyncWindowMs = 600;
+
+// ---- the session host: opaque states ---------------------------------------------------------
+// A state is the list of accepted action ids, as text ("17,42,"), so that it travels as bytes.
+
+class SimHost final : public sessions::SessionStates {
+ public:
+  struct Session {
+    std::uint64_t epoch = 0;
+    std::string state;
+    bool frozen = false;
+  };
+  bool hosts(const std::string& key) const override { return sessions_.count(key) != 0; }
+  std::vector<std::string> keys() const override {
+    std::vector<std::string> out;
+    for (const auto& [k, s] : sessions_) out.push_back(k);
+    return out;
+  }
+  std::uint64_t epoch(const std::string& key) const override {
+    auto it = sessions_.find(key);
+    return it == sessions_.end() ? 0 : it->second.epoch;
+  }
+  std::pair<std::string, bool> export_state(const std::string& key) const override {
+    return {sessions_.at(key).state, true};
+  }
+  Result<Ok, std::string> install(const std::string& key, std::string_view state, bool,
+                                  std::uint64_t epoch) override {
+    if (hosts(key)) return err(std::string("already hosted"));
+    sessions_[key] = Session{epoch, std::string(state), false};
+    return Ok{};
+  }
+  void remove(const std::string& key) override { sessions_.erase(key); }
+  void set_frozen(const std::string& key, bool frozen) override {
+    if (auto it = sessions_.find(key); it != sessions_.end()) it->second.frozen = frozen;
+  }
+  Session* find(const std::string& key) {
+    auto it = sessions_.find(key);
+    return it == sessions_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::string, Session> sessions_;
+};
+
+// ---- the store: a SyncReplica behind the StashStore interface -------------------------------
+
+class SimStore final : public handoff::StashStore {
+ public:
+  SimStore(crdt::SyncReplica& replica, std::function<std::int64_t()> now)
+      : replica_(replica), now_(std::move(now)) {}
+  void stash(const std::string& key, std::string value) override {
+    auto r = replica_.put(key, std::move(value), static_cast<std::uint64_t>(now_()));
+    MINOTAUR_ASSERT(static_cast<bool>(r));
+  }
+  std::optional<std::string> pickup(std::string_view key) const override {
+    auto v = replica_.get(key);
+    if (!v) return std::nullopt;
+    return std::string(*v);
+  }
+  std::optional<std::uint64_t> stashed_epoch(std::string_view key) const override {
+    auto v = replica_.get(key);
+    if (!v) return std::nullopt;
+    auto s = handoff::decode_stashed(*v);
+    if (!s) return std::nullopt;
+    return s->epoch;
+  }
+  std::vector<std::string> keys() const override {
+    std::vector<std::string> out;
+    replica_.map().for_each([&](const std::string& k, const auto&) { out.push_back(k); });
+    return out;
+  }
+  std::size_t peer_count() const override { return peers; }
+  std::size_t peers = 0;
+
+ private:
+  crdt::SyncReplica& replica_;
+  std::function<std::int64_t()> now_;
+};
+
+// ---- messages --------------------------------------------------------------------------------
+
+struct MembershipMsg {
+  cluster::v1::MembershipMessage message;
+};
+struct StoreMsg {
+  crdt::SyncMessage message;
+};
+struct SessionMsg {
+  sessions::v1::Envelope envelope;
+};
+using Message = std::variant<MembershipMsg, StoreMsg, SessionMsg>;
+
+// ---- nodes -----------------------------------------------------------------------------------
+
+enum class Phase { kRunning, kDraining, kFlushing, kDead };
+
+struct Node {
+  std::string name;
+  std::uint64_t incarnation = 0;
+  Phase phase = Phase::kDead;
+  std::unique_ptr<cluster::Membership> membership;
+  std::unique_ptr<crdt::SyncReplica> replica;
+  std::unique_ptr<SimStore> store;
+  std::unique_ptr<SimHost> host;
+  std::unique_ptr<sessions::Ownership> ownership;
+  std::map<crdt::ReplicaId, std::string> peers;  // replica -> member name
+  std::int64_t drain_started_ms = 0;
+  std::optional<crdt::FlushId> drain_flush;
+  bool alive() const { return phase != Phase::kDead; }
+  std::string id() const { return fmt::format("{}#{}", name, incarnation); }
+};
+
+// One client call, from the first node it reached to its end.
+struct Call {
+  std::uint64_t id = 0;
+  int client = 0;
+  std::string game;  // key
+  std::uint64_t action = 0;
+  std::string node;  // where it is now
+  std::uint32_t hops = 0;
+  std::int64_t deadline_ms = 0;
+  std::uint64_t generation = 0;  // of its current wait; a stale timer does nothing
+  bool probe = false;
+  bool done = false;
+};
+
+struct Accepted {  // the last change a game accepted, for the one-owner checker
+  std::string node_id;
+  std::uint64_t epoch = 0;
+  std::int64_t at_ms = 0;
+};
+
+struct Ack {
+  std::uint64_t action = 0;
+  std::string node_id;
+  std::int64_t at_ms = 0;
+};
+
+class World {
+ public:
+  explicit World(const SimConfig& c) : config_(c), rng_(c.seed) {
+    options_.seed = c.seed;
+    for (int i = 0; i < c.nodes; ++i) names_.push_back(fmt::format("n{}", i + 1));
+    for (int g = 0; g < c.games; ++g) games_.push_back(sessions::game_key(fmt::format("g{}", g)));
+  }
+
+  SimResult run() {
+    for (const std::string& n : names_) start_node(n);
+    // The games exist before the load starts: created through the first node.
+    at(300, [this] {
+      for (const std::string& g : games_) create(g);
+    });
+    const std::int64_t load_start = 2'000;
+    for (int c = 0; c < config_.clients; ++c) {
+      at(load_start + uniform(0, 100), [this, c] { client_step(c); });
+    }
+    fault_end_ms_ = load_start + config_.steps * 10;
+    if (config_.faults) {
+      for (std::int64_t t = load_start + 500; t < fault_end_ms_; t += 10) {
+        at(t, [this] { maybe_fault(); });
+      }
+    }
+    // The faults stop: heal, restart what is down, let it settle, then every game must serve.
+    at(fault_end_ms_, [this] { end_faults(); });
+    at(fault_end_ms_ + kSettleMs, [this] { probe_all(); });
+    const std::int64_t end = fault_end_ms_ + kSettleMs + kServedBoundMs + 2'000;
+    run_until(end);
+    check_quiescence();
+    result_.trace_hash = trace_hash_;
+    result_.ok = result_.failures.empty();
+    const std::size_t tail = std::min(config_.trace_tail, trace_.size());
+    result_.trace_tail.assign(trace_.end() - static_cast<std::ptrdiff_t>(tail), trace_.end());
+    return std::move(result_);
+  }
+
+ private:
+  struct Options {
+    std::uint64_t seed = 0;
+  } options_;
+
+  // ---- time and events ----
+
+  void at(std::int64_t when, std::function<void()> f) {
+    queue_.emplace(std::make_pair(std::max(when, now_), next_seq_++), std::move(f));
+  }
+  void after(std::int64_t delay, std::function<void()> f) { at(now_ + delay, std::move(f)); }
+
+  void run_until(std::int64_t end) {
+    while (!queue_.empty() && queue_.begin()->first.first <= end) {
+      auto node = queue_.extract(queue_.begin());
+      now_ = node.key().first;
+      ++result_.events;
+      node.mapped()();
+    }
+    now_ = end;
+  }
+
+  std::int64_t uniform(std::int64_t lo, std::int64_t hi) {  // inclusive; portable
+    return lo + static_cast<std::int64_t>(rng_() % static_cast<std::uint64_t>(hi - lo + 1));
+  }
+  bool chance(double p) {
+    return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0) < p;
+  }
+
+  void trace(std::string line) {
+    line = fmt::format("{:>7} {}", now_, line);
+    trace_hash_ = trace_hash_ * 1099511628211ULL ^ crdt::stable_hash(line);
+    trace_.push_back(std::move(line));
+    if (trace_.size() > 4 * config_.trace_tail) {
+      trace_.erase(trace_.begin(),
+                   trace_.begin() + static_cast<std::ptrdiff_t>(config_.trace_tail));
+    }
+  }
+
+  void fail(std::string what) {
+    trace("CHECK FAILED: " + what);
+    if (result_.failures.size() < 20)
+      result_.failures.push_back(fmt::format("t={} {}", now_, what));
+  }
+
+  Node& node(const std::string& name) { return nodes_.at(name); }
+  Node* live(const std::string& name) {
+    auto it = nodes_.find(name);
+    return it == nodes_.end() || !it->second.alive() ? nullptr : &it->second;
+  }
+
+  // ---- processes ----
+
+  void start_node(const std::string& name) {
+    Node& n = nodes_[name];
+    n.name = name;
+    n.incarnation = ++incarnations_;
+    n.phase = Phase::kRunning;
+    n.peers.clear();
+    n.drain_flush.reset();
+    cluster::MembershipConfig mc;
+    mc.self = transport::NodeIdentity{name, n.incarnation, address(name)};
+    for (const std::string& other : names_) {
+      if (other != name) mc.seeds.push_back(address(other));
+    }
+    n.membership = std::make_unique<cluster::Membership>(mc);
+    n.replica = std::make_unique<crdt::SyncReplica>(handoff::replica_id(name, n.incarnation));
+    n.store = std::make_unique<SimStore>(*n.replica, [this] { return now_; });
+    n.host = std::make_unique<SimHost>();
+    sessions::OwnershipOptions oo;
+    oo.self = name;
+    oo.sync = config_.sync;
+    oo.unsafe_skip_ack = config_.unsafe_skip_ack;
+    n.ownership = std::make_unique<sessions::Ownership>(oo, *n.host, n.store.get());
+    trace(fmt::format("start {}", n.id()));
+    apply(n, n.membership->start(now_));
+    const std::uint64_t inc = n.incarnation;
+    // Connections to every reachable live node, after a dial delay.
+    for (const std::string& other : names_) {
+      if (other == name) continue;
+      after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, name, other, inc] {
+        if (Node* a = live(name); a != nullptr && a->incarnation == inc) connect(name, other);
+      });
+    }
+    schedule_ticks(name, inc);
+  }
+
+  void schedule_ticks(const std::string& name, std::uint64_t inc) {
+    schedule_membership_tick(name, inc);
+    schedule_store_tick(name, inc);
+    schedule_ownership_tick(name, inc);
+  }
+  void schedule_membership_tick(const std::string& name, std::uint64_t inc) {
+    after(kMembershipTickMs, [this, name, inc] {
+      Node* n = live(name);
+      if (n == nullptr || n->incarnation != inc) return;
+      apply(*n, n->membership->tick(now_));
+      n = live(name);
+      if (n == nullptr || n->incarnation != inc) return;
+      if (n->membership->self_down()) {
+        trace(fmt::format("{} was declared down by the cluster; exits and restarts", n->id()));
+        crash(*n);
+        after(uniform(200, 1000), [this, name] {
+          if (live(name) == nullptr && restart_pending_.count(name) == 0) start_node(name);
+        });
+        return;
+      }
+      schedule_membership_tick(name, inc);
+    });
+  }
+  void schedule_store_tick(const std::string& name, std::uint64_t inc) {
+    after(kStoreTickMs, [this, name, inc] {
+      Node* n = live(name);
+      if (n == nullptr || n->incarnation != inc) return;
+      n->replica->tick(static_cast<std::uint64_t>(now_));
+      carry_store(*n);
+      schedule_store_tick(name, inc);
+    });
+  }
+  void schedule_ownership_tick(const std::string& name, std::uint64_t inc) {
+    after(kOwnershipTickMs, [this, name, inc] {
+      Node* n = live(name);
+      if (n == nullptr || n->incarnation != inc) return;
+      update_quorum(*n);
+      n->ownership->tick(now_);
+      carry_ownership(*n);
+      check_drained(*n);
+      schedule_ownership_tick(name, inc);
+    });
+  }
+
+  void update_quorum(Node& n) {
+    n.ownership->set_quorum(config_.unsafe_no_quorum ||
+                            n.membership->has_quorum(now_, kQuorumLeaseMs));
+  }
+
+  static std::string address(const std::string& name) { return name + ":7000"; }
+
+  // SIGKILL, or an exit: connections close (the peers see it after a delay), state is gone.
+  void crash(Node& n) {
+    n.phase = Phase::kDead;
+    for (const std::string& other : names_) disconnect(n.name, other);
+  }
+
+  // SIGTERM: leave, hand everything off, flush the store, exit.
+  void stop_gracefully(Node& n) {
+    trace(fmt::format("SIGTERM {}", n.id()));
+    n.phase = Phase::kDraining;
+    n.drain_started_ms = now_;
+    apply(n, n.membership->leave(now_));
+    n.ownership->drain(now_);
+    carry_ownership(n);
+  }
+
+  void check_drained(Node& n) {
+    if (n.phase != Phase::kDraining) return;
+    const bool empty = n.host->keys().empty();
+    if (!empty && now_ - n.drain_started_ms < kDrainBoundMs) return;
+    if (!empty) trace(fmt::format("{}: drain bound passed with sessions left", n.id()));
+    auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + 5'000));
+    MINOTAUR_ASSERT(static_cast<bool>(f));
+    n.drain_flush = f.value();
+    n.phase = Phase::kFlushing;
+    carry_store(n);
+  }
+
+  void exit_after_drain(Node& n) {
+    trace(fmt::format("{} drained in {} ms; exits", n.id(), now_ - n.drain_started_ms));
+    crash(n);
+  }
+
+  // ---- the network ----
+
+  bool partitioned(const std::string& a, const std::string& b) const {
+    if (side_.empty()) return false;
+    return side_.at(a) != side_.at(b);
+  }
+
+  static std::pair<std::string, std::string> pair_of(const std::string& a, const std::string& b) {
+    return a < b ? std::make_pair(a, b) : std::make_pair(b, a);
+  }
+
+  void connect(const std::string& a, const std::string& b) {
+    Node* na = live(a);
+    Node* nb = live(b);
+    if (na == nullptr || nb == nullptr || partitioned(a, b)) return;
+    auto key = pair_of(a, b);
+    if (connections_.count(key) != 0) return;
+    connections_[key] = ++next_connection_;
+    const transport::NodeIdentity ia{a, na->incarnation, address(a)};
+    const transport::NodeIdentity ib{b, nb->incarnation, address(b)};
+    apply(*na, na->membership->on_peer_connected(ib, now_));
+    if (Node* nb2 = live(b); nb2 != nullptr)
+      apply(*nb2, nb2->membership->on_peer_connected(ia, now_));
+  }
+
+  void disconnect(const std::string& a, const std::string& b) {
+    auto it = connections_.find(pair_of(a, b));
+    if (it == connections_.end()) return;
+    connections_.erase(it);
+    // Each live end sees the connection close after a delay (a dead end sees nothing).
+    for (const auto& [self, other] : {std::make_pair(a, b), std::make_pair(b, a)}) {
+      Node* n = live(self);
+      if (n == nullptr) continue;
+      const Node& o = nodes_.at(other);
+      const transport::NodeIdentity io{other, o.incarnation, address(other)};
+      const std::uint64_t inc = n->incarnation;
+      const std::string me = self;
+      after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, me, inc, io] {
+        Node* m = live(me);
+        if (m == nullptr || m->incarnation != inc) return;
+        apply(*m, m->membership->on_peer_disconnected(io, now_));
+      });
+    }
+    // Reconnect while both live and reachable (the transport redials).
+    after(100, [this, a, b] { connect(a, b); });
+  }
+
+  void send(const Node& from, const std::string& to, Message m) {
+    auto it = connections_.find(pair_of(from.name, to));
+    if (it == connections_.end()) return;  // not connected: the transport drops it
+    if (chance(config_.loss)) return;
+    const int copies = chance(config_.duplicate) ? 2 : 1;
+    for (int i = 0; i < copies; ++i) {
+      const std::uint64_t conn = it->second;
+      const std::string src = from.name;
+      const std::uint64_t src_inc = from.incarnation;
+      after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, conn, src, src_inc, to, m] {
+        auto c = connections_.find(pair_of(src, to));
+        if (c == connections_.end() || c->second != conn) return;  // closed meanwhile
+        Node* n = live(to);
+        if (n == nullptr) return;
+        deliver(*n, src, src_inc, m);
+      });
+    }
+  }
+
+  void deliver(Node& n, const std::string& from, std::uint64_t from_inc, const Message& m) {
+    if (const auto* mm = std::get_if<MembershipMsg>(&m)) {
+      const transport::NodeIdentity id{from, from_inc, address(from)};
+      apply(n, n.membership->on_message(id, mm->message, now_));
+    } else if (const auto* sm = std::get_if<StoreMsg>(&m)) {
+      const crdt::ReplicaId rid = handoff::replica_id(from, from_inc);
+      if (!n.replica->has_neighbour(rid)) return;  // as handoff::Store: not a peer (yet)
+      auto r = n.replica->receive(rid, sm->message, static_cast<std::uint64_t>(now_));
+      MINOTAUR_ASSERT(static_cast<bool>(r));
+      carry_store(n);
+    } else {
+      const auto& e = std::get<SessionMsg>(m).envelope;
+      if (e.has_transfer()) {
+        trace(fmt::format("{} <- transfer {} epoch {} from {}", n.id(), e.transfer().key(),
+                          e.transfer().epoch(), from));
+        n.ownership->on_transfer(from, e.transfer(), now_);
+      } else if (e.has_transfer_ack()) {
+        if (n.ownership->on_ack(from, e.transfer_ack(), now_)) {
+          ++result_.handoffs;
+          trace(fmt::format("{}: {} handed to {} (epoch {})", n.id(), e.transfer_ack().key(), from,
+                            e.transfer_ack().epoch()));
+        }
+      }
+      carry_ownership(n);
+      check_drained(n);
+    }
+  }
+
+  // ---- carrying out what the state machines asked for ----
+
+  void apply(Node& n, cluster::Step step) {
+    for (auto& s : step.sends) send(n, s.to, Message{MembershipMsg{std::move(s.message)}});
+    for (const cluster::MemberEvent& e : step.events) on_member_event(n, e);
+  }
+
+  void on_member_event(Node& n, const cluster::MemberEvent& e) {
+    trace(fmt::format("{} sees {}#{} {}", n.id(), e.member.name, e.member.incarnation,
+                      cluster::to_string(e.kind)));
+    if (!e.member.self) {
+      const crdt::ReplicaId rid = handoff::replica_id(e.member.name, e.member.incarnation);
+      if (e.kind == cluster::MemberStatus::kUp) {
+        if (!n.replica->has_neighbour(rid)) {
+          (void)n.replica->add_neighbour(rid, static_cast<std::uint64_t>(now_));
+          n.peers[rid] = e.member.name;
+        }
+      } else if (e.kind == cluster::MemberStatus::kDown) {
+        if (n.replica->has_neighbour(rid)) {
+          n.replica->remove_neighbour(rid);
+          (void)n.replica->retire_replica(rid);
+          n.peers.erase(rid);
+        }
+      }
+      n.store->peers = n.peers.size();
+    }
+    std::vector<std::string> serving;
+    for (const cluster::Member& m : n.membership->serving_members()) serving.push_back(m.name);
+    const std::string down =
+        e.kind == cluster::MemberStatus::kDown && !e.member.self ? e.member.name : "";
+    n.ownership->on_membership_changed(std::move(serving), down, now_);
+    update_quorum(n);
+    carry_ownership(n);
+    carry_store(n);
+  }
+
+  void carry_store(Node& n) {
+    for (crdt::Outgoing& o : n.replica->take_outbox()) {
+      auto it = n.peers.find(o.to);
+      if (it != n.peers.end()) send(n, it->second, Message{StoreMsg{std::move(o.message)}});
+    }
+    for (const crdt::SyncEvent& ev : n.replica->take_events()) {
+      const auto* done = std::get_if<crdt::FlushDone>(&ev);
+      if (done == nullptr) continue;
+      if (n.drain_flush && *n.drain_flush == done->id) {
+        n.drain_flush.reset();
+        exit_after_drain(n);
+        return;
+      }
+      auto it = sync_calls_.find(std::make_pair(n.name, done->id));
+      if (it == sync_calls_.end()) continue;
+      const std::uint64_t call = it->second;
+      sync_calls_.erase(it);
+      Call& c = calls_.at(call);
+      if (done->acked) {
+        acknowledge(c, n);
+      } else {
+        finish(c, "not_replicated");
+      }
+    }
+  }
+
+  void carry_ownership(Node& n) {
+    for (sessions::Ownership::Send& s : n.ownership->take_sends()) {
+      if (s.envelope.has_transfer()) {
+        trace(fmt::format("{} -> transfer {} epoch {} to {}", n.id(), s.envelope.transfer().key(),
+                          s.envelope.transfer().epoch(), s.to));
+      }
+      if (connections_.count(pair_of(n.name, s.to)) == 0) {
+        n.ownership->on_send_failed(s, now_);
+        continue;
+      }
+      send(n, s.to, Message{SessionMsg{std::move(s.envelope)}});
+    }
+    for (const std::string& key : n.ownership->take_wakes()) {
+      auto [b, e] = waiting_.equal_range(std::make_pair(n.name, key));
+      std::vector<std::uint64_t> woken;
+      for (auto it = b; it != e; ++it) woken.push_back(it->second);
+      waiting_.erase(b, e);
+      for (std::uint64_t id : woken) {
+        const std::uint64_t gen = ++calls_.at(id).generation;
+        after(0, [this, id, gen] {
+          Call& c = calls_.at(id);
+          if (!c.done && c.generation == gen) attempt(c);
+        });
+      }
+    }
+  }
+
+  // ---- clients ----
+
+  void create(const std::string& game) {
+    Node* n = live(names_.front());
+    MINOTAUR_ASSERT(n != nullptr);
+    const sessions::Decision d = n->ownership->decide(game, sessions::CallKind::kCreate, now_);
+    if (d.kind == sessions::Decision::Kind::kServe) {
+      (void)n->host->install(game, "", true, 1);
+      n->ownership->changed(game);
+      carry_ownership(*n);
+      created_.insert(game);
+      record_accept(*n, game, 1);
+      return;
+    }
+    // Owned elsewhere: create it there (the API forwards a create the same way).
+    Node* o = live(d.owner);
+    MINOTAUR_ASSERT(d.kind == sessions::Decision::Kind::kForward && o != nullptr);
+    (void)o->host->install(game, "", true, 1);
+    o->ownership->changed(game);
+    carry_ownership(*o);
+    created_.insert(game);
+    record_accept(*o, game, 1);
+  }
+
+  void client_step(int client) {
+    if (now_ >= fault_end_ms_) return;  // the probes take over
+    const std::string game = games_[static_cast<std::size_t>(uniform(0, config_.games - 1))];
+    start_call(client, game, false);
+    after(uniform(20, 150), [this, client] { client_step(client); });
+  }
+
+  void start_call(int client, const std::string& game, bool probe) {
+    Call c;
+    c.id = ++next_call_;
+    c.client = client;
+    c.game = game;
+    c.action = ++next_action_;
+    c.node = names_[static_cast<std::size_t>(uniform(0, config_.nodes - 1))];
+    c.deadline_ms = now_ + kCallTimeoutMs;
+    c.probe = probe;
+    const std::uint64_t id = c.id;
+    calls_.emplace(id, std::move(c));
+    after(uniform(config_.min_delay_ms, config_.max_delay_ms),
+          [this, id] { attempt(calls_.at(id)); });
+    after(kCallTimeoutMs, [this, id] {
+      Call& call = calls_.at(id);
+      if (!call.done) finish(call, "timeout");
+    });
+  }
+
+  void attempt(Call& c) {
+    if (c.done) return;
+    Node* n = live(c.node);
+    if (n == nullptr) {
+      // Connection refused: the client tries another node.
+      c.node = names_[static_cast<std::size_t>(uniform(0, config_.nodes - 1))];
+      const std::uint64_t id = c.id;
+      after(50, [this, id] { attempt(calls_.at(id)); });
+      return;
+    }
+    const sessions::Decision d = n->ownership->decide(c.game, sessions::CallKind::kWrite, now_);
+    carry_ownership(*n);
+    carry_store(*n);
+    switch (d.kind) {
+      case sessions::Decision::Kind::kRefuse:
+        finish(c, d.error.code);
+        return;
+      case sessions::Decision::Kind::kForward: {
+        if (c.hops >= 4) {
+          finish(c, "placement_unsettled");
+          return;
+        }
+        if (connections_.count(pair_of(n->name, d.owner)) == 0) {
+          // The owner is unreachable from here: the forward waits and retries, as the router.
+          wait_call(c, *n, now_ + 50);
+          return;
+        }
+        ++c.hops;
+        c.node = d.owner;
+        const std::uint64_t id = c.id;
+        after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, id] {
+          Call& call = calls_.at(id);
+          if (!call.done) attempt(call);
+        });
+        return;
+      }
+      case sessions::Decision::Kind::kWait:
+        wait_call(c, *n, std::min(d.until_ms, c.deadline_ms));
+        return;
+      case sessions::Decision::Kind::kServe:
+        serve(c, *n);
+        return;
+    }
+  }
+
+  void wait_call(Call& c, Node& n, std::int64_t until) {
+    const std::uint64_t gen = ++c.generation;
+    waiting_.emplace(std::make_pair(n.name, c.game), c.id);
+    const std::uint64_t id = c.id;
+    at(std::max(until, now_ + 1), [this, id, gen] {
+      Call& call = calls_.at(id);
+      if (!call.done && call.generation == gen) attempt(call);
+    });
+  }
+
+  void serve(Call& c, Node& n) {
+    SimHost::Session* s = n.host->find(c.game);
+    if (s == nullptr) {
+      finish(c, "not_found");
+      return;
+    }
+    if (s->frozen)
+      fail(fmt::format("{} served {} while it was frozen for a hand-off", n.id(), c.game));
+    s->state += fmt::format("{},", c.action);
+    record_accept(n, c.game, s->epoch);
+    n.ownership->changed(c.game);
+    carry_ownership(n);
+    if (config_.sync) {
+      auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + kSyncTimeoutMs));
+      MINOTAUR_ASSERT(static_cast<bool>(f));
+      sync_calls_[std::make_pair(n.name, f.value())] = c.id;
+      carry_store(n);
+      return;
+    }
+    acknowledge(c, n);
+  }
+
+  void acknowledge(Call& c, const Node& n) {
+    c.done = true;
+    ++result_.acknowledged;
+    acks_[c.game].push_back(Ack{c.action, n.id(), now_});
+    trace(fmt::format("ack {} action {} by {}", c.game, c.action, n.id()));
+  }
+
+  void finish(Call& c, const std::string& why) {
+    c.done = true;
+    ++result_.refused;
+    if (c.probe) fail(fmt::format("{} was not served after the faults stopped: {}", c.game, why));
+  }
+
+  // ---- faults ----
+
+  void maybe_fault() {
+    if (!chance(0.004)) return;  // about one fault every 2.5 s
+    std::vector<std::string> up;
+    for (const std::string& name : names_) {
+      if (Node* n = live(name); n != nullptr && n->phase == Phase::kRunning) up.push_back(name);
+    }
+    const int down = config_.nodes - static_cast<int>(up.size());
+    const int max_down = (config_.nodes - 1) / 2;
+    const std::int64_t kind = uniform(0, 2);
+    if ((kind == 0 && !config_.stops) || (kind == 1 && !config_.kills) ||
+        (kind == 2 && !config_.partitions)) {
+      return;
+    }
+    if (kind == 2) {
+      if (!side_.empty()) return;
+      // A partition: a random minority is cut off from the rest, healed later.
+      std::vector<std::string> shuffled = names_;
+      for (std::size_t i = shuffled.size(); i > 1; --i) {
+        std::swap(shuffled[i - 1],
+                  shuffled[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(i) - 1))]);
+      }
+      const std::size_t cut =
+          static_cast<std::size_t>(uniform(1, std::max(1, (config_.nodes - 1) / 2)));
+      std::string line = "partition: {";
+      for (std::size_t i = 0; i < shuffled.size(); ++i) {
+        side_[shuffled[i]] = i < cut ? 1 : 0;
+        if (i < cut) line += shuffled[i] + " ";
+      }
+      trace(line + "} cut off");
+      cut_at_.push_back(std::make_pair(
+          now_, std::set<std::string>(shuffled.begin(),
+                                      shuffled.begin() + static_cast<std::ptrdiff_t>(cut))));
+      for (const std::string& a : names_) {
+        for (const std::string& b : names_) {
+          if (a < b && partitioned(a, b)) disconnect(a, b);
+        }
+      }
+      ++result_.faults;
+      after(uniform(500, 4000), [this] { heal(); });
+      return;
+    }
+    if (down >= max_down || up.empty()) return;
+    const std::string victim =
+        up[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(up.size()) - 1))];
+    Node& v = node(victim);
+    ++result_.faults;
+    restart_pending_.insert(victim);
+    if (kind == 0) {
+      stop_gracefully(v);
+      // The deploy restarts it once it has exited.
+      wait_exit_then_restart(victim, v.incarnation);
+    } else {
+      trace(fmt::format("SIGKILL {}", v.id()));
+      killed_at_.push_back(std::make_pair(now_, v.id()));
+      crash(v);
+      after(uniform(300, 3000), [this, victim] {
+        restart_pending_.erase(victim);
+        if (live(victim) == nullptr) start_node(victim);
+      });
+    }
+  }
+
+  void wait_exit_then_restart(const std::string& name, std::uint64_t inc) {
+    after(50, [this, name, inc] {
+      Node* n = live(name);
+      if (n != nullptr && n->incarnation == inc) {
+        wait_exit_then_restart(name, inc);
+        return;
+      }
+      after(uniform(100, 1000), [this, name] {
+        restart_pending_.erase(name);
+        if (live(name) == nullptr) start_node(name);
+      });
+    });
+  }
+
+  void heal() {
+    if (side_.empty()) return;
+    trace("partition healed");
+    side_.clear();
+    for (const std::string& a : names_) {
+      for (const std::string& b : names_) {
+        if (a < b) connect(a, b);
+      }
+    }
+  }
+
+  void end_faults() {
+    trace("faults stop");
+    heal();
+    for (const std::string& name : names_) {
+      if (live(name) == nullptr && restart_pending_.count(name) == 0) start_node(name);
+    }
+  }
+
+  void probe_all() {
+    trace("probes: every game must be served");
+    for (const std::string& g : games_) start_call(-1, g, true);
+  }
+
+  // ---- checkers ----
+
+  void record_accept(const Node& n, const std::string& game, std::uint64_t epoch) {
+    auto it = accepted_.find(game);
+    if (it != accepted_.end()) {
+      const Accepted& last = it->second;
+      if (epoch < last.epoch) {
+        fail(
+            fmt::format("two owners: {} accepted a change of {} at epoch {} after {} accepted one "
+                        "at epoch {} (t={})",
+                        n.id(), game, epoch, last.node_id, last.epoch, last.at_ms));
+      } else if (epoch == last.epoch && n.id() != last.node_id) {
+        fail(fmt::format("two owners: {} and {} both accepted changes of {} at epoch {}", n.id(),
+                         last.node_id, game, epoch));
+      }
+    }
+    accepted_[game] = Accepted{n.id(), epoch, now_};
+  }
+
+  // Async replication may lose what the acknowledging node had not yet replicated when it was
+  // killed or cut off.
+  bool excused(const Ack& a) const {
+    if (config_.sync) return false;
+    for (const auto& [t, id] : killed_at_) {
+      if (id == a.node_id && t >= a.at_ms && t - a.at_ms <= kAsyncWindowMs) return true;
+    }
+    const std::string name = a.node_id.substr(0, a.node_id.find('#'));
+    for (const auto& [t, cut] : cut_at_) {
+      // A cut-off node keeps accepting until its quorum lease runs out.
+      if (cut.count(name) != 0 && t - a.at_ms <= kAsyncWindowMs &&
+          a.at_ms - t <= kQuorumLeaseMs + 100) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void check_quiescence() {
+    trace("quiescence: checking");
+    for (const std::string& g : games_) {
+      std::vector<Node*> hosts;
+      for (const std::string& name : names_) {
+        Node* n = live(name);
+        if (n != nullptr && n->host->hosts(g)) hosts.push_back(n);
+      }
+      if (hosts.size() != 1) {
+        fail(fmt::format("{} is hosted by {} nodes at quiescence", g, hosts.size()));
+        if (hosts.empty()) continue;
+      }
+      Node& h = *hosts.front();
+      std::vector<std::string> serving;
+      for (const auto& m : h.membership->serving_members()) serving.push_back(m.name);
+      if (sessions::owner_of(g, serving) != h.name) {
+        fail(fmt::format("{} is hosted by {}, not by its placement owner {}", g, h.id(),
+                         sessions::owner_of(g, serving)));
+      }
+      std::set<std::string> held;
+      const std::string& state = h.host->find(g)->state;
+      std::size_t start = 0;
+      for (std::size_t i = 0; i < state.size(); ++i) {
+        if (state[i] == ',') {
+          held.insert(state.substr(start, i - start));
+          start = i + 1;
+        }
+      }
+      for (const Ack& a : acks_[g]) {
+        if (held.count(std::to_string(a.action)) != 0) continue;
+        if (excused(a)) {
+          ++result_.excused_losses;
+          continue;
+        }
+        fail(fmt::format("acknowledged action {} of {} (by {} at t={}) is lost", a.action, g,
+                         a.node_id, a.at_ms));
+      }
+    }
+    // Every replica of the store holds the same entries.
+    std::optional<std::map<std::string, std::string>> first;
+    std::string first_id;
+    for (const std::string& name : names_) {
+      Node* n = live(name);
+      if (n == nullptr) continue;
+      std::map<std::string, std::string> m;
+      n->replica->map().for_each([&](const std::string& k, const auto& e) { m[k] = e.value; });
+      if (!first) {
+        first = std::move(m);
+        first_id = n->id();
+      } else if (m != *first) {
+        fail(
+            fmt::format("the store replicas of {} and {} differ at quiescence", first_id, n->id()));
+      }
+      result_.pickups += n->ownership->counters().picked_up;
+    }
+  }
+
+  const SimConfig config_;
+  std::mt19937_64 rng_;
+  std::int64_t now_ = 0;
+  std::uint64_t next_seq_ = 0;
+  std::map<std::pair<std::int64_t, std::uint64_t>, std::function<void()>> queue_;
+  std::vector<std::string> names_;
+  std::vector<std::string> games_;
+  std::map<std::string, Node> nodes_;
+  std::uint64_t incarnations_ = 0;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> connections_;
+  std::uint64_t next_connection_ = 0;
+  std::map<std::string, int> side_;  // partition sides; empty: whole
+  std::set<std::string> restart_pending_;
+  std::map<std::uint64_t, Call> calls_;
+  std::uint64_t next_call_ = 0;
+  std::uint64_t next_action_ = 0;
+  std::multimap<std::pair<std::string, std::string>, std::uint64_t> waiting_;
+  std::map<std::pair<std::string, crdt::FlushId>, std::uint64_t> sync_calls_;
+  std::set<std::string> created_;
+  std::map<std::string, Accepted> accepted_;
+  std::map<std::string, std::vector<Ack>> acks_;
+  std::vector<std::pair<std::int64_t, std::string>> killed_at_;
+  std::vector<std::pair<std::int64_t, std::set<std::string>>> cut_at_;
+  std::int64_t fault_end_ms_ = 0;
+  std::vector<std::string> trace_;
+  std::uint64_t trace_hash_ = 0;
+  SimResult result_;
+};
+
+}  // namespace
+
+std::string SimResult::summary() const {
+  return fmt::format(
+      "{}: {} actions acknowledged, {} calls not served, {} faults, {} hand-offs, {} pick-ups, "
+      "{} excused async losses, {} events",
+      ok ? "ok" : "FAILED", acknowledged, refused, faults, handoffs, pickups, excused_losses,
+      events);
+}
+
+std::string SimResult::report(std::uint64_t seed) const {
+  std::string out = fmt::format("sim seed {}: {}\n", seed, summary());
+  for (const std::string& f : failures) out += "  " + f + "\n";
+  if (!ok) {
+    out += fmt::format("trace (last {} lines; rerun with `minotaur sim --seed {}`):\n",
+                       trace_tail.size(), seed);
+    for (const std::string& l : trace_tail) out += "  " + l + "\n";
+  }
+  return out;
+}
+
+SimResult run(const SimConfig& config) {
+  MINOTAUR_ASSERT(config.nodes >= 1 && config.games >= 1 && config.clients >= 0);
+  World world(config);
+  return world.run();
+}
+
+}  // namespace minotaur::sim
