@@ -91,6 +91,7 @@ void SyncReplica::log_mutation(Mutation m) {
     n.inflight_bytes = 0;
     n.cursor = log_end();
     n.hole_end = log_end();
+    n.hole_counter = map_.context().max_counter(self());
   }
   trim_log();
   MINOTAUR_ASSERT(log_.size() <= options_.max_log_records);
@@ -122,6 +123,7 @@ Result<Ok, SyncError> SyncReplica::add_neighbour(ReplicaId id, std::uint64_t now
   Neighbour n;
   n.cursor = log_end();
   n.hole_end = log_end();  // everything written before it joined comes by anti-entropy
+  n.hole_counter = map_.context().max_counter(self());
   n.next_digest_ms = now_ms;
   neighbours_.emplace(id, std::move(n));
   retired_.erase(id);
@@ -216,6 +218,15 @@ Result<Ok, SyncError> SyncReplica::on_digest(ReplicaId from, Neighbour& n, Diges
   n.peer_live = std::move(d.live_replicas);
   std::sort(n.peer_live.begin(), n.peer_live.end());
   n.digest_serial = ++digest_serial_;
+  ++n.digests_received;
+  // Every write of ours from before the hole is in its context: it has them (later ones are
+  // tracked by push acknowledgements). Under steady writes an exactly matching digest may be
+  // long in coming; this is what a flush needs.
+  if (n.insync_at < n.hole_end &&
+      (n.hole_counter == 0 || n.peer_context.covers(DotRange{self(), 1, n.hole_counter}))) {
+    n.insync_at = n.hole_end;
+    settle_flushes(0, false);
+  }
 
   // Our own writes still in its push pipeline (sent and unacknowledged, or not sent yet) are on
   // their way: leave them out of the catch-up, or a busy writer would send everything twice.
@@ -329,6 +340,14 @@ std::vector<SyncEvent> SyncReplica::take_events() {
 
 // --- waiting ---
 
+bool SyncReplica::caught_up() const {
+  for (const auto& [id, n] : neighbours_) {
+    if (n.digest_serial == 0) return false;
+    if (n.digests_received < 2 && !map_.context().includes(n.peer_context)) return false;
+  }
+  return true;
+}
+
 Result<FlushId, SyncError> SyncReplica::flush(std::uint64_t deadline_ms) {
   if (flushes_.size() >= options_.max_flushes) return err(SyncError::kTooManyFlushes);
   const FlushId id = next_flush_++;
@@ -336,6 +355,7 @@ Result<FlushId, SyncError> SyncReplica::flush(std::uint64_t deadline_ms) {
   f.target = log_end();
   f.deadline_ms = deadline_ms;
   for (const auto& [nid, n] : neighbours_) f.waiting_on.push_back(nid);
+  f.had_neighbours = !f.waiting_on.empty();
   flushes_.emplace(id, std::move(f));
   settle_flushes(0, false);
   return id;
@@ -346,10 +366,13 @@ void SyncReplica::settle_flushes(std::uint64_t now_ms, bool expire) {
     Flush& f = it->second;
     std::erase_if(f.waiting_on, [&](ReplicaId id) {
       const auto n = neighbours_.find(id);
-      return n == neighbours_.end() || delivered(n->second, f.target);
+      if (n == neighbours_.end()) return true;  // gone: no acknowledgement
+      if (!delivered(n->second, f.target)) return false;
+      ++f.confirmed;
+      return true;
     });
     if (f.waiting_on.empty()) {
-      events_.push_back(FlushDone{it->first, true});
+      events_.push_back(FlushDone{it->first, !f.had_neighbours || f.confirmed > 0});
       it = flushes_.erase(it);
     } else if (expire && now_ms >= f.deadline_ms) {
       events_.push_back(FlushDone{it->first, false});

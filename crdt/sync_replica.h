@@ -94,7 +94,10 @@ using WaitId = std::uint64_t;
 
 struct FlushDone {
   FlushId id = 0;
-  bool acked = false;  // false: the deadline passed first
+  // True when every neighbour of the call that is still a neighbour has it, and at least one
+  // did (when there was any): neighbours removed meanwhile (down, cut off) do not count as
+  // acknowledgements. False: the deadline passed first, or every neighbour went away.
+  bool acked = false;
   friend bool operator==(const FlushDone&, const FlushDone&) = default;
 };
 struct KeyArrived {
@@ -146,6 +149,12 @@ class SyncReplica {
 
   // --- introspection (tests, metrics) ---
   std::size_t log_records() const { return log_.size(); }
+  // True when this replica holds what every neighbour held a moment ago (a replica that just
+  // joined has caught up with the cluster): from each neighbour, a digest whose context ours
+  // includes has arrived, or a second digest has (the first one we sent it on joining was
+  // answered, with catch-up deltas, before its next periodic digest: messages between two
+  // replicas arrive in order). True with no neighbour.
+  bool caught_up() const;
   std::size_t inflight_bytes(ReplicaId id) const;
   std::size_t pending_flushes() const { return flushes_.size(); }
   std::size_t pending_waits() const { return waits_.size(); }
@@ -163,10 +172,12 @@ class SyncReplica {
     std::uint64_t cursor = 0;                     // next log index to send
     std::map<std::uint64_t, InFlight> in_flight;  // by seq; seq order is log order
     std::size_t inflight_bytes = 0;
-    std::uint64_t hole_end = 0;   // records below this may never have been sent in a batch
-    std::uint64_t insync_at = 0;  // log_end_ when a digest last matched our state exactly
+    std::uint64_t hole_end = 0;      // records below this may never have been sent in a batch
+    std::uint64_t insync_at = 0;     // log_end_ when a digest last matched our state exactly
+    std::uint64_t hole_counter = 0;  // our own dot counter at hole_end
     std::uint64_t next_digest_ms = 0;
     std::uint64_t digest_serial = 0;  // serial of its last digest (0: none yet)
+    std::uint64_t digests_received = 0;
     CausalContext peer_context;
     std::vector<ReplicaId> peer_live;
   };
@@ -174,6 +185,8 @@ class SyncReplica {
     std::uint64_t target = 0;  // log_end_ at the call
     std::uint64_t deadline_ms = 0;
     std::vector<ReplicaId> waiting_on;
+    bool had_neighbours = false;
+    std::size_t confirmed = 0;  // neighbours that have it
   };
   struct Wait {
     std::string key;

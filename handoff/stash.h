@@ -27,6 +27,9 @@ class StashStore {
   virtual std::vector<std::string> keys() const = 0;
   // Peers that will receive what is stashed here (0: nobody holds a copy).
   virtual std::size_t peer_count() const = 0;
+  // This replica holds everything every peer held at its last digest: what it would pick up
+  // is as new as what any live node has. False for a while after a node (re)joins.
+  virtual bool caught_up() const = 0;
 };
 
 struct Stashed {

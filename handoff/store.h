@@ -71,6 +71,7 @@ class Store final : public StashStore {
   std::vector<std::string> keys() const override;
   std::size_t size() const { return replica_.size(); }
   std::size_t peer_count() const override { return peers_.size(); }
+  bool caught_up() const override { return replica_.caught_up(); }
 
   // True when every peer acknowledged everything stashed before the call; false on time-out.
   boost::asio::awaitable<bool> flush(std::int64_t timeout_ms);

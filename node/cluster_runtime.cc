@@ -183,6 +183,10 @@ void ClusterRuntime::tick() {
   });
 }
 
+bool ClusterRuntime::joined() const {
+  return members_ && members_->joined();
+}
+
 bool ClusterRuntime::ready() const {
   return members_ && members_->joined() && !members_->self_down() && !leaving_;
 }
@@ -193,6 +197,10 @@ bool ClusterRuntime::has_quorum() const {
 
 bool ClusterRuntime::self_down() const {
   return members_ && members_->self_down();
+}
+
+std::vector<cluster::Member> ClusterRuntime::members() const {
+  return members_ ? members_->members() : std::vector<cluster::Member>{};
 }
 
 std::vector<cluster::Member> ClusterRuntime::serving_members() const {

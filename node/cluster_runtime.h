@@ -51,11 +51,13 @@ class ClusterRuntime {
   void on_channel(transport::v1::Channel channel, ChannelHandler handler);
 
   bool ready() const;      // joined and not declared down
+  bool joined() const;     // heard from the cluster (or alone by design): knows the owners
   bool self_down() const;  // the cluster removed this incarnation: the node must exit
   // The quorum lease (Membership::has_quorum): false on the minority side of a partition.
   static constexpr std::int64_t kQuorumLeaseMs = 1000;
   bool has_quorum() const;
   std::vector<cluster::Member> serving_members() const;
+  std::vector<cluster::Member> members() const;  // every entry, tombstones included
   cluster::MemberEventHub& events() { return hub_; }
   transport::Transport& transport() { return net_; }
 

@@ -23,7 +23,8 @@ namespace minotaur::node {
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::int64_t kDrainBoundMs = 20'000;  // for every session to be handed off
+constexpr std::int64_t kDrainBoundMs = 20'000;      // for every session to be handed off
+constexpr std::int64_t kStoreFlushBoundMs = 2'000;  // then for the peers to have every stash
 }  // namespace
 
 bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
@@ -79,8 +80,17 @@ int run_node(const NodeConfig& config) {
     explicit Link(ClusterRuntime& c) : cluster(c) {}
     std::vector<std::string> serving_members() const override {
       std::vector<std::string> names;
+      // Until it has joined, a node knows no owner (not even itself): calls wait.
+      if (!cluster.joined()) return names;
       for (const auto& m : cluster.serving_members()) names.push_back(m.name);
       return names;
+    }
+    std::vector<sessions::MemberState> member_states() const override {
+      std::vector<sessions::MemberState> out;
+      for (const auto& m : cluster.members()) {
+        out.push_back({m.name, m.incarnation, m.status != cluster::MemberStatus::kDown});
+      }
+      return out;
     }
     bool send(const std::string& peer, const std::string& bytes) override {
       return cluster.transport().send(peer, transport::v1::CHANNEL_SESSIONS, bytes).ok();
@@ -97,8 +107,9 @@ int run_node(const NodeConfig& config) {
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
                        store.on_message(from.name, from.incarnation, bytes);
                      });
-  sessions::Router router(io.get_executor(), host, link, config.name, &store,
-                          config.replication == "sync");
+  sessions::Router router(io.get_executor(), host, link, config.name,
+                          fmt::format("{}#{}", config.name, cluster.transport().self().incarnation),
+                          &store, config.replication == "sync");
   router.set_quorum_source([&] { return cluster.has_quorum(); });
   cluster.on_channel(transport::v1::CHANNEL_SESSIONS,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
@@ -164,11 +175,11 @@ int run_node(const NodeConfig& config) {
                "minotaur_transfers_resent_total {}\n"
                "# TYPE minotaur_picked_up_total counter\nminotaur_picked_up_total {}\n"
                "# TYPE minotaur_superseded_total counter\nminotaur_superseded_total {}\n"
-               "# TYPE minotaur_refused_no_quorum_total counter\n"
-               "minotaur_refused_no_quorum_total {}\n",
+               "# TYPE minotaur_waits_for_quorum_total counter\n"
+               "minotaur_waits_for_quorum_total {}\n",
                c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
                host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
-               o.refused_no_quorum);
+               o.waits_for_quorum);
   };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };
@@ -202,6 +213,11 @@ int run_node(const NodeConfig& config) {
                                      std::chrono::steady_clock::now() - started)
                                      .count();
           spdlog::info("node {}: sessions handed off in {} ms", config.name, handed_ms);
+          // The store outlives the sessions: every stash reaches the peers before we leave.
+          if (!co_await store.flush(kStoreFlushBoundMs)) {
+            spdlog::warn("node {}: the store was not acknowledged by every peer within {} ms",
+                         config.name, kStoreFlushBoundMs);
+          }
           // 3. Stop the front door and the sessions, then leave the cluster.
           server.stop();
           router.stop();

@@ -62,10 +62,11 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
       return wait_until(last_change_ms_ + options_.arrival_wait_ms);
     }
     // Nobody handed it over. Start it from the store only when the node that stashed it last
-    // is not serving (it went down, or it is this node's earlier life): a holder that still
-    // serves is slow or cut off, and will hand it over or lose its lease and be declared down
-    // (then on_membership_changed picks it up). Until then the call waits.
-    if (!pick_up(key, /*only_if_holder_gone=*/true) && holder_serves(key)) {
+    // is known to be gone (down, or an earlier life of a restarted node): a holder that is
+    // alive, or not known here yet, is slow or cut off, and will hand it over or lose its lease
+    // and be declared down (then on_membership_changed picks it up). Until then the call waits.
+    if (!pick_up(key, /*only_if_holder_gone=*/true) &&
+        (holder_alive(key) || (store_ != nullptr && !store_->caught_up()))) {
       return wait_until(now_ms + 100);
     }
   } else if (superseded(key)) {
@@ -80,10 +81,14 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
   }
   if (kind != CallKind::kRead) {
     if (!quorum_) {
-      ++counters_.refused_no_quorum;
-      return refuse(unavailable("no_quorum",
-                                "this node is cut off from most of the cluster and accepts no "
-                                "change now (another node may own the game); retry in a moment"));
+      // Cut off from most of the cluster (or just started and not yet confirmed by it): wait
+      // for the quorum to come back; the caller gives this error when its deadline passes.
+      ++counters_.waits_for_quorum;
+      Decision d = wait_until(now_ms + 50);
+      d.error = unavailable("no_quorum",
+                            "this node is cut off from most of the cluster and accepts no change "
+                            "now (another node may own the game); retry in a moment");
+      return d;
     }
     if (options_.sync && store_ != nullptr && store_->peer_count() == 0) {
       // --replication sync promises another node's acknowledgement; alone (the only node, or
@@ -99,7 +104,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
 void Ownership::changed(const std::string& key) {
   if (store_ == nullptr || !states_.hosts(key)) return;
   const auto [state, is_game] = states_.export_state(key);
-  store_->stash(key, handoff::encode_stashed(states_.epoch(key), is_game, options_.self, state));
+  store_->stash(key, handoff::encode_stashed(states_.epoch(key), is_game, self_id(), state));
 }
 
 bool Ownership::superseded(const std::string& key) const {
@@ -110,17 +115,44 @@ bool Ownership::superseded(const std::string& key) const {
 
 // ---- the replicated store --------------------------------------------------------------------
 
-bool Ownership::holder_serves(const std::string& key) const {
+const std::string& Ownership::self_id() const {
+  return options_.self_id.empty() ? options_.self : options_.self_id;
+}
+
+// The node that stashed it last ("name#incarnation") is known to be gone: that incarnation is
+// down, or a newer one of its name exists. A holder this node has not heard of yet (it just
+// joined) is not gone: the session may be alive there.
+bool Ownership::holder_gone(std::string_view holder) const {
+  if (holder.empty()) return true;  // the first stash layout names no holder
+  const auto hash = holder.rfind('#');
+  if (hash == std::string_view::npos) return false;
+  std::uint64_t incarnation = 0;
+  for (char c : holder.substr(hash + 1)) {
+    if (c < '0' || c > '9') return false;
+    incarnation = incarnation * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  const auto it = members_.find(holder.substr(0, hash));
+  if (it == members_.end()) return false;
+  return it->second.incarnation > incarnation ||
+         (it->second.incarnation == incarnation && !it->second.alive);
+}
+
+bool Ownership::holder_alive(const std::string& key) const {
   if (store_ == nullptr) return false;
   const auto value = store_->pickup(key);
   if (!value) return false;
   const auto s = handoff::decode_stashed(*value);
-  if (!s || s->holder.empty() || s->holder == options_.self) return false;
-  return std::find(serving_.begin(), serving_.end(), s->holder) != serving_.end();
+  return s && !holder_gone(s->holder);
 }
 
 bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   if (store_ == nullptr) return false;
+  if (!store_->caught_up()) {
+    // This replica may hold an older state than a peer does (it joined a moment ago): starting
+    // from it would lose what the newer one has. Retried on tick.
+    orphans_pending_ = true;
+    return false;
+  }
   const auto value = store_->pickup(key);
   if (!value) return false;
   const auto s = handoff::decode_stashed(*value);
@@ -128,10 +160,7 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
     spdlog::error("session {}: the replicated value is not a stashed session; ignoring it", key);
     return false;
   }
-  if (only_if_holder_gone && !s->holder.empty() && s->holder != options_.self &&
-      std::find(serving_.begin(), serving_.end(), s->holder) != serving_.end()) {
-    return false;
-  }
+  if (only_if_holder_gone && !holder_gone(s->holder)) return false;
   if (auto ok = states_.install(key, s->state, s->is_game, s->epoch + 1); !ok) {
     spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
     return false;
@@ -146,6 +175,7 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
 // After a crash: every session this node owns now but does not host, whose state the store has.
 void Ownership::pick_up_orphans() {
   if (store_ == nullptr) return;
+  orphans_pending_ = false;
   for (const std::string& key : store_->keys()) {
     if (!states_.hosts(key) && !moving(key) && owner(key) == options_.self) {
       (void)pick_up(key, /*only_if_holder_gone=*/true);
@@ -155,8 +185,14 @@ void Ownership::pick_up_orphans() {
 
 // ---- hand-off --------------------------------------------------------------------------------
 
-void Ownership::on_membership_changed(std::vector<std::string> serving, const std::string& down,
+void Ownership::on_membership_changed(std::vector<std::string> serving,
+                                      std::vector<MemberState> members, const std::string& down,
                                       std::int64_t now_ms) {
+  members_.clear();
+  for (MemberState& m : members) {
+    std::string name = m.name;
+    members_.emplace(std::move(name), std::move(m));
+  }
   if (draining_)
     serving.erase(std::remove(serving.begin(), serving.end(), options_.self), serving.end());
   if (serving != serving_) {
@@ -204,6 +240,7 @@ void Ownership::start_move(const std::string& key, std::int64_t now_ms) {
 // pass it on itself, being no owner); only when that node goes down is a new target chosen.
 void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool retarget) {
   Move& m = moves_.at(key);
+  m.retarget = false;
   if (retarget || m.to.empty()) {
     const std::string o = owner(key);
     if (o.empty() || o == options_.self) {
@@ -236,7 +273,7 @@ void Ownership::finish_move(const std::string& key, bool moved) {
   wake(key);
 }
 
-bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std::int64_t) {
+bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std::int64_t now_ms) {
   auto it = moves_.find(ack.key());
   if (it == moves_.end() || it->second.to != from) return false;  // stale or duplicate
   const Move m = it->second;
@@ -247,6 +284,13 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
     ++counters_.handoffs_sent;
     finish_move(ack.key(), true);
     return true;
+  }
+  if (ack.epoch() != 0) return false;  // it acknowledges an earlier transfer of ours: stale
+  if (ack.retry()) {
+    // It did not start the session: sending it to another node is safe.
+    moves_.at(ack.key()).resend_at_ms = now_ms + options_.retry_ms;
+    moves_.at(ack.key()).retarget = true;
+    return false;
   }
   spdlog::error("session {}: {} refused its state; keeping it here", ack.key(), from);
   finish_move(ack.key(), false);
@@ -261,6 +305,16 @@ void Ownership::on_transfer(const std::string& from, const v1::Transfer& t, std:
   const std::uint64_t have = states_.epoch(t.key());
   if (have > t.epoch()) {
     ack->set_epoch(have);  // a duplicate of a transfer we took already: keep ours
+    sends_.push_back(std::move(reply));
+    return;
+  }
+  if (draining_ || (store_ != nullptr && !store_->caught_up())) {
+    // Not now: the sender has not yet learned that this node leaves (a node that took sessions
+    // while draining could exit with them), or this node's store may be older than a peer's
+    // (it just joined: the sender's state may be stale, and the store would tell). The sender
+    // keeps it frozen and tries again.
+    ack->set_epoch(0);
+    ack->set_retry(true);
     sends_.push_back(std::move(reply));
     return;
   }
@@ -294,6 +348,7 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 }
 
 void Ownership::tick(std::int64_t now_ms) {
+  if (orphans_pending_ && store_ != nullptr && store_->caught_up()) pick_up_orphans();
   std::vector<std::string> due;
   for (const auto& [key, m] : moves_) {
     if (m.resend_at_ms <= now_ms) due.push_back(key);
@@ -304,7 +359,7 @@ void Ownership::tick(std::int64_t now_ms) {
       continue;
     }
     ++counters_.transfers_resent;
-    send_transfer(key, now_ms, /*retarget=*/false);
+    send_transfer(key, now_ms, /*retarget=*/moves_.at(key).retarget);
   }
 }
 

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -62,20 +63,30 @@ class SessionStates {
 
 enum class CallKind { kRead, kWrite, kCreate };
 
+// One entry of the membership table, as the core needs it: is this incarnation alive.
+struct MemberState {
+  std::string name;
+  std::uint64_t incarnation = 0;
+  bool alive = false;  // up or leaving (false: down)
+};
+
 struct Decision {
   enum class Kind { kServe, kForward, kWait, kRefuse };
   Kind kind = Kind::kServe;
   std::string owner;          // kForward: the node to send it to
   std::int64_t until_ms = 0;  // kWait: look again then at the latest (a wake comes earlier)
-  SessionError error{SessionError::Kind::kUnavailable, {}, {}};  // kRefuse
+  // kRefuse; with kWait, what to answer if the caller's deadline passes while it waits
+  SessionError error{SessionError::Kind::kUnavailable, {}, {}};
 };
 
 struct OwnershipOptions {
   std::string self;
-  bool sync = false;                     // --replication sync: writes need a peer
+  std::string self_id;  // this incarnation, "name#incarnation" (the holder named in stashes)
+  bool sync = false;    // --replication sync: writes need a peer
   std::int64_t ack_timeout_ms = 2'000;   // for one transfer's acknowledgement
   std::int64_t arrival_wait_ms = 3'000;  // after a membership change, for a state in transit
   std::int64_t resend_ms = 50;           // a transfer that could not be sent at all
+  std::int64_t retry_ms = 100;           // a transfer the receiver refused for now
   // BROKEN ON PURPOSE, for the simulator's self-test only: drop a session as soon as its
   // transfer is sent, without waiting for the acknowledgement.
   bool unsafe_skip_ack = false;
@@ -88,7 +99,7 @@ struct OwnershipCounters {
   std::uint64_t waits_for_arrival = 0;  // calls that waited for a session in transit
   std::uint64_t picked_up = 0;          // sessions started here from the replicated store
   std::uint64_t superseded = 0;         // stale copies dropped: the store had a newer epoch
-  std::uint64_t refused_no_quorum = 0;  // changes refused while cut off from the majority
+  std::uint64_t waits_for_quorum = 0;   // changes held while cut off from the majority
 };
 
 class Ownership {
@@ -102,10 +113,11 @@ class Ownership {
   Ownership(OwnershipOptions options, SessionStates& states, handoff::StashStore* store);
 
   // ---- inputs ----
-  // Membership changed: the serving members (this node included while it serves) and the
-  // member that went down, if any (its sessions are picked up from the store).
-  void on_membership_changed(std::vector<std::string> serving, const std::string& down,
-                             std::int64_t now_ms);
+  // Membership changed: the serving members' names (this node included while it serves), the
+  // whole member table, and the member that went down, if any (its sessions are picked up from
+  // the store).
+  void on_membership_changed(std::vector<std::string> serving, std::vector<MemberState> members,
+                             const std::string& down, std::int64_t now_ms);
   // False while this node has not heard from a majority of the cluster within the lease.
   void set_quorum(bool has_quorum) { quorum_ = has_quorum; }
   // One call for `key`, now. kServe: execute it on the host now (then call changed() for every
@@ -143,6 +155,7 @@ class Ownership {
     std::string to;
     std::uint64_t epoch = 0;
     std::int64_t resend_at_ms = 0;
+    bool retarget = false;  // the last attempt was refused for now: any owner may take it
   };
 
   void rebalance(std::int64_t now_ms);
@@ -150,7 +163,9 @@ class Ownership {
   void send_transfer(const std::string& key, std::int64_t now_ms, bool retarget);
   void finish_move(const std::string& key, bool moved);
   bool pick_up(const std::string& key, bool only_if_holder_gone = false);
-  bool holder_serves(const std::string& key) const;
+  bool holder_gone(std::string_view holder) const;
+  bool holder_alive(const std::string& key) const;
+  const std::string& self_id() const;
   void pick_up_orphans();
   bool superseded(const std::string& key) const;
   void wake(const std::string& key) { wakes_.push_back(key); }
@@ -160,11 +175,13 @@ class Ownership {
   handoff::StashStore* store_;
   std::vector<std::string> serving_;
   std::vector<std::string> previous_serving_;  // before the last change: who may be sending
+  std::map<std::string, MemberState, std::less<>> members_;  // by name
   std::map<std::string, Move> moves_;
   std::vector<Send> sends_;
   std::vector<std::string> wakes_;
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
+  bool orphans_pending_ = false;  // a pick-up waited for the store to catch up
   bool quorum_ = true;
   OwnershipCounters counters_;
 };

@@ -86,24 +86,25 @@ bool creates(const v1::Request& r) {
 }  // namespace
 
 namespace {
-OwnershipOptions ownership_options(std::string self, bool sync) {
+OwnershipOptions ownership_options(std::string self, std::string self_id, bool sync) {
   OwnershipOptions o;
   o.self = std::move(self);
+  o.self_id = std::move(self_id);
   o.sync = sync;
   return o;
 }
 }  // namespace
 
 Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link,
-               std::string self, handoff::Store* store, bool sync)
+               std::string self, std::string self_id, handoff::Store* store, bool sync)
     : executor_(std::move(executor)),
       host_(host),
       link_(link),
       self_(std::move(self)),
       store_(store),
       sync_(sync && store != nullptr),
-      core_(ownership_options(self_, sync_), host, store) {
-  core_.on_membership_changed(link_.serving_members(), "", now_ms());
+      core_(ownership_options(self_, std::move(self_id), sync_), host, store) {
+  core_.on_membership_changed(link_.serving_members(), link_.member_states(), "", now_ms());
   (void)core_.take_wakes();
   host_.on_any_change([this](const GameView& v) {
     core_.changed(game_key(v.game.id));
@@ -207,6 +208,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
     if (d.kind == Decision::Kind::kRefuse) co_return err(d.error);
     if (d.kind == Decision::Kind::kWait) {
       if (now_ms() >= deadline) {
+        if (!d.error.code.empty()) co_return err(d.error);
         co_return err(unavailable(core_.serving().empty() ? "no_serving_node" : "session_moving",
                                   core_.serving().empty()
                                       ? "no node of the cluster serves sessions right now; retry"
@@ -642,7 +644,7 @@ void Router::on_membership_changed(const std::string& down_node) {
       it = it->second.empty() ? remote_watchers_.erase(it) : std::next(it);
     }
   }
-  core_.on_membership_changed(link_.serving_members(), down_node, now_ms());
+  core_.on_membership_changed(link_.serving_members(), link_.member_states(), down_node, now_ms());
   carry_out();
   notify_all();
   // Watch each game at its (maybe new) owner; a duplicate subscription is harmless.

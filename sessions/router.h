@@ -39,6 +39,8 @@ class ClusterLink {
   virtual ~ClusterLink() = default;
   // Names of the members that take sessions (up, not leaving), this node included while it is.
   virtual std::vector<std::string> serving_members() const = 0;
+  // The whole member table, this node included.
+  virtual std::vector<MemberState> member_states() const = 0;
   // Sends on the sessions channel; false when the peer is not connected.
   virtual bool send(const std::string& peer, const std::string& bytes) = 0;
 };
@@ -61,8 +63,9 @@ class Router {
 
   // `store` (may be null: no replication) gets every accepted change; with `sync` a change is
   // reported only after every peer acknowledged it (--replication sync).
+  // `self_id` is this incarnation, "name#incarnation".
   Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link, std::string self,
-         handoff::Store* store = nullptr, bool sync = false);
+         std::string self_id, handoff::Store* store = nullptr, bool sync = false);
 
   // Where the quorum lease comes from (cluster/membership.h has_quorum); none: always held.
   void set_quorum_source(std::function<bool()> has_quorum) { has_quorum_ = std::move(has_quorum); }

@@ -59,12 +59,14 @@ class SimHost final : public sessions::SessionStates {
                                   std::uint64_t epoch) override {
     if (hosts(key)) return err(std::string("already hosted"));
     sessions_[key] = Session{epoch, std::string(state), false};
+    if (on_install) on_install(key, sessions_[key]);
     return Ok{};
   }
   void remove(const std::string& key) override { sessions_.erase(key); }
   void set_frozen(const std::string& key, bool frozen) override {
     if (auto it = sessions_.find(key); it != sessions_.end()) it->second.frozen = frozen;
   }
+  std::function<void(const std::string&, const Session&)> on_install;
   Session* find(const std::string& key) {
     auto it = sessions_.find(key);
     return it == sessions_.end() ? nullptr : &it->second;
@@ -102,6 +104,7 @@ class SimStore final : public handoff::StashStore {
     return out;
   }
   std::size_t peer_count() const override { return peers; }
+  bool caught_up() const override { return replica_.caught_up(); }
   std::size_t peers = 0;
 
  private:
@@ -274,8 +277,22 @@ class World {
     n.replica = std::make_unique<crdt::SyncReplica>(handoff::replica_id(name, n.incarnation));
     n.store = std::make_unique<SimStore>(*n.replica, [this] { return now_; });
     n.host = std::make_unique<SimHost>();
+    n.host->on_install = [this, id = n.id()](const std::string& key, const SimHost::Session& s) {
+      trace(fmt::format("{} starts {} at epoch {}", id, key, s.epoch));
+      // Every acknowledged action so far must be in the state a session starts from, unless
+      // async replication may have lost it.
+      const std::set<std::string> held = actions_of(s.state);
+      for (const Ack& a : acks_[key]) {
+        if (held.count(std::to_string(a.action)) == 0 && !excused(a)) {
+          fail(
+              fmt::format("{} starts {} at epoch {} without acknowledged action {} (by {} at t={})",
+                          id, key, s.epoch, a.action, a.node_id, a.at_ms));
+        }
+      }
+    };
     sessions::OwnershipOptions oo;
     oo.self = name;
+    oo.self_id = n.id();
     oo.sync = config_.sync;
     oo.unsafe_skip_ack = config_.unsafe_skip_ack;
     n.ownership = std::make_unique<sessions::Ownership>(oo, *n.host, n.store.get());
@@ -459,6 +476,8 @@ class World {
                           e.transfer().epoch(), from));
         n.ownership->on_transfer(from, e.transfer(), now_);
       } else if (e.has_transfer_ack()) {
+        trace(fmt::format("{} <- ack {} epoch {} from {}", n.id(), e.transfer_ack().key(),
+                          e.transfer_ack().epoch(), from));
         if (n.ownership->on_ack(from, e.transfer_ack(), now_)) {
           ++result_.handoffs;
           trace(fmt::format("{}: {} handed to {} (epoch {})", n.id(), e.transfer_ack().key(), from,
@@ -497,10 +516,16 @@ class World {
       n.store->peers = n.peers.size();
     }
     std::vector<std::string> serving;
-    for (const cluster::Member& m : n.membership->serving_members()) serving.push_back(m.name);
+    if (n.membership->joined()) {  // as the node's link: no owner is known before joining
+      for (const cluster::Member& m : n.membership->serving_members()) serving.push_back(m.name);
+    }
+    std::vector<sessions::MemberState> members;
+    for (const cluster::Member& m : n.membership->members()) {
+      members.push_back({m.name, m.incarnation, m.status != cluster::MemberStatus::kDown});
+    }
     const std::string down =
         e.kind == cluster::MemberStatus::kDown && !e.member.self ? e.member.name : "";
-    n.ownership->on_membership_changed(std::move(serving), down, now_);
+    n.ownership->on_membership_changed(std::move(serving), std::move(members), down, now_);
     update_quorum(n);
     carry_ownership(n);
     carry_store(n);
@@ -537,6 +562,9 @@ class World {
       if (s.envelope.has_transfer()) {
         trace(fmt::format("{} -> transfer {} epoch {} to {}", n.id(), s.envelope.transfer().key(),
                           s.envelope.transfer().epoch(), s.to));
+      } else if (s.envelope.has_transfer_ack()) {
+        trace(fmt::format("{} -> ack {} epoch {} to {}", n.id(), s.envelope.transfer_ack().key(),
+                          s.envelope.transfer_ack().epoch(), s.to));
       }
       if (connections_.count(pair_of(n.name, s.to)) == 0) {
         n.ownership->on_send_failed(s, now_);
@@ -573,9 +601,13 @@ class World {
       record_accept(*n, game, 1);
       return;
     }
-    // Owned elsewhere: create it there (the API forwards a create the same way).
-    Node* o = live(d.owner);
-    MINOTAUR_ASSERT(d.kind == sessions::Decision::Kind::kForward && o != nullptr);
+    // Owned elsewhere: create it there (the API forwards a create the same way). Not known yet
+    // (the cluster is still forming): try again.
+    Node* o = d.kind == sessions::Decision::Kind::kForward ? live(d.owner) : nullptr;
+    if (o == nullptr) {
+      after(100, [this, game] { create(game); });
+      return;
+    }
     (void)o->host->install(game, "", true, 1);
     o->ownership->changed(game);
     carry_ownership(*o);
@@ -673,6 +705,8 @@ class World {
     if (s->frozen)
       fail(fmt::format("{} served {} while it was frozen for a hand-off", n.id(), c.game));
     s->state += fmt::format("{},", c.action);
+    trace(
+        fmt::format("{} accepts action {} of {} at epoch {}", n.id(), c.action, c.game, s->epoch));
     record_accept(n, c.game, s->epoch);
     n.ownership->changed(c.game);
     carry_ownership(n);
@@ -838,6 +872,18 @@ class World {
     return false;
   }
 
+  static std::set<std::string> actions_of(const std::string& state) {
+    std::set<std::string> held;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < state.size(); ++i) {
+      if (state[i] == ',') {
+        held.insert(state.substr(start, i - start));
+        start = i + 1;
+      }
+    }
+    return held;
+  }
+
   void check_quiescence() {
     trace("quiescence: checking");
     for (const std::string& g : games_) {
@@ -857,15 +903,7 @@ class World {
         fail(fmt::format("{} is hosted by {}, not by its placement owner {}", g, h.id(),
                          sessions::owner_of(g, serving)));
       }
-      std::set<std::string> held;
-      const std::string& state = h.host->find(g)->state;
-      std::size_t start = 0;
-      for (std::size_t i = 0; i < state.size(); ++i) {
-        if (state[i] == ',') {
-          held.insert(state.substr(start, i - start));
-          start = i + 1;
-        }
-      }
+      const std::set<std::string> held = actions_of(h.host->find(g)->state);
       for (const Ack& a : acks_[g]) {
         if (held.count(std::to_string(a.action)) != 0) continue;
         if (excused(a)) {
