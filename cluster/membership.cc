@@ -135,6 +135,7 @@ bool Membership::self_down() const {
 void Membership::advance(std::int64_t now_ms) {
   MINOTAUR_ASSERT(now_ms >= now_ms_);  // a monotonic clock
   now_ms_ = now_ms;
+  if (started_) track_quorum(now_ms);
 }
 
 Step Membership::start(std::int64_t now_ms) {
@@ -164,7 +165,27 @@ void Membership::set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step&
   }
 }
 
-bool Membership::has_quorum(std::int64_t now_ms, std::int64_t lease_ms) const {
+// A node that lost the quorum regains it only after holding it without a break for
+// quorum_regain_ms: a member that joined a moment ago may not yet know that the cluster declared
+// this node down, and vouch for it until the next gossip tells it.
+bool Membership::has_quorum(std::int64_t now_ms) const {
+  if (!quorum_now(now_ms)) return false;
+  if (!quorum_lost_) return true;
+  return quorum_since_ms_ >= 0 && now_ms - quorum_since_ms_ >= config_.quorum_regain_ms;
+}
+
+void Membership::track_quorum(std::int64_t now_ms) {
+  if (!quorum_now(now_ms)) {
+    if (had_quorum_) quorum_lost_ = true;
+    quorum_since_ms_ = -1;
+    return;
+  }
+  had_quorum_ = true;
+  if (quorum_since_ms_ < 0) quorum_since_ms_ = now_ms;
+}
+
+bool Membership::quorum_now(std::int64_t now_ms) const {
+  const std::int64_t lease_ms = config_.quorum_lease_ms;
   if (self_down()) return false;
   std::size_t voters = 0;
   std::size_t heard = 0;
@@ -307,9 +328,29 @@ Step Membership::on_peer_connected(const NodeIdentity& peer, std::int64_t now_ms
     e.last_heard_ms = now_ms;
     joined_ = true;
     send_gossip(e, now_ms, step);
+  } else {
+    tell_it_is_down(peer, now_ms, step);
   }
   check_invariants();
   return step;
+}
+
+// A member this node declared down is talking to it again (a partition healed): tell it, so that
+// it exits and restarts as a new incarnation — but only from the side that holds the quorum: the
+// two sides of a partition each see the other down, and only the majority is right.
+void Membership::tell_it_is_down(const NodeIdentity& peer, std::int64_t now_ms, Step& step) {
+  auto it = entries_.find(peer.name);
+  if (it == entries_.end() || it->second.member.incarnation != peer.incarnation ||
+      it->second.member.status != MemberStatus::kDown) {
+    return;
+  }
+  Entry& e = it->second;
+  if (e.last_gossip_sent_ms >= 0 &&
+      now_ms - e.last_gossip_sent_ms < config_.heartbeat_interval_ms) {
+    return;
+  }
+  if (!has_quorum(now_ms)) return;
+  send_gossip(e, now_ms, step);
 }
 
 Step Membership::on_peer_disconnected(const NodeIdentity& peer, std::int64_t now_ms) {
@@ -341,8 +382,20 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
   auto it = entries_.find(from.name);
   if (it == entries_.end() || it->second.member.incarnation != from.incarnation ||
       it->second.member.status == MemberStatus::kDown) {
+    // A stale or dead incarnation, or no room: ignore what it says — except what it says of this
+    // node. Members send to a member they hold down only to tell it so, and only from the side
+    // of a partition that holds the quorum (tell_it_is_down): then it is right.
+    if (message.has_gossip()) {
+      for (const auto& m : message.gossip().members()) {
+        const auto status = from_wire(m.status());
+        if (m.name() == config_.self.name && status) {
+          merge_self(Member{m.name(), m.incarnation(), m.address(), *status, false}, now_ms, step);
+        }
+      }
+    }
+    tell_it_is_down(from, now_ms, step);
     check_invariants();
-    return step;  // a stale or dead incarnation, or no room: ignore what it says
+    return step;
   }
   it->second.last_heard_ms = now_ms;
   it->second.connected = true;  // messages arrive only on connections

@@ -63,7 +63,9 @@ struct MembershipConfig {
   std::uint32_t heartbeat_interval_ms = 200;
   std::uint32_t failure_timeout_ms = 1500;
   std::uint32_t down_retention_ms = 10 * 60 * 1000;
-  std::size_t max_members = 256;  // entries, this node and tombstones included
+  std::uint32_t quorum_lease_ms = 1000;  // see has_quorum; < failure_timeout - heartbeat
+  std::uint32_t quorum_regain_ms = 400;  // held without a break before a lost quorum counts
+  std::size_t max_members = 256;         // entries, this node and tombstones included
 };
 
 struct Send {
@@ -134,7 +136,7 @@ class Membership {
   // lease_ms, before the majority declares the minority down (failure_timeout_ms): choose
   // lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the minority stops accepting
   // changes before the majority starts the same sessions again.
-  bool has_quorum(std::int64_t now_ms, std::int64_t lease_ms) const;
+  bool has_quorum(std::int64_t now_ms) const;  // lease: config quorum_lease_ms
   const MembershipConfig& config() const { return config_; }
   std::uint64_t table_hash() const;
 
@@ -158,6 +160,9 @@ class Membership {
   void set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step& step,
                   bool may_forget = true);
   void send_gossip(Entry& e, std::int64_t now_ms, Step& step);
+  bool quorum_now(std::int64_t now_ms) const;
+  void track_quorum(std::int64_t now_ms);  // on every step
+  void tell_it_is_down(const transport::NodeIdentity& peer, std::int64_t now_ms, Step& step);
   // Sends our table to every connected live member but `except`.
   void push_news(std::string_view except, std::int64_t now_ms, Step& step);
   v1::MembershipMessage gossip() const;
@@ -173,6 +178,9 @@ class Membership {
   std::int64_t now_ms_ = 0;
   std::int64_t last_heartbeat_ms_ = 0;
   bool started_ = false;
+  bool had_quorum_ = false;
+  bool quorum_lost_ = false;
+  std::int64_t quorum_since_ms_ = -1;
   bool joined_ = false;
 };
 

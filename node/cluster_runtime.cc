@@ -192,7 +192,7 @@ bool ClusterRuntime::ready() const {
 }
 
 bool ClusterRuntime::has_quorum() const {
-  return members_ && members_->has_quorum(now_ms(), kQuorumLeaseMs);
+  return members_ && members_->has_quorum(now_ms());
 }
 
 bool ClusterRuntime::self_down() const {

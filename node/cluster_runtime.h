@@ -54,7 +54,6 @@ class ClusterRuntime {
   bool joined() const;     // heard from the cluster (or alone by design): knows the owners
   bool self_down() const;  // the cluster removed this incarnation: the node must exit
   // The quorum lease (Membership::has_quorum): false on the minority side of a partition.
-  static constexpr std::int64_t kQuorumLeaseMs = 1000;
   bool has_quorum() const;
   std::vector<cluster::Member> serving_members() const;
   std::vector<cluster::Member> members() const;  // every entry, tombstones included

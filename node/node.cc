@@ -125,17 +125,22 @@ int run_node(const NodeConfig& config) {
         store.remove_peer(e.member.name, e.member.incarnation, true);
       }
     }
-    // Every change of the serving members, this node's own included (its own "up" at start).
-    router.on_membership_changed(
-        e.kind == cluster::MemberStatus::kDown && !e.member.self ? e.member.name : "");
-    if (e.member.self && e.kind == cluster::MemberStatus::kDown && exit_code == 0) {
-      spdlog::error(
-          "node {}: the cluster declared this incarnation down (cut off longer than "
-          "the failure bound); exiting so that a supervisor restarts it as a new one",
-          config.name);
-      exit_code = 3;
-      io.stop();
+    if (e.member.self && e.kind == cluster::MemberStatus::kDown) {
+      // The cluster started this node's sessions elsewhere: its copies are stale and must not be
+      // handed to anyone. Stop at once, before the router could move them.
+      if (exit_code == 0) {
+        spdlog::error(
+            "node {}: the cluster declared this incarnation down (cut off longer than "
+            "the failure bound); exiting so that a supervisor restarts it as a new one",
+            config.name);
+        exit_code = 3;
+        router.fence();
+        io.stop();
+      }
+      return;
     }
+    // Every change of the serving members, this node's own included (its own "up" at start).
+    router.on_membership_changed(e.kind == cluster::MemberStatus::kDown ? e.member.name : "");
   });
 
   if (auto started = cluster.start(); !started) {

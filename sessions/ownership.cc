@@ -42,7 +42,16 @@ std::string Ownership::owner(const std::string& key) const {
 
 // ---- calls -----------------------------------------------------------------------------------
 
+void Ownership::fence() {
+  fenced_ = true;
+  for (const std::string& key : states_.keys()) states_.remove(key);
+  moves_.clear();
+  sends_.clear();
+  serving_.clear();
+}
+
 Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t now_ms) {
+  if (fenced_) return wait_until(now_ms + 1000);
   const std::string o = owner(key);
   if (o.empty()) return wait_until(now_ms + 100);  // no node serves: membership will change
   if (o != options_.self) {
@@ -102,7 +111,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
 }
 
 void Ownership::changed(const std::string& key) {
-  if (store_ == nullptr || !states_.hosts(key)) return;
+  if (fenced_ || store_ == nullptr || !states_.hosts(key)) return;
   const auto [state, is_game] = states_.export_state(key);
   store_->stash(key, handoff::encode_stashed(states_.epoch(key), is_game, self_id(), state));
 }
@@ -142,14 +151,17 @@ bool Ownership::holder_alive(const std::string& key) const {
   const auto value = store_->pickup(key);
   if (!value) return false;
   const auto s = handoff::decode_stashed(*value);
-  return s && !holder_gone(s->holder);
+  if (!s) return false;
+  if (s->holder == self_id()) return states_.hosts(key);  // our own stash: we hold it or not
+  return !holder_gone(s->holder);
 }
 
 bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   if (store_ == nullptr) return false;
-  if (!store_->caught_up()) {
+  if (!store_->caught_up() || !quorum_) {
     // This replica may hold an older state than a peer does (it joined a moment ago): starting
-    // from it would lose what the newer one has. Retried on tick.
+    // from it would lose what the newer one has. Or this node is cut off from the majority,
+    // which may be serving the session. Retried on tick.
     orphans_pending_ = true;
     return false;
   }
@@ -188,6 +200,7 @@ void Ownership::pick_up_orphans() {
 void Ownership::on_membership_changed(std::vector<std::string> serving,
                                       std::vector<MemberState> members, const std::string& down,
                                       std::int64_t now_ms) {
+  if (fenced_) return;
   members_.clear();
   for (MemberState& m : members) {
     std::string name = m.name;
@@ -298,6 +311,7 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
 }
 
 void Ownership::on_transfer(const std::string& from, const v1::Transfer& t, std::int64_t now_ms) {
+  if (fenced_) return;
   Send reply;
   reply.to = from;
   v1::TransferAck* ack = reply.envelope.mutable_transfer_ack();
@@ -325,9 +339,24 @@ void Ownership::on_transfer(const std::string& from, const v1::Transfer& t, std:
   // The store may know a newer state than the sender's (a node that had the session after it
   // died): start from the newer of the two.
   const auto stored = store_ != nullptr ? store_->stashed_epoch(t.key()) : std::nullopt;
-  if (stored && *stored > t.epoch() && pick_up(t.key())) {
-    ack->set_epoch(states_.epoch(t.key()));
-  } else if (auto ok = states_.install(t.key(), t.state(), t.is_game(), t.epoch() + 1); !ok) {
+  if (stored && *stored > t.epoch()) {
+    // The sender's copy is stale: a newer owner stashed a later epoch. If that owner is alive it
+    // still serves the session: tell the sender to drop its copy (an ack with the newer epoch)
+    // and start nothing here. If it is gone, start the session from the store.
+    if (holder_alive(t.key())) {
+      ack->set_epoch(*stored);
+    } else if (pick_up(t.key(), /*only_if_holder_gone=*/true)) {
+      ack->set_epoch(states_.epoch(t.key()));
+    } else {
+      ack->set_epoch(0);
+      ack->set_retry(true);  // the store is catching up, or this node has no quorum yet
+    }
+    sends_.push_back(std::move(reply));
+    wake(t.key());
+    if (states_.hosts(t.key())) start_move(t.key(), now_ms);
+    return;
+  }
+  if (auto ok = states_.install(t.key(), t.state(), t.is_game(), t.epoch() + 1); !ok) {
     spdlog::error("session {}: refused the state {} handed over: {}", t.key(), from, ok.error());
     ack->set_epoch(0);
   } else {
@@ -348,7 +377,8 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 }
 
 void Ownership::tick(std::int64_t now_ms) {
-  if (orphans_pending_ && store_ != nullptr && store_->caught_up()) pick_up_orphans();
+  if (fenced_) return;
+  if (orphans_pending_ && store_ != nullptr && store_->caught_up() && quorum_) pick_up_orphans();
   std::vector<std::string> due;
   for (const auto& [key, m] : moves_) {
     if (m.resend_at_ms <= now_ms) due.push_back(key);

@@ -134,6 +134,10 @@ class Ownership {
   void tick(std::int64_t now_ms);
   // This node stops serving (the membership already excludes it): hand everything off.
   void drain(std::int64_t now_ms);
+  // This incarnation was declared down by the cluster, which has started its sessions elsewhere
+  // from the store: every copy here is stale. Drops them all, hands nothing off, and from now on
+  // decides nothing but waits.
+  void fence();
 
   // ---- outputs ----
   std::vector<Send> take_sends();
@@ -181,6 +185,7 @@ class Ownership {
   std::vector<std::string> wakes_;
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
+  bool fenced_ = false;
   bool orphans_pending_ = false;  // a pick-up waited for the store to catch up
   bool quorum_ = true;
   OwnershipCounters counters_;

@@ -119,6 +119,12 @@ Router::~Router() {
   host_.on_any_change(nullptr);
 }
 
+void Router::fence() {
+  core_.fence();
+  (void)core_.take_sends();
+  stop();
+}
+
 void Router::stop() {
   stopped_ = true;
   if (tick_timer_) tick_timer_->cancel();
@@ -644,6 +650,7 @@ void Router::on_membership_changed(const std::string& down_node) {
       it = it->second.empty() ? remote_watchers_.erase(it) : std::next(it);
     }
   }
+  if (has_quorum_) core_.set_quorum(has_quorum_());
   core_.on_membership_changed(link_.serving_members(), link_.member_states(), down_node, now_ms());
   carry_out();
   notify_all();

@@ -96,6 +96,8 @@ class Router {
 
   // Stops the re-send timer (the node is shutting down).
   void stop();
+  // This incarnation was declared down: its sessions are stale; serve, move or stash nothing.
+  void fence();
 
   const RouterCounters& counters() const { return counters_; }
   const OwnershipCounters& ownership_counters() const { return core_.counters(); }

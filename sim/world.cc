@@ -22,7 +22,7 @@ namespace {
 constexpr std::int64_t kMembershipTickMs = 50;
 constexpr std::int64_t kStoreTickMs = 5;
 constexpr std::int64_t kOwnershipTickMs = 20;
-constexpr std::int64_t kQuorumLeaseMs = 1000;  // as node/cluster_runtime.h
+constexpr std::int64_t kQuorumLeaseMs = cluster::MembershipConfig{}.quorum_lease_ms;
 constexpr std::int64_t kCallTimeoutMs = 10'000;
 constexpr std::int64_t kSyncTimeoutMs = 2'000;
 constexpr std::int64_t kDrainBoundMs = 20'000;
@@ -354,8 +354,7 @@ class World {
   }
 
   void update_quorum(Node& n) {
-    n.ownership->set_quorum(config_.unsafe_no_quorum ||
-                            n.membership->has_quorum(now_, kQuorumLeaseMs));
+    n.ownership->set_quorum(config_.unsafe_no_quorum || n.membership->has_quorum(now_));
   }
 
   static std::string address(const std::string& name) { return name + ":7000"; }
@@ -499,6 +498,13 @@ class World {
   void on_member_event(Node& n, const cluster::MemberEvent& e) {
     trace(fmt::format("{} sees {}#{} {}", n.id(), e.member.name, e.member.incarnation,
                       cluster::to_string(e.kind)));
+    if (!n.alive()) return;  // fenced below by an earlier event of the same step
+    if (e.member.self && e.kind == cluster::MemberStatus::kDown) {
+      // As the node: fence the sessions at once, then exit (the membership tick restarts it).
+      n.ownership->fence();
+      (void)n.ownership->take_sends();
+      return;
+    }
     if (!e.member.self) {
       const crdt::ReplicaId rid = handoff::replica_id(e.member.name, e.member.incarnation);
       if (e.kind == cluster::MemberStatus::kUp) {
@@ -525,8 +531,8 @@ class World {
     }
     const std::string down =
         e.kind == cluster::MemberStatus::kDown && !e.member.self ? e.member.name : "";
-    n.ownership->on_membership_changed(std::move(serving), std::move(members), down, now_);
     update_quorum(n);
+    n.ownership->on_membership_changed(std::move(serving), std::move(members), down, now_);
     carry_ownership(n);
     carry_store(n);
   }
