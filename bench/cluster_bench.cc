@@ -7,8 +7,10 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "bench/http_client.h"
@@ -200,6 +202,28 @@ Verdict check(const std::vector<std::uint16_t>& ports, const std::vector<Session
   return Verdict{lost_actions, lost_sessions, unreadable, encoded};
 }
 
+// Router counters from a node's GET /metrics, added to `totals` (a node's counters start
+// again at 0 when it restarts, so each incarnation is read once: before it stops, or at the end).
+void add_router_counters(std::uint16_t port, std::map<std::string, double>& totals) {
+  static const char* kNames[] = {"minotaur_forwarded_total", "minotaur_forward_timeouts_total",
+                                 "minotaur_handoffs_sent_total", "minotaur_handoffs_received_total",
+                                 "minotaur_waits_for_arrival_total"};
+  const HttpAnswer a = HttpClient(port).request("GET", "/metrics");
+  std::istringstream in(a.body);
+  std::string name;
+  double value = 0;
+  while (in >> name) {
+    if (name == "#") {
+      std::getline(in, name);
+      continue;
+    }
+    if (!(in >> value)) break;
+    for (const char* k : kNames) {
+      if (name == k) totals[name.substr(9, name.size() - 9 - 6)] += value;  // "forwarded"...
+    }
+  }
+}
+
 double rate(const PhaseFigures& f) {
   return f.measured_s > 0 ? static_cast<double>(f.measured_acks) / f.measured_s : 0.0;
 }
@@ -386,19 +410,28 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
     spec.clients[records[i].client].sessions.push_back(i);
   }
   json::array drain_ms, exit_codes;
+  std::map<std::string, double> router_counters;
   std::string restart_error;
   std::int64_t window_begin = 0, window_end = 0;
   const std::int64_t load_began = WsLoad::now_ns();
   spec.measure_from_ns = load_began;
+  const auto baseline_ns = static_cast<std::int64_t>(o.baseline_s * 1e9);
+  load.mark_baseline(load_began + std::min<std::int64_t>(500'000'000, baseline_ns / 2),
+                     load_began + baseline_ns);
   const PhaseFigures f = load.run_phase(spec, [&] {
     sleep_s(o.baseline_s);
-    load.mark_baseline(load_began + 500'000'000, WsLoad::now_ns());
     window_begin = WsLoad::now_ns();
     load.mark_window(window_begin, 0);
     for (std::size_t i = 0; i < procs->size() && restart_error.empty(); ++i) {
       const std::string verb = o.kill ? "killing" : "stopping";
       load.set_status(fmt::format("{} {}", verb, procs->name(i)));
       load.set_node_down(i, true);
+      if (std::getenv("MINOTAUR_BENCH_TRACE")) {
+        progress(fmt::format("TRACE t={:.3f} signal {}",
+                             static_cast<double>(WsLoad::now_ns() % 1'000'000'000'000) / 1e9,
+                             procs->name(i)));
+      }
+      add_router_counters(procs->http_port(i), router_counters);
       int code = 0;
       auto ms = procs->stop(i, o.kill ? SIGKILL : SIGTERM, code);
       if (!ms) {
@@ -416,6 +449,11 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
         break;
       }
       load.set_node_down(i, false);
+      if (std::getenv("MINOTAUR_BENCH_TRACE")) {
+        progress(fmt::format("TRACE t={:.3f} ready {}",
+                             static_cast<double>(WsLoad::now_ns() % 1'000'000'000'000) / 1e9,
+                             procs->name(i)));
+      }
       load.set_status(fmt::format("{} back; settling", procs->name(i)));
       sleep_s(o.settle_s);
     }
@@ -458,6 +496,13 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
                                          (static_cast<double>(load_ended - load_began) / 1e9));
   out["retries"] = f.retries;
   out["reconnects"] = f.reconnects;
+
+  for (std::size_t i = 0; i < procs->size(); ++i) {
+    add_router_counters(procs->http_port(i), router_counters);
+  }
+  json::object counters_json;
+  for (const auto& [k, n] : router_counters) counters_json[k] = n;
+  out["router_counters"] = counters_json;
 
   // Phase 4: read every game back.
   const Verdict v = check(ports, records, progress);

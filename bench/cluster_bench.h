@@ -46,7 +46,7 @@ struct ClusterBenchOptions {
   bool kill = false;         // SIGKILL instead of SIGTERM
   std::string replication = "async";
   double phase_s = 3;                    // each of the throughput and latency phases; 0 skips them
-  double baseline_s = 2;                 // load before the first restart
+  double baseline_s = 3;                 // load before the first restart
   double settle_s = 1;                   // after a restarted node is ready, before the next one
   std::size_t memory_sessions = 10'000;  // 0 skips the memory phase
 };

@@ -120,9 +120,10 @@ struct WsLoad::Impl {
       }
     }
     if (std::getenv("MINOTAUR_BENCH_TRACE") && t - s.first_attempt_ns > 200'000'000) {
-      std::fprintf(stderr, "TRACE %.3f ack %s stall %.1f ms client %zu node %zu\n",
-                   static_cast<double>(t % 100'000'000'000) / 1e9, s.game_id.c_str(),
-                   static_cast<double>(t - s.first_attempt_ns) / 1e6, c.index, c.node);
+      std::fprintf(stderr, "TRACE t=%.3f ack %s first attempt t=%.3f client %zu via node %zu\n",
+                   static_cast<double>(t % 1'000'000'000'000) / 1e9, s.game_id.c_str(),
+                   static_cast<double>(s.first_attempt_ns % 1'000'000'000'000) / 1e9, c.index,
+                   c.node);
     }
     if (overlaps(s.first_attempt_ns, t, wb, we)) {
       s.max_stall_ms = std::max(s.max_stall_ms, static_cast<double>(t - s.first_attempt_ns) / 1e6);
@@ -282,8 +283,8 @@ struct WsLoad::Impl {
     while (!(stopping() && c.in_flight.empty())) {
       if (!first) {
         if (std::getenv("MINOTAUR_BENCH_TRACE")) {
-          std::fprintf(stderr, "TRACE %.3f client %zu reconnect from node %zu\n",
-                       static_cast<double>(now_ns() % 100'000'000'000) / 1e9, c.index, c.node);
+          std::fprintf(stderr, "TRACE t=%.3f client %zu reconnect from node %zu\n",
+                       static_cast<double>(now_ns() % 1'000'000'000'000) / 1e9, c.index, c.node);
         }
         ++figures.reconnects;
         c.node = (c.node + 1) % owner.ports_.size();  // this one failed us: try the next
