@@ -7,8 +7,8 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <sstream>
 #include <thread>

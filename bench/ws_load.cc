@@ -120,9 +120,12 @@ struct WsLoad::Impl {
       }
     }
     if (std::getenv("MINOTAUR_BENCH_TRACE") && t - s.first_attempt_ns > 200'000'000) {
-      std::fprintf(stderr, "TRACE t=%.3f ack %s first attempt t=%.3f client %zu via node %zu\n",
+      std::fprintf(stderr,
+                   "TRACE t=%.3f ack %s first attempt t=%.3f, %u attempts, last t=%.3f, client "
+                   "%zu via node %zu\n",
                    static_cast<double>(t % 1'000'000'000'000) / 1e9, s.game_id.c_str(),
-                   static_cast<double>(s.first_attempt_ns % 1'000'000'000'000) / 1e9, c.index,
+                   static_cast<double>(s.first_attempt_ns % 1'000'000'000'000) / 1e9, s.attempts,
+                   static_cast<double>(s.last_attempt_ns % 1'000'000'000'000) / 1e9, c.index,
                    c.node);
     }
     if (overlaps(s.first_attempt_ns, t, wb, we)) {
@@ -143,14 +146,14 @@ struct WsLoad::Impl {
     ++figures.error_codes[code];
     if (is_final_refusal(code)) return;  // not retried: the session leaves the load
     ++figures.retries;
-    c.ready.push_back(call.session);
+    c.ready.push_front(call.session);  // a retry goes first, as a player's client would send it
   }
 
   // Every call without an answer goes back to be retried.
   void fail_in_flight(Client& c) {
     for (const auto& [id, call] : c.in_flight) {
       session(call.session).in_flight = false;
-      c.ready.push_back(call.session);
+      c.ready.push_front(call.session);
       ++figures.retries;
     }
     c.in_flight.clear();
@@ -210,7 +213,10 @@ struct WsLoad::Impl {
     if (!s.pending) {
       s.pending = true;
       s.first_attempt_ns = t;
+      s.attempts = 0;
     }
+    s.last_attempt_ns = t;
+    ++s.attempts;
     s.in_flight = true;
     const std::uint64_t id = c.next_call_id++;
     c.in_flight.emplace(id, Call{si, scheduled_ns != 0 ? scheduled_ns : t});
@@ -280,6 +286,7 @@ struct WsLoad::Impl {
 
   asio::awaitable<void> run_client(Client& c) {
     bool first = true;
+    std::size_t failures = 0;  // in a row
     while (!(stopping() && c.in_flight.empty())) {
       if (!first) {
         if (std::getenv("MINOTAUR_BENCH_TRACE")) {
@@ -287,15 +294,18 @@ struct WsLoad::Impl {
                        static_cast<double>(now_ns() % 1'000'000'000'000) / 1e9, c.index, c.node);
         }
         ++figures.reconnects;
-        c.node = (c.node + 1) % owner.ports_.size();  // this one failed us: try the next
+        // Home again when it is up; after failures in a row, the next nodes in turn.
+        c.node = (c.spec.first_node + failures) % owner.ports_.size();
         asio::steady_timer pause(io, std::chrono::milliseconds(20));
         co_await pause.async_wait(kUseTuple);
       }
       first = false;
       if (!co_await connect(c)) {
         c.ws.reset();
+        ++failures;
         continue;
       }
+      failures = 0;
       co_await (read_loop(c) || write_loop(c));
       fail_in_flight(c);
       boost::system::error_code ignore;

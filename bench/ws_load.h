@@ -5,9 +5,10 @@
 // games where that user is player 1): at most one call in flight per session, so a session's
 // acknowledged versions are in order; up to `window` calls in flight per connection (pipelined).
 // Every call registers a move; the vector cycles through the six unit vectors, so consecutive
-// actions of a session differ. A client whose connection breaks (its node stops) reconnects to
-// the next node that is not marked down and retries the calls that got no answer; an answer
-// that is not an ack is retried too. A call that was never acknowledged does not count, but it
+// actions of a session differ. A client whose connection breaks (its node stops) reconnects —
+// to its first node when that is not marked down, else to the next one that is not — and
+// retries the calls that got no answer, before its other sessions' next actions; an answer that
+// is not an ack is retried the same way. A call that was never acknowledged does not count, but it
 // may have been applied — the check at the end allows for that (SessionRecord::pending).
 //
 // Phases run one after the other; each starts its connections, runs until stop() and until the
@@ -41,6 +42,8 @@ struct SessionRecord {
   bool in_flight = false;
   bool pending = false;  // the current action was attempted and not (yet) acknowledged
   std::int64_t first_attempt_ns = 0;
+  std::int64_t last_attempt_ns = 0;
+  std::uint32_t attempts = 0;  // of the current action
 
   // Acknowledged.
   std::vector<std::uint64_t> acked_versions;  // in order; regressions are counted as lost
