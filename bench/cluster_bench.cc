@@ -224,6 +224,26 @@ void add_router_counters(std::uint16_t port, std::map<std::string, double>& tota
   }
 }
 
+// Waits (30 s at most) until every node's GET /api/v1/cluster lists every node as up: after a
+// restart, and after a SIGKILL's failure detection, placement is settled again.
+bool wait_whole(const NodeProcs& procs) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool whole = true;
+    for (std::size_t i = 0; i < procs.size() && whole; ++i) {
+      const json::value v = HttpClient(procs.http_port(i)).request("GET", "/api/v1/cluster").json();
+      std::size_t up = 0;
+      if (v.is_object() && v.as_object().contains("members")) {
+        for (const auto& m : v.at("members").as_array()) up += m.at("status") == "up" ? 1u : 0u;
+      }
+      whole = up == procs.size();
+    }
+    if (whole) return true;
+    sleep_s(0.05);
+  }
+  return false;
+}
+
 double rate(const PhaseFigures& f) {
   return f.measured_s > 0 ? static_cast<double>(f.measured_acks) / f.measured_s : 0.0;
 }
@@ -454,6 +474,11 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
                              static_cast<double>(WsLoad::now_ns() % 1'000'000'000'000) / 1e9,
                              procs->name(i)));
       }
+      load.set_status(fmt::format("{} back; waiting for the cluster to be whole", procs->name(i)));
+      if (!wait_whole(*procs)) {
+        progress(fmt::format("warning: the cluster did not show {} members up within 30 s",
+                             procs->size()));
+      }
       load.set_status(fmt::format("{} back; settling", procs->name(i)));
       sleep_s(o.settle_s);
     }
@@ -482,7 +507,7 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
       st = std::max(st, static_cast<double>(load_ended - s.first_attempt_ns) / 1e6);
     }
     pause.push_back(gap);
-    stall.push_back(st);
+    if (st >= 0) stall.push_back(st);  // only sessions that had a call during the restarts
     baseline.push_back(s.baseline_gap_ms);
   }
   out["pause_ms"] = percentiles(pause);

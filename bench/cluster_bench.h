@@ -10,10 +10,12 @@
 //   3. rolling restart under load: every client on its own node, every session driven; after a
 //      baseline window each node in turn gets SIGTERM (or SIGKILL with `kill`), the bench waits
 //      for its exit (drain_ms), starts it again and waits until it is ready; then the load goes
-//      on until `duration_s` have passed since it began -> pause_ms (per session, the longest
-//      gap between two acknowledged actions that overlaps the restart window), stall_ms (per
-//      session, the longest time from a call's first attempt to its ack, retries included),
-//      baseline_gap_ms (the same gap statistic in the window before the first restart);
+//      on until `duration_s` have passed since it began; after each restart the bench waits
+//      until every node lists every node as up, then `settle_s` -> pause_ms (per session, the
+//      longest gap between two acknowledged actions that overlaps the restart window),
+//      stall_ms (over the sessions that had a call during the restarts, the longest time from a
+//      call's first attempt to its ack, retries included), baseline_gap_ms (the longest gap
+//      wholly inside the window before the first restart), router_counters (from /metrics);
 //   4. check: every session read back over HTTP: missing -> lost_sessions; an acknowledged
 //      version above the game's version, a version that went back, or a last acknowledged move
 //      that the game does not show (and that no later unanswered attempt explains) ->
@@ -23,8 +25,10 @@
 // Read pause_ms against baseline_gap_ms: a session's actions come around once per
 // sessions / rate, so the gap without any restart is that long already.
 //
-// Progress lines go to `progress`; the result is one JSON object. This is a driver: it reads
-// clocks, sends signals and starts processes. Call from one thread.
+// Progress lines go to `progress`; the result is one JSON object. With MINOTAUR_BENCH_TRACE=1
+// in the environment, every call slower than 200 ms, every reconnect, signal and ready time is
+// printed too (stderr). This is a driver: it reads clocks, sends signals and starts processes.
+// Call from one thread.
 #pragma once
 
 #include <cstdint>

@@ -51,7 +51,7 @@ struct SessionRecord {
   std::uint64_t lost_in_run = 0;              // acks whose version a later ack went back past
   std::int64_t last_ack_ns = 0;
   double max_gap_ms = 0;       // inside the marked window
-  double max_stall_ms = 0;     // inside the marked window
+  double max_stall_ms = -1;    // inside the marked window; -1: no call of it overlapped
   double baseline_gap_ms = 0;  // wholly inside the baseline window
 };
 
