@@ -142,11 +142,13 @@ int main(int argc, char** argv) {
                     "Length of each throughput and latency phase; 0 skips them")
         ->check(CLI::Range(0.0, 600.0))
         ->default_val(3);
-    cmd->add_option("--baseline-s", o.baseline_s, "Load before the first restart")
+    cmd->add_option("--baseline-s", o.baseline_s,
+                    "Load before the first restart (its gaps are baseline_gap_ms)")
         ->check(CLI::Range(0.5, 600.0))
-        ->default_val(2);
+        ->default_val(3);
     cmd->add_option("--settle-s", o.settle_s,
-                    "Wait after a restarted node is ready before stopping the next")
+                    "Wait after a restarted node is ready and every node lists every node as "
+                    "up, before stopping the next")
         ->check(CLI::Range(0.0, 600.0))
         ->default_val(1);
     cmd->add_option("--memory-sessions", o.memory_sessions,
