@@ -97,6 +97,9 @@ class Router {
   asio::awaitable<void> drain(std::int64_t bound_ms);
 
   const RouterCounters& counters() const { return counters_; }
+  // Calls other nodes forwarded here that are not answered yet. A draining node waits for them
+  // before it closes its connections: an unanswered one costs its sender kForwardTimeoutMs.
+  std::size_t remote_calls_in_flight() const { return remote_calls_in_flight_; }
 
  private:
   struct Outcome {
@@ -132,6 +135,7 @@ class Router {
   bool sync_;
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;
+  std::size_t remote_calls_in_flight_ = 0;
   std::int64_t last_change_ms_ = 0;
   bool draining_ = false;
 
