@@ -550,10 +550,16 @@ void Router::push(const GameView& v) {
 // ---- hand-off --------------------------------------------------------------------------------
 
 void Router::rebalance() {
+  rebalance_pending_ = false;
   for (const std::string& key : host_.keys()) {
     if (moving_.count(key) != 0) continue;
     const std::string o = owner(key);
     if (o.empty() || o == self_) continue;
+    if (moving_.size() >= kMaxHandoffsInFlight) {
+      rebalance_pending_ = true;  // the rest as earlier hand-offs finish
+      return;
+    }
+    moving_.insert(key);  // counted now, so that one pass starts no more than the limit
     asio::co_spawn(executor_, handoff(key), asio::detached);
   }
 }
@@ -566,6 +572,7 @@ asio::awaitable<void> Router::handoff(std::string key) {
     moving_.erase(key);
     if (!moved) host_.set_frozen(key, false);
     notify(key);
+    if (rebalance_pending_ && moving_.size() <= kMaxHandoffsInFlight / 2) rebalance();  // refill
   };
   for (;;) {
     if (!host_.hosts(key)) {

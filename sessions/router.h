@@ -66,6 +66,9 @@ class Router {
   static constexpr std::int64_t kAckTimeoutMs = 2'000;      // for one transfer's ack
   static constexpr std::int64_t kSyncTimeoutMs = 2'000;     // --replication sync's wait
   static constexpr std::size_t kMaxWaitingCalls = 1024;     // per session, during a hand-off
+  // Transfers in flight from this node: the transport queues at most 4096 frames per peer and
+  // cuts a connection whose queue overflows, which 10,000 transfers at once did.
+  static constexpr std::size_t kMaxHandoffsInFlight = 512;
 
   // `store` (may be null: no replication) gets every accepted change; with `sync` a change is
   // reported only after every peer acknowledged it (--replication sync).
@@ -136,6 +139,7 @@ class Router {
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;
   std::size_t remote_calls_in_flight_ = 0;
+  bool rebalance_pending_ = false;  // sessions left for later by kMaxHandoffsInFlight
   std::int64_t last_change_ms_ = 0;
   bool draining_ = false;
 
