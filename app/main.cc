@@ -156,6 +156,8 @@ int main(int argc, char** argv) {
                     "0 skips it")
         ->check(CLI::Range(static_cast<std::size_t>(0), static_cast<std::size_t>(10'000'000)))
         ->default_val(10'000);
+    cmd->add_flag("--keep-logs", o.keep_logs,
+                  "Keep the nodes' logs (a folder under /tmp) also when nothing was lost");
   };
   add_cluster_flags(bench_cmd);
   std::string bench_json_out;

@@ -296,6 +296,7 @@ Result<json::object, std::string> memory_phase(const ClusterBenchOptions& o,
                      static_cast<double>(records.size());
   progress(fmt::format("memory: RSS {} -> {} bytes for {} games: {:.0f} bytes per game", before,
                        after, records.size(), per));
+  if (!o.keep_logs) procs.remove_dir();
   return json::object{{"bytes_per_session", std::round(per)},
                       {"memory_sessions", records.size()},
                       {"rss_before_bytes", before},
@@ -537,7 +538,13 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   out["unreadable_sessions"] = v.unreadable;
   out["encoded_game_bytes"] = v.encoded_game_bytes;
   out["error_answers"] = codes_json(error_codes);
-  procs.reset();  // the cluster goes (SIGKILL: its work is done)
+  // The cluster goes (SIGKILL: its work is done); its logs too, unless asked for or needed.
+  if (!o.keep_logs && v.lost_actions == 0 && v.lost_sessions == 0 && v.unreadable == 0) {
+    procs->remove_dir();
+  } else {
+    progress(fmt::format("the nodes' logs stay in {}", procs->dir()));
+  }
+  procs.reset();
 
   // Phase 5: memory per idle session on one node.
   if (o.memory_sessions > 0) {

@@ -53,6 +53,7 @@ struct ClusterBenchOptions {
   double baseline_s = 3;                 // load before the first restart
   double settle_s = 1;                   // after a restarted node is ready, before the next one
   std::size_t memory_sessions = 10'000;  // 0 skips the memory phase
+  bool keep_logs = false;                // keep the nodes' folders also when nothing was lost
 };
 
 // Runs the benchmark. The JSON object, or why it could not run (a node that did not start...).

@@ -116,6 +116,10 @@ NodeProcs::~NodeProcs() {
       waitpid(n.pid, &status, 0);
     }
   }
+  if (remove_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
 }
 
 Result<Ok, std::string> NodeProcs::start(std::size_t count) {

@@ -3,7 +3,8 @@
 // Like `minotaur local` (app/local.cc) but on free ports, with a generated secret and admin token
 // in a new folder under /tmp, and with the operations a benchmark needs: stop one node with a
 // signal and measure the time to its exit, start it again with the same name and ports, read a
-// node's resident memory. Every node still running is killed (SIGKILL) when this goes away.
+// node's resident memory. Every node still running is killed (SIGKILL) when this goes away;
+// the folder (with the nodes' logs) stays unless remove_dir() was called.
 // Operating errors (a node that does not start or become ready) are values with a message that
 // says where its log is. Not thread-safe: one thread drives it.
 #pragma once
@@ -48,6 +49,8 @@ class NodeProcs {
   const std::string& log_path(std::size_t i) const { return nodes_.at(i).log; }
   const std::string& admin_token() const { return admin_token_; }
   const std::string& dir() const { return dir_; }
+  // The folder goes too when this goes away (call it when the logs are of no more use).
+  void remove_dir() { remove_dir_ = true; }
   // VmRSS of node `i` from /proc/PID/status, in bytes; 0 when it cannot be read.
   std::uint64_t rss_bytes(std::size_t i) const;
 
@@ -68,6 +71,7 @@ class NodeProcs {
   std::string admin_file_;
   std::string admin_token_;
   std::vector<Node> nodes_;
+  bool remove_dir_ = false;
 };
 
 // The command line of one `minotaur node` on 127.0.0.1, seeded with the other nodes' cluster
