@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/spawn.h"
+#include "bench/procs.h"
 
 namespace minotaur::app {
 namespace {
@@ -38,27 +39,6 @@ std::string random_hex(std::size_t bytes) {
   std::string out;
   for (std::size_t i = 0; i < bytes; ++i) out += fmt::format("{:02x}", rd() & 0xff);
   return out;
-}
-
-// The status code of GET path on 127.0.0.1:port, or 0 when nothing answers.
-int http_status(int port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int status = 0;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[64] = {};
-      const ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-      if (n > 12) status = std::atoi(buf + 9);
-    }
-  }
-  close(fd);
-  return status;
 }
 
 struct NodeProc {
@@ -115,30 +95,21 @@ class Local {
 
  private:
   bool start(NodeProc& n) {
-    std::vector<std::string> args{exe_,
-                                  "node",
-                                  "--name",
-                                  n.name,
-                                  "--cluster",
-                                  fmt::format("127.0.0.1:{}", n.cluster_port),
-                                  "--http",
-                                  fmt::format("127.0.0.1:{}", n.http_port),
-                                  "--round-time-ms",
-                                  std::to_string(o_.round_time_ms),
-                                  "--cookie-file",
-                                  cookie_file_,
-                                  "--admin-token-file",
-                                  admin_file_};
-    std::string seeds;
+    bench::NodeCommand command{exe_,
+                               n.name,
+                               static_cast<std::uint16_t>(n.cluster_port),
+                               static_cast<std::uint16_t>(n.http_port),
+                               o_.round_time_ms,
+                               cookie_file_,
+                               admin_file_,
+                               {},
+                               {}};
     for (const NodeProc& other : nodes_) {
-      if (other.index == n.index) continue;
-      if (!seeds.empty()) seeds += ",";
-      seeds += fmt::format("127.0.0.1:{}", other.cluster_port);
+      if (other.index != n.index) {
+        command.seed_ports.push_back(static_cast<std::uint16_t>(other.cluster_port));
+      }
     }
-    if (!seeds.empty()) {
-      args.push_back("--seeds");
-      args.push_back(seeds);
-    }
+    const std::vector<std::string> args = bench::node_command(command);
     auto pid = spawn_logged(args, n.log);
     if (!pid) {
       std::fprintf(stderr, "local: %s\n", pid.error().c_str());
@@ -155,7 +126,7 @@ class Local {
   bool wait_ready(NodeProc& n) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (http_status(n.http_port, "/readyz") == 200) {
+      if (bench::http_get_status(static_cast<std::uint16_t>(n.http_port), "/readyz") == 200) {
         std::printf("local: %s ready\n", n.name.c_str());
         std::fflush(stdout);
         return true;
@@ -295,8 +266,11 @@ class Local {
       std::printf("local: rolling restart done\n");
     } else if (cmd == "status") {
       for (const NodeProc& n : nodes_) {
-        std::printf("  %s pid %d http 127.0.0.1:%d %s\n", n.name.c_str(), n.pid, n.http_port,
-                    http_status(n.http_port, "/readyz") == 200 ? "ready" : "NOT READY");
+        std::printf(
+            "  %s pid %d http 127.0.0.1:%d %s\n", n.name.c_str(), n.pid, n.http_port,
+            bench::http_get_status(static_cast<std::uint16_t>(n.http_port), "/readyz") == 200
+                ? "ready"
+                : "NOT READY");
       }
     } else if (cmd == "quit" || cmd == "exit") {
       quit_ = true;

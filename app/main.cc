@@ -2,11 +2,14 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "app/local.h"
+#include "bench/cluster_bench.h"
 #include "crdt/bench.h"
 #include "node/node.h"
 #include "sim/world.h"
@@ -101,9 +104,72 @@ int main(int argc, char** argv) {
                         "(default: a new folder under /tmp)");
 
   // minotaur bench
-  auto* bench_cmd =
-      app.add_subcommand("bench", "Benchmarks (SPEC.md section 5, docs/BENCHMARKS.md).");
-  bench_cmd->require_subcommand(1);
+  auto* bench_cmd = app.add_subcommand(
+      "bench",
+      "Benchmarks (SPEC.md section 5, docs/BENCHMARKS.md). Without a subcommand: the cluster "
+      "benchmark (bench cluster), with the same flags.");
+  bench_cmd->require_subcommand(0, 1);
+  minotaur::bench::ClusterBenchOptions cluster_bench;
+  // Nodes are started from this very executable, wherever it was found.
+  std::error_code exe_error;
+  cluster_bench.executable = std::filesystem::read_symlink("/proc/self/exe", exe_error).string();
+  if (exe_error) cluster_bench.executable = argv[0];
+  const auto add_cluster_flags = [&cluster_bench](CLI::App* cmd) {
+    auto& o = cluster_bench;
+    cmd->add_option("--sessions", o.sessions, "Games created on the cluster and driven")
+        ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(1'000'000)))
+        ->default_val(1'000);
+    cmd->add_option("--nodes", o.nodes, "Node processes started")
+        ->check(CLI::Range(static_cast<std::size_t>(2), static_cast<std::size_t>(9)))
+        ->default_val(3);
+    cmd->add_option("--duration-s", o.duration_s,
+                    "Length of the load with the rolling restart (at least: it lasts until "
+                    "every node was restarted)")
+        ->check(CLI::Range(0.0, 3600.0))
+        ->default_val(15);
+    cmd->add_option("--clients", o.clients, "Concurrent WebSocket clients (one user each)")
+        ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(4096)))
+        ->default_val(16);
+    cmd->add_option("--window", o.window, "Actions in flight per client connection")
+        ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(256)))
+        ->default_val(32);
+    cmd->add_flag("--kill", o.kill,
+                  "Stop nodes with SIGKILL (a crash) instead of SIGTERM; use with "
+                  "--replication sync to expect nothing lost");
+    cmd->add_option("--replication", o.replication, "The nodes' --replication")
+        ->check(CLI::IsMember({"async", "sync"}))
+        ->default_val("async");
+    cmd->add_option("--phase-s", o.phase_s,
+                    "Length of each throughput and latency phase; 0 skips them")
+        ->check(CLI::Range(0.0, 600.0))
+        ->default_val(3);
+    cmd->add_option("--baseline-s", o.baseline_s,
+                    "Load before the first restart (its gaps are baseline_gap_ms)")
+        ->check(CLI::Range(0.5, 600.0))
+        ->default_val(3);
+    cmd->add_option("--settle-s", o.settle_s,
+                    "Wait after a restarted node is ready and every node lists every node as "
+                    "up, before stopping the next")
+        ->check(CLI::Range(0.0, 600.0))
+        ->default_val(1);
+    cmd->add_option("--memory-sessions", o.memory_sessions,
+                    "Idle games created on a fresh single node to measure memory per session; "
+                    "0 skips it")
+        ->check(CLI::Range(static_cast<std::size_t>(0), static_cast<std::size_t>(10'000'000)))
+        ->default_val(10'000);
+    cmd->add_flag("--keep-logs", o.keep_logs,
+                  "Keep the nodes' logs (a folder under /tmp) also when nothing was lost");
+  };
+  add_cluster_flags(bench_cmd);
+  std::string bench_json_out;
+  bench_cmd->add_option("--json-out", bench_json_out, "Also write the JSON object to this file");
+  auto* cluster_cmd = bench_cmd->add_subcommand(
+      "cluster",
+      "The cluster: starts its own nodes, creates games, drives actions from WebSocket "
+      "clients, restarts every node in turn under that load, checks that nothing was lost. "
+      "Progress on stderr; one JSON object on stdout.");
+  add_cluster_flags(cluster_cmd);
+  cluster_cmd->add_option("--json-out", bench_json_out, "Also write the JSON object to this file");
   minotaur::crdt::CrdtBenchOptions crdt_bench;
   auto* crdt_cmd = bench_cmd->add_subcommand(
       "crdt",
@@ -181,6 +247,22 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bench: %.*s\n", static_cast<int>(line.size()), line.data());
     });
     std::printf("%s\n", out.c_str());
+    return 0;
+  }
+
+  if (bench_cmd->parsed()) {
+    const auto began = std::chrono::steady_clock::now();
+    auto out = minotaur::bench::run_cluster_bench(cluster_bench, [began](std::string_view line) {
+      const double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+      std::fprintf(stderr, "bench %6.1fs: %.*s\n", s, static_cast<int>(line.size()), line.data());
+    });
+    if (!out) {
+      std::fprintf(stderr, "bench: %s\n", out.error().c_str());
+      return 1;
+    }
+    std::printf("%s\n", out.value().c_str());
+    if (!bench_json_out.empty()) std::ofstream(bench_json_out) << out.value() << "\n";
     return 0;
   }
 

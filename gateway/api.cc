@@ -96,13 +96,31 @@ std::optional<sessions::Caller> Api::caller_of(const Request& req) const {
   const auto auth = req[http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
   if (auth.substr(0, kBearer.size()) != kBearer) return std::nullopt;
-  const std::string_view token(auth.data() + kBearer.size(), auth.size() - kBearer.size());
+  return caller_of_token(
+      std::string_view(auth.data() + kBearer.size(), auth.size() - kBearer.size()));
+}
+
+std::optional<sessions::Caller> Api::caller_of_token(std::string_view token) const {
   if (!options_.admin_token.empty() && constant_time_equal(token, options_.admin_token)) {
     return sessions::Caller{"", "admin", true};
   }
   auto claims = signer_.verify(token, options_.wall_clock_ms());
   if (!claims) return std::nullopt;
   return sessions::Caller{claims.value().user_id, claims.value().display_name, false};
+}
+
+boost::asio::awaitable<Result<json::object, Api::Refusal>> Api::act(std::string game_id,
+                                                                    sessions::Caller caller,
+                                                                    json::value body) {
+  if (!game::is_valid_id(game_id)) {
+    co_return err(Refusal{http::status::bad_request, "bad_request",
+                          "a game id is 1-64 characters of A-Z a-z 0-9 _ -"});
+  }
+  auto action = action_from_json(body);
+  if (!action) co_return err(Refusal{http::status::bad_request, "bad_request", action.error()});
+  auto g = co_await host_.act(std::move(game_id), std::move(caller), action.value());
+  if (!g) co_return err(Refusal{status_of(g.error().kind), g.error().code, g.error().message});
+  co_return game_view_json(g.value());
 }
 
 boost::asio::awaitable<Response> Api::handle(const Request& req) {
@@ -276,11 +294,9 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
           if (!caller || caller->admin) co_return unauthorized();
           auto body = parse_json(req.body());
           if (!body) co_return bad_request(body.error());
-          auto action = action_from_json(body.value());
-          if (!action) co_return bad_request(action.error());
-          auto g = co_await host_.act(id, *caller, action.value());
-          if (!g) co_return session_error(g.error());
-          co_return ok_json(game_view_json(g.value()));
+          auto g = co_await act(id, *caller, std::move(body).value());
+          if (!g) co_return error(g.error().status, g.error().code, g.error().message);
+          co_return ok_json(g.value());
         }
         if (is({"api", "v1", "games", "*", "end_round"})) {
           if (m != http::verb::post) co_return method_not_allowed();

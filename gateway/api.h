@@ -55,8 +55,24 @@ class Api {
   // A JSON error response, for the server's own refusals (too large, too many connections).
   static Response error(http::status status, std::string_view code, std::string_view message);
 
-  // The caller a bearer token names, for the WebSocket; nullopt when missing or invalid.
+  // The caller a request's `Authorization: Bearer` header names (also the WebSocket upgrade's);
+  // nullopt when missing or invalid.
   std::optional<sessions::Caller> caller_of(const Request& request) const;
+  // The caller a bearer token names (the admin token or a user token); nullopt when invalid.
+  std::optional<sessions::Caller> caller_of_token(std::string_view token) const;
+
+  // Why a call was refused: the HTTP status, and the code and message of the error JSON.
+  struct Refusal {
+    http::status status = http::status::bad_request;
+    std::string code;
+    std::string message;
+  };
+  // Registers an action (`action`: the JSON of POST /api/v1/games/{id}/actions) for `caller` in
+  // game `game_id`: the game's JSON after the change, or why not. The one path for actions,
+  // shared by HTTP and the WebSocket's "act".
+  boost::asio::awaitable<Result<boost::json::object, Refusal>> act(std::string game_id,
+                                                                   sessions::Caller caller,
+                                                                   boost::json::value action);
 
  private:
   boost::asio::awaitable<Response> route(const Request& request);

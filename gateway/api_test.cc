@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <set>
 
 #include "testing/cluster_harness.h"
 
@@ -52,6 +53,36 @@ std::string error_code(const HttpReply& r) {
   EXPECT_FALSE(j.at("error").at("message").as_string().empty());
   return std::string(j.at("error").at("code").as_string());
 }
+
+// A WebSocket client of a node: text out, one JSON message in (at most 5 s each). With a
+// token, the upgrade request carries `Authorization: Bearer TOKEN`.
+class WsClient {
+ public:
+  explicit WsClient(std::uint16_t port, const std::string& token = "") : ws_(io_) {
+    namespace beast = boost::beast;
+    beast::get_lowest_layer(ws_).connect(
+        boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
+    if (!token.empty()) {
+      ws_.set_option(beast::websocket::stream_base::decorator(
+          [bearer = "Bearer " + token](beast::websocket::request_type& req) {
+            req.set(beast::http::field::authorization, bearer);
+          }));
+    }
+    ws_.handshake("127.0.0.1", "/api/v1/ws");
+  }
+  void send(const std::string& text) { ws_.write(boost::asio::buffer(text)); }
+  json::value next() {
+    buf_.consume(buf_.size());
+    boost::beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(5));
+    ws_.read(buf_);
+    return json::parse(boost::beast::buffers_to_string(buf_.data()));
+  }
+
+ private:
+  boost::asio::io_context io_;
+  boost::beast::websocket::stream<boost::beast::tcp_stream> ws_;
+  boost::beast::flat_buffer buf_;
+};
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -292,21 +323,9 @@ TEST_F(ApiTest, KeepAliveAndPipeliningAnswerInOrder) {
 
 TEST_F(ApiTest, WebSocketPushesEveryVersionOnceInOrder) {
   const std::string id = started_game();
-  namespace beast = boost::beast;
-  boost::asio::io_context io;
-  beast::websocket::stream<beast::tcp_stream> ws(io);
-  beast::get_lowest_layer(ws).connect(boost::asio::ip::tcp::endpoint(
-      boost::asio::ip::make_address("127.0.0.1"), cluster.http_port(node)));
-  ws.handshake("127.0.0.1", "/api/v1/ws");
-  ws.write(boost::asio::buffer(std::string(R"({"op":"subscribe","game_id":")") + id + "\"}"));
-  beast::flat_buffer buf;
-  const auto next = [&]() {
-    buf.consume(buf.size());
-    beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(5));
-    ws.read(buf);
-    return json::parse(beast::buffers_to_string(buf.data()));
-  };
-  const auto first = next();
+  WsClient ws(cluster.http_port(node));
+  ws.send(std::string(R"({"op":"subscribe","game_id":")") + id + "\"}");
+  const auto first = ws.next();
   EXPECT_EQ(first.at("event").as_string(), "game");
   std::int64_t version = first.at("game").at("version").as_int64();
   const std::string path = "/api/v1/games/" + id;
@@ -318,16 +337,84 @@ TEST_F(ApiTest, WebSocketPushesEveryVersionOnceInOrder) {
       200);
   ASSERT_EQ(call("POST", path + "/end_round", "", ana).status, 200);
   for (int i = 0; i < 3; ++i) {
-    const auto push = next();
+    const auto push = ws.next();
     ASSERT_EQ(push.at("event").as_string(), "game");
     EXPECT_EQ(push.at("game").at("version").as_int64(), version + 1);
     version = push.at("game").at("version").as_int64();
   }
   // A malformed message gets an error event, and the socket stays usable.
-  ws.write(boost::asio::buffer(std::string("not json")));
-  EXPECT_EQ(next().at("event").as_string(), "error");
-  ws.write(boost::asio::buffer(std::string(R"({"op":"subscribe","game_id":"g_none"})")));
-  EXPECT_EQ(next().at("error").at("code").as_string(), "game_not_found");
+  ws.send("not json");
+  EXPECT_EQ(ws.next().at("event").as_string(), "error");
+  ws.send(R"({"op":"subscribe","game_id":"g_none"})");
+  EXPECT_EQ(ws.next().at("error").at("code").as_string(), "game_not_found");
+}
+
+TEST_F(ApiTest, WebSocketActionsAreAnsweredByIdAndRefusalsKeepTheSocket) {
+  const std::string id = started_game();
+  WsClient ws(cluster.http_port(node), ana);
+  const std::string act = R"({"op":"act","game_id":")" + id + "\",";
+  const std::int64_t before = game(id).at("version").as_int64();
+
+  ws.send(act + R"("id":1,"action":{"type":"move","vector":{"q":1,"r":0}}})");
+  const auto ack = ws.next();
+  EXPECT_EQ(ack.at("event").as_string(), "ack") << ack;
+  EXPECT_EQ(ack.at("id").as_int64(), 1);
+  EXPECT_EQ(ack.at("game").at("version").as_int64(), before + 1);
+  EXPECT_EQ(ack.at("game").at("registered_actions").at(0).at("type").as_string(), "move");
+  EXPECT_EQ(game(id).at("version").as_int64(), before + 1);
+
+  // Refused by the rules, malformed, unknown op: an error carrying the id; nothing changes.
+  ws.send(act + R"("id":2,"action":{"type":"move","vector":{"q":2,"r":0}}})");
+  auto refused = ws.next();
+  EXPECT_EQ(refused.at("event").as_string(), "error");
+  EXPECT_EQ(refused.at("id").as_int64(), 2);
+  EXPECT_FALSE(refused.at("error").at("message").as_string().empty());
+  ws.send(act + R"("id":3})");
+  refused = ws.next();
+  EXPECT_EQ(refused.at("error").at("code").as_string(), "bad_request");
+  EXPECT_EQ(refused.at("id").as_int64(), 3);
+  ws.send(R"({"op":"dance","game_id":")" + id + R"(","id":4})");
+  EXPECT_EQ(ws.next().at("id").as_int64(), 4);
+  ws.send("{\"op\":");
+  EXPECT_EQ(ws.next().at("event").as_string(), "error");
+  // A game Cy does not play in, acting with Cy's token given in the message.
+  ws.send(act + R"("id":5,"token":")" + cy +
+          R"(","action":{"type":"move","vector":{"q":1,"r":0}}})");
+  refused = ws.next();
+  EXPECT_EQ(refused.at("error").at("code").as_string(), "not_a_player") << refused;
+  EXPECT_EQ(game(id).at("version").as_int64(), before + 1);
+
+  // Pipelined: three calls before reading; each answered once, by its id, in some order (the
+  // same move again still counts as a change: registering replaces and bumps the version).
+  for (int i = 10; i < 13; ++i) {
+    ws.send(act + "\"id\":" + std::to_string(i) +
+            R"(,"action":{"type":"move","vector":{"q":1,"r":0}}})");
+  }
+  std::set<std::int64_t> ids;
+  std::int64_t last_version = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto a = ws.next();
+    ASSERT_EQ(a.at("event").as_string(), "ack") << a;
+    ids.insert(a.at("id").as_int64());
+    last_version = std::max(last_version, a.at("game").at("version").as_int64());
+  }
+  EXPECT_EQ(ids, (std::set<std::int64_t>{10, 11, 12}));
+  EXPECT_EQ(last_version, before + 4);
+  EXPECT_EQ(game(id).at("version").as_int64(), before + 4);
+}
+
+TEST_F(ApiTest, WebSocketActionsNeedAUserToken) {
+  const std::string id = started_game();
+  WsClient ws(cluster.http_port(node));
+  const std::string move = R"(,"action":{"type":"move","vector":{"q":1,"r":0}}})";
+  ws.send(R"({"op":"act","id":7,"game_id":")" + id + "\"" + move);
+  auto reply = ws.next();
+  EXPECT_EQ(reply.at("error").at("code").as_string(), "unauthorized");
+  EXPECT_EQ(reply.at("id").as_int64(), 7);
+  ws.send(R"({"op":"act","id":8,"token":")" + bo + R"(","game_id":")" + id + "\"" + move);
+  reply = ws.next();
+  EXPECT_EQ(reply.at("event").as_string(), "ack") << reply;
+  EXPECT_EQ(reply.at("id").as_int64(), 8);
 }
 
 TEST_F(ApiTest, SigtermExitsZero) {

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "game/validate.h"
@@ -63,6 +64,7 @@ struct WsClient {
   bool overflowed = false;
   std::map<std::string, std::uint64_t> subscriptions;  // game id -> listener id
   std::map<std::string, std::uint64_t> last_version;   // game id -> last version pushed
+  std::size_t calls_in_flight = 0;                     // "act" messages not yet answered
 
   void push(std::string text, std::size_t limit) {
     if (queue.size() >= limit) {
@@ -74,9 +76,30 @@ struct WsClient {
   }
 };
 
-std::string ws_error(std::string_view code, std::string_view message) {
-  return boost::json::serialize(boost::json::object{
-      {"event", "error"}, {"error", boost::json::object{{"code", code}, {"message", message}}}});
+// An error event; `call_id` echoes the "id" of the message it answers, when it had one.
+std::string ws_error(std::string_view code, std::string_view message,
+                     std::optional<std::int64_t> call_id = std::nullopt) {
+  boost::json::object o{{"event", "error"},
+                        {"error", boost::json::object{{"code", code}, {"message", message}}}};
+  if (call_id) o["id"] = *call_id;
+  return boost::json::serialize(o);
+}
+
+// One "act" message, run beside the socket's reader so that calls are pipelined. `client`
+// outlives the socket if need be: an answer for a closed socket is queued and dropped with it.
+asio::awaitable<void> run_ws_act(Api& api, std::shared_ptr<WsClient> client, std::size_t limit,
+                                 std::optional<std::int64_t> call_id, std::string game_id,
+                                 sessions::Caller caller, boost::json::value action) {
+  auto g = co_await api.act(std::move(game_id), std::move(caller), std::move(action));
+  --client->calls_in_flight;
+  if (!g) {
+    client->push(ws_error(g.error().code, g.error().message, call_id), limit);
+    co_return;
+  }
+  boost::json::object ack{{"event", "ack"}};
+  if (call_id) ack["id"] = *call_id;
+  ack["game"] = std::move(g).value();
+  client->push(boost::json::serialize(ack), limit);
 }
 
 }  // namespace
@@ -213,6 +236,9 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
   if (aec) co_return;
   ++metrics.websockets_open;
 
+  // Actions on this socket act for the user of the upgrade request's bearer token, unless a
+  // message names its own "token".
+  const std::optional<sessions::Caller> socket_caller = api.caller_of(request);
   auto client = std::make_shared<WsClient>(io.get_executor());
   auto reader = [&]() -> asio::awaitable<void> {
     beast::flat_buffer buf;
@@ -233,14 +259,50 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       const JsonFields f(msg.get_object(), "");
       auto op = f.require_string("op");
       auto game_id = f.require_string("game_id");
-      if (!op || !game_id || !game::is_valid_id(game_id.value())) {
+      auto call_id = f.optional_int("id", 0, std::int64_t{1} << 53);
+      const std::optional<std::int64_t> echo_id =
+          call_id ? call_id.value() : std::optional<std::int64_t>();
+      if (!op || !game_id || !game::is_valid_id(game_id.value()) || !call_id) {
         client->push(ws_error("bad_request",
-                              "each message needs \"op\" (subscribe or "
-                              "unsubscribe) and a valid \"game_id\""),
+                              "each message needs \"op\" (subscribe, unsubscribe or act), a "
+                              "valid \"game_id\" and, if any, an \"id\" from 0 to 2^53",
+                              echo_id),
                      limits.max_ws_queued_pushes);
         continue;
       }
       const std::string& id = game_id.value();
+      if (op.value() == "act") {
+        auto token = f.optional_string("token");
+        const boost::json::value* action = msg.get_object().if_contains("action");
+        std::optional<sessions::Caller> caller = socket_caller;
+        if (token && token.value()) caller = api.caller_of_token(*token.value());
+        if (!caller || caller->admin) {
+          client->push(ws_error("unauthorized",
+                                "open the socket with 'Authorization: Bearer TOKEN' or give "
+                                "\"token\" in the message, a token from POST /api/v1/users",
+                                echo_id),
+                       limits.max_ws_queued_pushes);
+        } else if (action == nullptr) {
+          client->push(ws_error("bad_request",
+                                "\"act\" needs \"action\", e.g. "
+                                "{\"type\":\"move\",\"vector\":{\"q\":1,\"r\":0}}",
+                                echo_id),
+                       limits.max_ws_queued_pushes);
+        } else if (client->calls_in_flight >= limits.max_ws_calls_in_flight) {
+          client->push(ws_error("too_many_calls",
+                                "too many actions in flight on this socket; wait for answers "
+                                "before sending more",
+                                echo_id),
+                       limits.max_ws_queued_pushes);
+        } else {
+          ++client->calls_in_flight;
+          asio::co_spawn(io,
+                         run_ws_act(api, client, limits.max_ws_queued_pushes, echo_id, id,
+                                    std::move(caller).value(), *action),
+                         asio::detached);
+        }
+        continue;
+      }
       if (op.value() == "subscribe") {
         if (client->subscriptions.count(id) != 0) continue;
         if (client->subscriptions.size() >= limits.max_ws_subscriptions) {
@@ -281,7 +343,8 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
           client->subscriptions.erase(it);
         }
       } else {
-        client->push(ws_error("bad_request", "op must be \"subscribe\" or \"unsubscribe\""),
+        client->push(ws_error("bad_request", "op must be \"subscribe\", \"unsubscribe\" or \"act\"",
+                              echo_id),
                      limits.max_ws_queued_pushes);
       }
     }

@@ -3,8 +3,10 @@
 // Owns the listening socket and every client connection; hands each request to Api and each
 // WebSocket to a subscription loop over SessionHost. Limits, all enforced here: request header
 // bytes, body bytes, open connections, time to read a request (slow clients are cut off), the
-// WebSocket message size, subscriptions per socket, and queued pushes per socket (a client that
-// does not read its pushes is disconnected; it reconnects and resubscribes from its version).
+// WebSocket message size, subscriptions per socket, queued pushes per socket (a client that
+// does not read its pushes is disconnected; it reconnects and resubscribes from its version),
+// and actions in flight per socket. A WebSocket's "act" messages run concurrently (pipelined);
+// each answer carries the message's "id".
 // Keep-alive and pipelining: requests on one connection are answered in order.
 //
 // Thread: everything runs on the io_context given to the constructor, which must be driven by
@@ -31,6 +33,7 @@ struct ServerLimits {
   std::size_t max_ws_message_bytes = 16 * 1024;
   std::size_t max_ws_subscriptions = 16;
   std::size_t max_ws_queued_pushes = 1024;
+  std::size_t max_ws_calls_in_flight = 256;  // "act" messages not yet answered, per socket
 };
 
 class HttpServer {

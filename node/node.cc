@@ -6,6 +6,8 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <chrono>
 #include <random>
@@ -25,6 +27,7 @@ namespace asio = boost::asio;
 namespace {
 constexpr std::int64_t kDrainBoundMs = 20'000;      // for every session to be handed off
 constexpr std::int64_t kStoreFlushBoundMs = 2'000;  // then for the peers to have every stash
+constexpr int kRemoteCallsBoundMs = 1'000;          // and for forwarded calls to be answered
 }  // namespace
 
 bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
@@ -218,6 +221,15 @@ int run_node(const NodeConfig& config) {
                                      std::chrono::steady_clock::now() - started)
                                      .count();
           spdlog::info("node {}: sessions handed off in {} ms", config.name, handed_ms);
+          // Calls that other nodes forwarded here (and that now go on to the new owners) are
+          // answered before the connections close; each one left unanswered would wait for
+          // its sender's forward time-out (3 s). Bounded: a peer that keeps sending is not
+          // waited for.
+          asio::steady_timer pause(io);
+          for (int i = 0; i < kRemoteCallsBoundMs / 5 && router.remote_calls_in_flight() > 0; ++i) {
+            pause.expires_after(std::chrono::milliseconds(5));
+            co_await pause.async_wait(asio::use_awaitable);
+          }
           // The store outlives the sessions: every stash reaches the peers before we leave.
           if (!co_await store.flush(kStoreFlushBoundMs)) {
             spdlog::warn("node {}: the store was not acknowledged by every peer within {} ms",

@@ -235,7 +235,12 @@ void Ownership::drain(std::int64_t now_ms) {
 }
 
 void Ownership::rebalance(std::int64_t now_ms) {
+  rebalance_pending_ = false;
   for (const std::string& key : states_.keys()) {
+    if (moves_.size() >= options_.max_moves_in_flight) {
+      rebalance_pending_ = true;  // the rest as earlier hand-offs finish (tick)
+      return;
+    }
     if (!moving(key)) start_move(key, now_ms);
   }
 }
@@ -378,6 +383,7 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 
 void Ownership::tick(std::int64_t now_ms) {
   if (fenced_) return;
+  if (rebalance_pending_ && moves_.size() <= options_.max_moves_in_flight / 2) rebalance(now_ms);
   if (orphans_pending_ && store_ != nullptr && store_->caught_up() && quorum_) pick_up_orphans();
   std::vector<std::string> due;
   for (const auto& [key, m] : moves_) {

@@ -86,6 +86,9 @@ struct OwnershipOptions {
   std::int64_t ack_timeout_ms = 2'000;   // for one transfer's acknowledgement
   std::int64_t arrival_wait_ms = 3'000;  // after a membership change, for a state in transit
   std::int64_t resend_ms = 50;           // a transfer that could not be sent at all
+  // Transfers in flight from this node: the transport queues at most 4096 frames per peer and
+  // cuts a connection whose queue overflows, which 10,000 transfers at once did.
+  std::size_t max_moves_in_flight = 512;
   std::int64_t retry_ms = 100;           // a transfer the receiver refused for now
   // BROKEN ON PURPOSE, for the simulator's self-test only: drop a session as soon as its
   // transfer is sent, without waiting for the acknowledgement.
@@ -186,7 +189,8 @@ class Ownership {
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
   bool fenced_ = false;
-  bool orphans_pending_ = false;  // a pick-up waited for the store to catch up
+  bool orphans_pending_ = false;
+  bool rebalance_pending_ = false;  // sessions left for later by max_moves_in_flight  // a pick-up waited for the store to catch up
   bool quorum_ = true;
   OwnershipCounters counters_;
 };

@@ -394,8 +394,10 @@ asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
   const std::uint64_t id = req.id();
   const std::string key = key_of(req);
   auto alive = alive_;
+  ++remote_calls_in_flight_;
   auto result = co_await route(key, std::move(req));
   if (!*alive) co_return;
+  --remote_calls_in_flight_;
   v1::Envelope e;
   v1::Reply* reply = e.mutable_reply();
   reply->set_id(id);

@@ -101,6 +101,9 @@ class Router {
 
   const RouterCounters& counters() const { return counters_; }
   const OwnershipCounters& ownership_counters() const { return core_.counters(); }
+  // Calls other nodes forwarded here that are not answered yet. A draining node waits for them
+  // before it closes its connections: an unanswered one costs its sender kForwardTimeoutMs.
+  std::size_t remote_calls_in_flight() const { return remote_calls_in_flight_; }
 
  private:
   struct Outcome {
@@ -136,6 +139,7 @@ class Router {
   std::uint64_t next_request_id_ = 1;
   std::unique_ptr<asio::steady_timer> tick_timer_;
   bool stopped_ = false;
+  std::size_t remote_calls_in_flight_ = 0;
 
   struct Pending {
     std::unique_ptr<asio::steady_timer> timer;

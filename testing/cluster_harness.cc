@@ -1,20 +1,12 @@
 #include "testing/cluster_harness.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -24,15 +16,6 @@
 #include "base/spawn.h"
 
 namespace minotaur::testing {
-
-namespace http = boost::beast::http;
-using boost::asio::ip::tcp;
-
-boost::json::value HttpReply::json() const {
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(body, ec);
-  return ec ? boost::json::value() : v;
-}
 
 std::string game_json(const std::string& id, const std::vector<PlayerSpec>& players,
                       std::int64_t round_ends_at_ms) {
@@ -46,19 +29,6 @@ std::string game_json(const std::string& id, const std::vector<PlayerSpec>& play
   boost::json::object g{{"id", id}, {"players", std::move(list)}};
   if (round_ends_at_ms != 0) g["round_ends_at_ms"] = round_ends_at_ms;
   return boost::json::serialize(g);
-}
-
-std::uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 ClusterHarness::ClusterHarness() {
@@ -96,21 +66,9 @@ ClusterHarness::~ClusterHarness() {
 }
 
 void ClusterHarness::spawn(Node& n) {
-  std::vector<std::string> args{MINOTAUR_BINARY,
-                                "node",
-                                "--name",
-                                n.spec.name,
-                                "--cluster",
-                                "127.0.0.1:" + std::to_string(n.cluster_port),
-                                "--http",
-                                "127.0.0.1:" + std::to_string(n.http_port),
-                                "--cookie-file",
-                                n.cookie_file,
-                                "--admin-token-file",
-                                admin_file_,
-                                "--round-time-ms",
-                                std::to_string(n.round_time_ms)};
-  std::string seeds;
+  bench::NodeCommand command{MINOTAUR_BINARY,  n.spec.name,   n.cluster_port, n.http_port,
+                             n.round_time_ms,  n.cookie_file, admin_file_,    {},
+                             n.spec.extra_args};
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& other = nodes_[i];
     if (&other == &n) continue;
@@ -118,14 +76,9 @@ void ClusterHarness::spawn(Node& n) {
       const auto& chosen = *n.spec.seed_nodes;
       if (std::find(chosen.begin(), chosen.end(), i) == chosen.end()) continue;
     }  // by default: every other node started so far
-    if (!seeds.empty()) seeds += ",";
-    seeds += "127.0.0.1:" + std::to_string(other.cluster_port);
+    command.seed_ports.push_back(other.cluster_port);
   }
-  if (!seeds.empty()) {
-    args.push_back("--seeds");
-    args.push_back(seeds);
-  }
-  for (const std::string& a : n.spec.extra_args) args.push_back(a);
+  const std::vector<std::string> args = bench::node_command(command);
   auto pid = spawn_logged(args, n.log_path);
   ASSERT_TRUE(pid.ok()) << pid.error();
   n.pid = pid.value();
@@ -246,29 +199,7 @@ std::uint64_t ClusterHarness::incarnation_seen_by(std::size_t i, const std::stri
 
 HttpReply ClusterHarness::request(std::size_t i, const std::string& method, const std::string& path,
                                   const std::string& body, const std::string& token) const {
-  HttpReply reply;
-  try {
-    boost::asio::io_context io;
-    boost::beast::tcp_stream stream(io);
-    stream.expires_after(std::chrono::seconds(30));
-    stream.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), http_port(i)));
-    http::request<http::string_body> req{http::string_to_verb(method), path, 11};
-    req.set(http::field::host, "127.0.0.1");
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty()) req.set(http::field::content_type, "application/json");
-    req.body() = body;
-    req.prepare_payload();
-    http::write(stream, req);
-    boost::beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http::read(stream, buffer, parser);
-    reply.status = static_cast<int>(parser.get().result_int());
-    reply.body = parser.get().body();
-  } catch (const std::exception&) {
-    reply.status = 0;
-  }
-  return reply;
+  return bench::HttpClient(http_port(i)).request(method, path, body, token);
 }
 
 std::pair<std::string, std::string> ClusterHarness::new_user(std::size_t i,

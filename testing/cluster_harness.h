@@ -17,13 +17,13 @@
 #include <string>
 #include <vector>
 
+#include "bench/http_client.h"
+#include "bench/procs.h"
+
 namespace minotaur::testing {
 
-struct HttpReply {
-  int status = 0;  // 0: no answer (connection refused or reset)
-  std::string body;
-  boost::json::value json() const;  // null when the body is not JSON
-};
+// status 0: no answer (connection refused or reset); json() is null when the body is not JSON.
+using HttpReply = bench::HttpAnswer;
 
 struct NodeSpec {
   NodeSpec() = default;
@@ -124,7 +124,6 @@ struct PlayerSpec {
 std::string game_json(const std::string& id, const std::vector<PlayerSpec>& players,
                       std::int64_t round_ends_at_ms = 0);
 
-// A free TCP port on 127.0.0.1 (bound and released; another process could take it in between).
-std::uint16_t free_port();
+using bench::free_port;
 
 }  // namespace minotaur::testing

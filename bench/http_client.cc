@@ -1,0 +1,55 @@
+#include "bench/http_client.h"
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace minotaur::bench {
+
+namespace http = boost::beast::http;
+using boost::asio::ip::tcp;
+
+boost::json::value HttpAnswer::json() const {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  return ec ? boost::json::value() : v;
+}
+
+HttpAnswer HttpClient::request(const std::string& method, const std::string& path,
+                               const std::string& body, const std::string& token) {
+  http::request<http::string_body> req{http::string_to_verb(method), path, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    boost::system::error_code ec;
+    const bool reused = stream_.has_value();
+    if (!stream_) {
+      stream_.emplace(io_);
+      stream_->expires_after(std::chrono::seconds(5));
+      stream_->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
+      if (ec) {
+        stream_.reset();
+        return {};
+      }
+    }
+    stream_->expires_after(std::chrono::seconds(30));
+    http::write(*stream_, req, ec);
+    boost::beast::flat_buffer buffer;
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    if (!ec) http::read(*stream_, buffer, parser, ec);
+    if (ec) {
+      stream_.reset();
+      if (reused) continue;  // the server closed a kept-alive connection: once more, anew
+      return {};
+    }
+    HttpAnswer a{static_cast<int>(parser.get().result_int()), parser.get().body()};
+    if (!parser.get().keep_alive()) stream_.reset();
+    return a;
+  }
+  return {};
+}
+
+}  // namespace minotaur::bench

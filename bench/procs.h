@@ -1,0 +1,98 @@
+// NodeProcs: the bench's own local cluster — real `minotaur node` processes on 127.0.0.1.
+//
+// Like `minotaur local` (app/local.cc) but on free ports, with a generated secret and admin token
+// in a new folder under /tmp, and with the operations a benchmark needs: stop one node with a
+// signal and measure the time to its exit, start it again with the same name and ports, read a
+// node's resident memory. Every node still running is killed (SIGKILL) when this goes away;
+// the folder (with the nodes' logs) stays unless remove_dir() was called.
+// Operating errors (a node that does not start or become ready) are values with a message that
+// says where its log is. Not thread-safe: one thread drives it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace minotaur::bench {
+
+struct NodeProcsOptions {
+  std::string executable;                   // the `minotaur` binary
+  std::vector<std::string> extra_args;      // given to every node, e.g. --replication sync
+  std::int64_t round_time_ms = 86'400'000;  // long: no round ends during a run
+  std::int64_t ready_timeout_ms = 30'000;
+  std::int64_t exit_timeout_ms = 60'000;  // after a signal; then SIGKILL
+};
+
+class NodeProcs {
+ public:
+  explicit NodeProcs(NodeProcsOptions options);
+  ~NodeProcs();
+  NodeProcs(const NodeProcs&) = delete;
+  NodeProcs& operator=(const NodeProcs&) = delete;
+
+  // Starts `count` nodes (each seeded with every other) and waits until all are ready.
+  Result<Ok, std::string> start(std::size_t count);
+  // Sends `signal` to node `i` and waits for its exit: the milliseconds from the signal to the
+  // exit, and its exit code in `exit_code` (-signal when killed by one).
+  Result<double, std::string> stop(std::size_t i, int signal, int& exit_code);
+  // Starts node `i` again (same name and ports) and waits until it is ready.
+  Result<Ok, std::string> restart(std::size_t i);
+
+  std::size_t size() const { return nodes_.size(); }
+  const std::string& name(std::size_t i) const { return nodes_.at(i).name; }
+  std::uint16_t http_port(std::size_t i) const { return nodes_.at(i).http_port; }
+  pid_t pid(std::size_t i) const { return nodes_.at(i).pid; }
+  const std::string& log_path(std::size_t i) const { return nodes_.at(i).log; }
+  const std::string& admin_token() const { return admin_token_; }
+  const std::string& dir() const { return dir_; }
+  // The folder goes too when this goes away (call it when the logs are of no more use).
+  void remove_dir() { remove_dir_ = true; }
+  // VmRSS of node `i` from /proc/PID/status, in bytes; 0 when it cannot be read.
+  std::uint64_t rss_bytes(std::size_t i) const;
+
+ private:
+  struct Node {
+    std::string name;
+    std::uint16_t http_port = 0;
+    std::uint16_t cluster_port = 0;
+    pid_t pid = -1;
+    std::string log;
+  };
+  Result<Ok, std::string> spawn(std::size_t i);
+  Result<Ok, std::string> wait_ready(std::size_t i);
+
+  NodeProcsOptions options_;
+  std::string dir_;
+  std::string cookie_file_;
+  std::string admin_file_;
+  std::string admin_token_;
+  std::vector<Node> nodes_;
+  bool remove_dir_ = false;
+};
+
+// The command line of one `minotaur node` on 127.0.0.1, seeded with the other nodes' cluster
+// ports. NodeProcs, `minotaur local` and the test harness start nodes with it.
+struct NodeCommand {
+  std::string executable;
+  std::string name;
+  std::uint16_t cluster_port = 0;
+  std::uint16_t http_port = 0;
+  std::int64_t round_time_ms = 30'000;
+  std::string cookie_file;
+  std::string admin_token_file;
+  std::vector<std::uint16_t> seed_ports;
+  std::vector<std::string> extra_args;
+};
+std::vector<std::string> node_command(const NodeCommand& command);
+
+// A free TCP port on 127.0.0.1 (bound and released; another process could take it in between).
+std::uint16_t free_port();
+
+// The status code of a GET of `path` on 127.0.0.1:port, or 0 when nothing answers.
+int http_get_status(std::uint16_t port, const std::string& path);
+
+}  // namespace minotaur::bench
