@@ -166,26 +166,44 @@ void Membership::set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step&
 }
 
 // A node that lost the quorum regains it only after holding it without a break for
-// quorum_regain_ms: a member that joined a moment ago may not yet know that the cluster declared
-// this node down, and vouch for it until the next gossip tells it.
+// quorum_regain_ms, counting only fresh confirmations (within 1.5 heartbeat intervals): a member
+// that joined a moment ago may vouch for this node once before it learns that the cluster
+// declared this node down, and then fall silent towards it; one such word must not be enough.
 bool Membership::has_quorum(std::int64_t now_ms) const {
-  if (!quorum_now(now_ms)) return false;
-  if (!quorum_lost_) return true;
-  return quorum_since_ms_ >= 0 && now_ms - quorum_since_ms_ >= config_.quorum_regain_ms;
+  return !quorum_lost_ && quorum_now(now_ms, config_.quorum_lease_ms);
 }
 
 void Membership::track_quorum(std::int64_t now_ms) {
-  if (!quorum_now(now_ms)) {
-    if (had_quorum_) quorum_lost_ = true;
+  if (!joined_) return;
+  if (!quorum_lost_) {
+    const bool held = quorum_now(now_ms, config_.quorum_lease_ms);
+    if (held) had_quorum_ = true;
+    if (!held && had_quorum_) {
+      quorum_lost_ = true;
+      quorum_since_ms_ = -1;
+    }
+    return;
+  }
+  // Fresh: within one and a half heartbeat intervals, so that quorum_regain_ms (two intervals)
+  // spans at least two confirmations from each member counted.
+  const std::int64_t fresh_ms = config_.heartbeat_interval_ms * 3 / 2;
+  if (!quorum_now(now_ms, fresh_ms)) {
     quorum_since_ms_ = -1;
     return;
   }
-  had_quorum_ = true;
   if (quorum_since_ms_ < 0) quorum_since_ms_ = now_ms;
+  if (now_ms - quorum_since_ms_ >= config_.quorum_regain_ms) quorum_lost_ = false;
 }
 
-bool Membership::quorum_now(std::int64_t now_ms) const {
-  const std::int64_t lease_ms = config_.quorum_lease_ms;
+bool Membership::all_in_touch(std::int64_t now_ms) const {
+  for (const auto& [name, e] : entries_) {
+    if (e.member.self || e.member.status == MemberStatus::kDown) continue;
+    if (e.confirmed_ms < 0 || now_ms - e.confirmed_ms > config_.quorum_lease_ms) return false;
+  }
+  return true;
+}
+
+bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms) const {
   if (self_down()) return false;
   std::size_t voters = 0;
   std::size_t heard = 0;
@@ -195,9 +213,12 @@ bool Membership::quorum_now(std::int64_t now_ms) const {
       ++heard;
       continue;
     }
+    // A member that never counted this node alive is no voter yet (it is joining): it holds
+    // no session, and counting it would cost the quorum for a moment at every join.
+    if (!e.ever_confirmed) continue;
     if (e.member.status != MemberStatus::kDown) {
       ++voters;
-      if (e.confirmed_ms >= 0 && now_ms - e.confirmed_ms <= lease_ms) ++heard;
+      if (now_ms - e.confirmed_ms <= lease_ms) ++heard;
     } else if (!e.left) {
       ++voters;  // failed, or cut off: it may still be serving on the other side
     }
@@ -418,13 +439,19 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
     for (const auto& s : message.gossip().members()) {
       if (s.name() == config_.self.name && s.incarnation() == config_.self.incarnation &&
           from_wire(s.status()) != MemberStatus::kDown) {
-        if (auto e = entries_.find(from.name); e != entries_.end()) e->second.confirmed_ms = now_ms;
+        if (auto e = entries_.find(from.name); e != entries_.end()) {
+          e->second.confirmed_ms = now_ms;
+          e->second.ever_confirmed = true;
+        }
       }
     }
   } else if (message.has_heartbeat()) {
     Entry& e = entries_.find(from.name)->second;
     const bool differs = message.heartbeat().table_hash() != table_hash();
-    if (!differs) e.confirmed_ms = now_ms;  // the same table: it has this incarnation alive
+    if (!differs) {  // the same table: it has this incarnation alive
+      e.confirmed_ms = now_ms;
+      e.ever_confirmed = true;
+    }
     const bool rate_ok = e.last_gossip_sent_ms < 0 ||
                          now_ms - e.last_gossip_sent_ms >= config_.heartbeat_interval_ms;
     if (differs && rate_ok) send_gossip(e, now_ms, step);
@@ -465,8 +492,14 @@ Step Membership::tick(std::int64_t now_ms) {
   Step step;
   const bool self_alive = !self_down();
   bool news = false;
+  // Only a node that holds the quorum declares others down: on the minority side of a
+  // partition the silent majority is unreachable, not down, and saying otherwise would spread
+  // (a node joining there would believe it, and start the majority's sessions from a stale store).
+  const bool may_declare = has_quorum(now_ms);
   for (auto& [name, e] : entries_) {
-    if (e.member.self || e.member.status == MemberStatus::kDown || !self_alive) continue;
+    if (e.member.self || e.member.status == MemberStatus::kDown || !self_alive || !may_declare) {
+      continue;
+    }
     if (now_ms - e.last_heard_ms > config_.failure_timeout_ms) {
       set_status(e, MemberStatus::kDown, now_ms, step);
       news = true;

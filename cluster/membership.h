@@ -64,7 +64,7 @@ struct MembershipConfig {
   std::uint32_t failure_timeout_ms = 1500;
   std::uint32_t down_retention_ms = 10 * 60 * 1000;
   std::uint32_t quorum_lease_ms = 1000;  // see has_quorum; < failure_timeout - heartbeat
-  std::uint32_t quorum_regain_ms = 400;  // held without a break before a lost quorum counts
+  std::uint32_t quorum_regain_ms = 400;  // held without a break (fresh confirmations) to regain
   std::size_t max_members = 256;         // entries, this node and tombstones included
 };
 
@@ -136,7 +136,11 @@ class Membership {
   // lease_ms, before the majority declares the minority down (failure_timeout_ms): choose
   // lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the minority stops accepting
   // changes before the majority starts the same sessions again.
-  bool has_quorum(std::int64_t now_ms) const;  // lease: config quorum_lease_ms
+  bool has_quorum(std::int64_t now_ms) const;
+  // Every member that is up or leaving counted this node alive within the quorum lease: none is
+  // cut off or unknown to it. Only then does the replicated store hold what every live node
+  // stashed (once caught up), and may a session be started from it.
+  bool all_in_touch(std::int64_t now_ms) const;  // lease: config quorum_lease_ms
   const MembershipConfig& config() const { return config_; }
   std::uint64_t table_hash() const;
 
@@ -151,6 +155,7 @@ class Membership {
     // Last time it showed that its table has this node's incarnation alive (a heartbeat with
     // our table's hash, or a gossip listing us): what the quorum lease counts.
     std::int64_t confirmed_ms = -1;
+    bool ever_confirmed = false;
   };
 
   void advance(std::int64_t now_ms);
@@ -160,7 +165,7 @@ class Membership {
   void set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step& step,
                   bool may_forget = true);
   void send_gossip(Entry& e, std::int64_t now_ms, Step& step);
-  bool quorum_now(std::int64_t now_ms) const;
+  bool quorum_now(std::int64_t now_ms, std::int64_t lease_ms) const;
   void track_quorum(std::int64_t now_ms);  // on every step
   void tell_it_is_down(const transport::NodeIdentity& peer, std::int64_t now_ms, Step& step);
   // Sends our table to every connected live member but `except`.

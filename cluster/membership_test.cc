@@ -136,23 +136,72 @@ TEST(Membership, DifferingHashIsAnsweredWithGossipAtMostOncePerInterval) {
   EXPECT_TRUE(m.on_message(id("b", 5), hb, 1000).sends.empty());  // same table: quiet
 }
 
+// A heartbeat from `peer` carrying m's own table hash: the peer's table is m's, so it counts m
+// alive (what the quorum lease counts).
+void confirm(Membership& m, const NodeIdentity& peer, std::int64_t now_ms) {
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(m.table_hash());
+  (void)m.on_message(peer, hb, now_ms);
+}
+
 TEST(Membership, SilentMemberIsDownAfterTheBoundAndNotBefore) {
   Membership m(config("a"));
   (void)m.start(0);
   (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_peer_connected(id("c", 6), 0);
   v1::MembershipMessage hb;
   hb.mutable_heartbeat()->set_table_hash(m.table_hash());
-  (void)m.on_message(id("b", 5), hb, 1000);
+  for (std::int64_t t = 200; t <= 2400; t += 200) {
+    if (t == 1000) (void)m.on_message(id("b", 5), hb, 1000);  // b's last word
+    confirm(m, id("c", 6), t);                                // a and c: quorum
+  }
   EXPECT_TRUE(m.tick(2500).events.empty());  // exactly the bound: still up
   Step s = m.tick(2501);
   EXPECT_TRUE(has_event(s, "b", MemberStatus::kDown, 5));
   EXPECT_EQ(s.forget, (std::vector<std::string>{"b:7000"}));
-  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(names(m.serving_members()), (std::vector<std::string>{"a", "c"}));
   // Down is final for that incarnation: it cannot come back up.
   Step again = m.on_message(id("b", 5), hb, 2600);
   EXPECT_TRUE(again.events.empty());
   EXPECT_EQ(m.find("b")->status, MemberStatus::kDown);
-  EXPECT_TRUE(m.tick(3000).sends.empty());
+  for (const Send& send : m.tick(3000).sends) EXPECT_NE(send.to, "b");  // nothing to b
+}
+
+// Without a majority a node declares nobody down: of two, the one left cannot tell a crashed
+// peer from a partition in which the other side goes on, so it waits (and accepts no change).
+TEST(Membership, WithoutTheQuorumASilentMemberIsNotDeclaredDown) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  confirm(m, id("b", 5), 100);
+  EXPECT_TRUE(m.has_quorum(200));
+  EXPECT_TRUE(m.tick(5000).events.empty());
+  EXPECT_FALSE(m.has_quorum(5000));
+  EXPECT_EQ(m.find("b")->status, MemberStatus::kUp);
+}
+
+// A member that vouched once for a node that lost the quorum, and then fell silent, does not
+// give it back: regaining needs fresh confirmations from a majority for quorum_regain_ms.
+TEST(Membership, ALostQuorumComesBackOnlyWithFreshConfirmations) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_peer_connected(id("c", 6), 0);
+  for (std::int64_t t = 100; t <= 500; t += 100) {
+    confirm(m, id("b", 5), t);
+    (void)m.tick(t);
+  }
+  EXPECT_TRUE(m.has_quorum(500));
+  (void)m.tick(1600);  // b silent for 1.1 s (c never confirmed: no voter): lost
+  EXPECT_FALSE(m.has_quorum(1600));
+  confirm(m, id("b", 5), 1700);  // one word...
+  for (std::int64_t t = 1700; t <= 2400; t += 100) (void)m.tick(t);
+  EXPECT_FALSE(m.has_quorum(2400));  // ...is not enough
+  for (std::int64_t t = 2500; t <= 3000; t += 100) {
+    confirm(m, id("b", 5), t);
+    (void)m.tick(t);
+  }
+  EXPECT_TRUE(m.has_quorum(3000));  // held without a break for 400 ms
 }
 
 TEST(Membership, LeaveTellsEveryConnectedMemberAtOnce) {
@@ -270,7 +319,9 @@ TEST(Membership, TombstonesExpire) {
   Membership m(c);
   (void)m.start(0);
   (void)m.on_peer_connected(id("b", 5), 0);
-  (void)m.tick(1600);  // b down at 1600
+  (void)m.on_peer_connected(id("c", 6), 0);
+  for (std::int64_t t = 200; t <= 1600; t += 200) confirm(m, id("c", 6), t);
+  (void)m.tick(1600);  // b down at 1600 (a and c hold the quorum)
   ASSERT_EQ(m.find("b")->status, MemberStatus::kDown);
   (void)m.tick(2600);
   EXPECT_NE(m.find("b"), nullptr);

@@ -195,6 +195,10 @@ bool ClusterRuntime::has_quorum() const {
   return members_ && members_->has_quorum(now_ms());
 }
 
+bool ClusterRuntime::all_in_touch() const {
+  return members_ && members_->all_in_touch(now_ms());
+}
+
 bool ClusterRuntime::self_down() const {
   return members_ && members_->self_down();
 }

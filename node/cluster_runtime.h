@@ -55,6 +55,7 @@ class ClusterRuntime {
   bool self_down() const;  // the cluster removed this incarnation: the node must exit
   // The quorum lease (Membership::has_quorum): false on the minority side of a partition.
   bool has_quorum() const;
+  bool all_in_touch() const;  // Membership::all_in_touch
   std::vector<cluster::Member> serving_members() const;
   std::vector<cluster::Member> members() const;  // every entry, tombstones included
   cluster::MemberEventHub& events() { return hub_; }

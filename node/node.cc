@@ -114,9 +114,10 @@ int run_node(const NodeConfig& config) {
                           fmt::format("{}#{}", config.name, cluster.transport().self().incarnation),
                           &store, config.replication == "sync");
   router.set_quorum_source([&] { return cluster.has_quorum(); });
+  router.set_in_touch_source([&] { return cluster.all_in_touch(); });
   cluster.on_channel(transport::v1::CHANNEL_SESSIONS,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
-                       router.on_message(from.name, bytes);
+                       router.on_message(from.name, bytes, from.incarnation);
                      });
 
   int exit_code = 0;

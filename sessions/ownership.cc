@@ -1,5 +1,6 @@
 #include "sessions/ownership.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -75,7 +76,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
     // alive, or not known here yet, is slow or cut off, and will hand it over or lose its lease
     // and be declared down (then on_membership_changed picks it up). Until then the call waits.
     if (!pick_up(key, /*only_if_holder_gone=*/true) &&
-        (holder_alive(key) || (store_ != nullptr && !store_->caught_up()))) {
+        (holder_alive(key) || !in_touch_ || (store_ != nullptr && !store_->caught_up()))) {
       return wait_until(now_ms + 100);
     }
   } else if (superseded(key)) {
@@ -173,6 +174,10 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
     return false;
   }
   if (only_if_holder_gone && !holder_gone(s->holder)) return false;
+  if (only_if_holder_gone && !in_touch_) {
+    orphans_pending_ = true;  // a live member out of touch may hold a newer state: later
+    return false;
+  }
   if (auto ok = states_.install(key, s->state, s->is_game, s->epoch + 1); !ok) {
     spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
     return false;
@@ -315,8 +320,14 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
   return false;
 }
 
-void Ownership::on_transfer(const std::string& from, const v1::Transfer& t, std::int64_t now_ms) {
+void Ownership::on_transfer(const std::string& from, std::uint64_t from_incarnation,
+                            const v1::Transfer& t, std::int64_t now_ms) {
   if (fenced_) return;
+  if (from_incarnation != 0 && holder_gone(fmt::format("{}#{}", from, from_incarnation))) {
+    spdlog::warn("session {}: ignored a transfer from {}#{}, which the cluster declared down",
+                 t.key(), from, from_incarnation);
+    return;
+  }
   Send reply;
   reply.to = from;
   v1::TransferAck* ack = reply.envelope.mutable_transfer_ack();
@@ -384,7 +395,9 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 void Ownership::tick(std::int64_t now_ms) {
   if (fenced_) return;
   if (rebalance_pending_ && moves_.size() <= options_.max_moves_in_flight / 2) rebalance(now_ms);
-  if (orphans_pending_ && store_ != nullptr && store_->caught_up() && quorum_) pick_up_orphans();
+  if (orphans_pending_ && store_ != nullptr && store_->caught_up() && quorum_ && in_touch_) {
+    pick_up_orphans();
+  }
   std::vector<std::string> due;
   for (const auto& [key, m] : moves_) {
     if (m.resend_at_ms <= now_ms) due.push_back(key);

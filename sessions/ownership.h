@@ -89,7 +89,7 @@ struct OwnershipOptions {
   // Transfers in flight from this node: the transport queues at most 4096 frames per peer and
   // cuts a connection whose queue overflows, which 10,000 transfers at once did.
   std::size_t max_moves_in_flight = 512;
-  std::int64_t retry_ms = 100;           // a transfer the receiver refused for now
+  std::int64_t retry_ms = 100;  // a transfer the receiver refused for now
   // BROKEN ON PURPOSE, for the simulator's self-test only: drop a session as soon as its
   // transfer is sent, without waiting for the acknowledgement.
   bool unsafe_skip_ack = false;
@@ -123,12 +123,19 @@ class Ownership {
                              const std::string& down, std::int64_t now_ms);
   // False while this node has not heard from a majority of the cluster within the lease.
   void set_quorum(bool has_quorum) { quorum_ = has_quorum; }
+  // False while some live member has not confirmed this node within the lease (cut off, or just
+  // joined): sessions are then not started from the store, whose newest state may sit there.
+  void set_in_touch(bool all_in_touch) { in_touch_ = all_in_touch; }
   // One call for `key`, now. kServe: execute it on the host now (then call changed() for every
   // accepted change).
   Decision decide(const std::string& key, CallKind kind, std::int64_t now_ms);
   // An accepted change of a hosted session (or one just created): stash it.
   void changed(const std::string& key);
-  void on_transfer(const std::string& from, const v1::Transfer& transfer, std::int64_t now_ms);
+  // A transfer from incarnation `from_incarnation` of node `from` (0: unknown). One from an
+  // incarnation this node's membership holds down is ignored: that node was fenced, its copy is
+  // stale (it may have sent it a moment before it learned so).
+  void on_transfer(const std::string& from, std::uint64_t from_incarnation,
+                   const v1::Transfer& transfer, std::int64_t now_ms);
   // True when this acknowledgement completed the hand-off (the session left this node).
   bool on_ack(const std::string& from, const v1::TransferAck& ack, std::int64_t now_ms);
   // A Send the driver could not deliver at all (no connection): retried after resend_ms.
@@ -190,8 +197,10 @@ class Ownership {
   bool draining_ = false;
   bool fenced_ = false;
   bool orphans_pending_ = false;
-  bool rebalance_pending_ = false;  // sessions left for later by max_moves_in_flight  // a pick-up waited for the store to catch up
+  bool rebalance_pending_ = false;  // sessions left for later by max_moves_in_flight  // a pick-up
+                                    // waited for the store to catch up
   bool quorum_ = true;
+  bool in_touch_ = true;
   OwnershipCounters counters_;
 };
 

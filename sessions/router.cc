@@ -137,6 +137,7 @@ asio::awaitable<void> Router::tick_loop() {
     co_await tick_timer_->async_wait(kNoThrow);
     if (!*alive || stopped_) co_return;
     if (has_quorum_) core_.set_quorum(has_quorum_());
+    if (in_touch_) core_.set_in_touch(in_touch_());
     core_.tick(now_ms());
     carry_out();
   }
@@ -566,7 +567,8 @@ asio::awaitable<void> Router::drain(std::int64_t bound_ms) {
 
 // ---- messages --------------------------------------------------------------------------------
 
-void Router::on_message(const std::string& from, std::string_view bytes) {
+void Router::on_message(const std::string& from, std::string_view bytes,
+                        std::uint64_t from_incarnation) {
   v1::Envelope e;
   if (!e.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     spdlog::warn("sessions: dropped an undecodable message from {}", from);
@@ -592,7 +594,7 @@ void Router::on_message(const std::string& from, std::string_view bytes) {
           if (n != self_) watchers.insert(n);
         }
       }
-      core_.on_transfer(from, t, now_ms());
+      core_.on_transfer(from, from_incarnation, t, now_ms());
       carry_out();
       break;
     }
@@ -653,6 +655,7 @@ void Router::on_membership_changed(const std::string& down_node) {
     }
   }
   if (has_quorum_) core_.set_quorum(has_quorum_());
+  if (in_touch_) core_.set_in_touch(in_touch_());
   core_.on_membership_changed(link_.serving_members(), link_.member_states(), down_node, now_ms());
   carry_out();
   notify_all();

@@ -69,6 +69,8 @@ class Router {
 
   // Where the quorum lease comes from (cluster/membership.h has_quorum); none: always held.
   void set_quorum_source(std::function<bool()> has_quorum) { has_quorum_ = std::move(has_quorum); }
+  // Where "every live member is in touch" comes from (Membership::all_in_touch); none: always.
+  void set_in_touch_source(std::function<bool()> in_touch) { in_touch_ = std::move(in_touch); }
   ~Router();
 
   asio::awaitable<Result<GameView, SessionError>> create_game(game::Game game);
@@ -87,7 +89,8 @@ class Router {
 
   // From the cluster: a message on the sessions channel, a membership change (`down_node` is
   // the member that went down, if any).
-  void on_message(const std::string& from, std::string_view bytes);
+  void on_message(const std::string& from, std::string_view bytes,
+                  std::uint64_t from_incarnation = 0);
   void on_membership_changed(const std::string& down_node);
 
   // Hands every session to its new owner (the membership must already exclude this node) and
@@ -135,6 +138,7 @@ class Router {
   bool sync_;
   Ownership core_;
   std::function<bool()> has_quorum_;
+  std::function<bool()> in_touch_;
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;
   std::unique_ptr<asio::steady_timer> tick_timer_;

@@ -31,14 +31,16 @@ void run_seeds(SimConfig config, std::uint64_t first, std::uint64_t count) {
   }
 }
 
-// Rolling restarts (graceful stops) and crashes, with either replication mode. Partitions still
-// fail checkers in most seeds: see the note on issue 7 and
-// `minotaur sim --seeds 200 --no-stops --no-kills`.
+// Each configuration below passes every checker for every seed of its range; the ranges hold
+// the seeds at which the simulator found the bugs fixed so far (e.g. stops: 12 and 186; sync:
+// 10044 and 10046; five nodes: 20003; partitions: 1, 2, 3 and 16), so they stay regression
+// tests. Stops, kills and partitions all mixed still fail in ~1 % of seeds with three nodes and
+// ~6 % with five: `minotaur sim --seeds 300 [--nodes 5 --games 10]` (see issue 7's note).
 TEST_F(Sim, GracefulStopsLoseNothingAndKeepOneOwner) {
   SimConfig c;
   c.kills = false;
   c.partitions = false;
-  run_seeds(c, 1, seed_count(100));
+  run_seeds(c, 1, seed_count(200));
 }
 
 TEST_F(Sim, KillsUnderAsyncReplicationLoseOnlyTheReplicationWindow) {
@@ -61,7 +63,16 @@ TEST_F(Sim, FiveNodesUnderStopsAndKills) {
   c.games = 10;
   c.partitions = false;
   c.sync = true;
-  run_seeds(c, 20'001, seed_count(30));
+  run_seeds(c, 20'001, seed_count(40));
+}
+
+TEST_F(Sim, PartitionsKeepOneOwnerAndHeal) {
+  SimConfig c;
+  c.stops = false;
+  c.kills = false;
+  run_seeds(c, 1, seed_count(100));
+  c.sync = true;
+  run_seeds(c, 30'001, seed_count(50));
 }
 
 TEST_F(Sim, TheSameSeedGivesTheSameTrace) {
@@ -74,6 +85,33 @@ TEST_F(Sim, TheSameSeedGivesTheSameTrace) {
   EXPECT_EQ(a.events, b.events);
   c.seed = 78;
   EXPECT_NE(run(c).trace_hash, a.trace_hash);
+}
+
+// The checkers catch deliberately broken variants of the protocol within the seeds that the
+// correct protocol passes (PartitionsKeepOneOwnerAndHeal, GracefulStopsLoseNothing...).
+std::uint64_t failing_seeds(SimConfig c, std::uint64_t count) {
+  std::uint64_t failed = 0;
+  for (std::uint64_t seed = 1; seed <= count; ++seed) {
+    c.seed = seed;
+    if (!run(c).ok) ++failed;
+  }
+  return failed;
+}
+
+TEST_F(Sim, WithoutTheQuorumLeaseTheCheckersFindTwoOwners) {
+  SimConfig c;
+  c.stops = false;
+  c.kills = false;
+  c.unsafe_no_quorum = true;
+  EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a cut-off node that kept accepting";
+}
+
+TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
+  SimConfig c;
+  c.kills = false;
+  c.partitions = false;
+  c.unsafe_skip_ack = true;
+  EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a hand-off that skips the ack";
 }
 
 }  // namespace

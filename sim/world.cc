@@ -355,6 +355,7 @@ class World {
 
   void update_quorum(Node& n) {
     n.ownership->set_quorum(config_.unsafe_no_quorum || n.membership->has_quorum(now_));
+    n.ownership->set_in_touch(config_.unsafe_no_quorum || n.membership->all_in_touch(now_));
   }
 
   static std::string address(const std::string& name) { return name + ":7000"; }
@@ -473,7 +474,7 @@ class World {
       if (e.has_transfer()) {
         trace(fmt::format("{} <- transfer {} epoch {} from {}", n.id(), e.transfer().key(),
                           e.transfer().epoch(), from));
-        n.ownership->on_transfer(from, e.transfer(), now_);
+        n.ownership->on_transfer(from, from_inc, e.transfer(), now_);
       } else if (e.has_transfer_ack()) {
         trace(fmt::format("{} <- ack {} epoch {} from {}", n.id(), e.transfer_ack().key(),
                           e.transfer_ack().epoch(), from));
@@ -843,6 +844,10 @@ class World {
 
   // ---- checkers ----
 
+  // One owner at a time: once another instance accepted a change of the game, an instance that
+  // accepted earlier never accepts again (its time as owner is over), and epochs never go down.
+  // (Two instances may carry the same epoch one after the other: a node cut off from the
+  // majority may accept within its quorum lease at the epoch the majority later also picks.)
   void record_accept(const Node& n, const std::string& game, std::uint64_t epoch) {
     auto it = accepted_.find(game);
     if (it != accepted_.end()) {
@@ -852,10 +857,17 @@ class World {
             fmt::format("two owners: {} accepted a change of {} at epoch {} after {} accepted one "
                         "at epoch {} (t={})",
                         n.id(), game, epoch, last.node_id, last.epoch, last.at_ms));
-      } else if (epoch == last.epoch && n.id() != last.node_id) {
-        fail(fmt::format("two owners: {} and {} both accepted changes of {} at epoch {}", n.id(),
-                         last.node_id, game, epoch));
       }
+      // An instance is a node incarnation holding the game at one epoch.
+      const std::string instance = fmt::format("{}@{}", n.id(), epoch);
+      const std::string previous = fmt::format("{}@{}", last.node_id, last.epoch);
+      if (superseded_[game].count(instance) != 0) {
+        fail(
+            fmt::format("two owners: {} accepted a change of {} at epoch {} after {} had taken "
+                        "it over",
+                        n.id(), game, epoch, previous));
+      }
+      if (previous != instance) superseded_[game].insert(previous);
     }
     accepted_[game] = Accepted{n.id(), epoch, now_};
   }
@@ -959,6 +971,7 @@ class World {
   std::map<std::pair<std::string, crdt::FlushId>, std::uint64_t> sync_calls_;
   std::set<std::string> created_;
   std::map<std::string, Accepted> accepted_;
+  std::map<std::string, std::set<std::string>> superseded_;  // game -> instances whose turn ended
   std::map<std::string, std::vector<Ack>> acks_;
   std::vector<std::pair<std::int64_t, std::string>> killed_at_;
   std::vector<std::pair<std::int64_t, std::set<std::string>>> cut_at_;
