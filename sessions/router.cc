@@ -210,6 +210,10 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
                                 "too many calls are waiting for this session while it moves; "
                                 "retry in a moment"));
     }
+    // The lease is read now, not at the last tick: a node whose loop stalled (a long pause, an
+    // overloaded machine) must not accept a change on a quorum that ran out meanwhile.
+    if (has_quorum_) core_.set_quorum(has_quorum_());
+    if (in_touch_) core_.set_in_touch(in_touch_());
     const Decision d = core_.decide(key, kind, now_ms());
     carry_out();  // a pick-up or a dropped stale copy may have stashed or woken something
     if (d.kind == Decision::Kind::kRefuse) co_return err(d.error);
