@@ -412,14 +412,6 @@ void Ownership::tick(std::int64_t now_ms) {
   }
 }
 
-std::optional<std::int64_t> Ownership::next_tick_ms() const {
-  std::optional<std::int64_t> next;
-  for (const auto& [key, m] : moves_) {
-    if (!next || m.resend_at_ms < *next) next = m.resend_at_ms;
-  }
-  return next;
-}
-
 std::vector<Ownership::Send> Ownership::take_sends() {
   return std::exchange(sends_, {});
 }

@@ -157,12 +157,8 @@ class Ownership {
   std::string owner(const std::string& key) const;
   const std::vector<std::string>& serving() const { return serving_; }
   bool moving(const std::string& key) const { return moves_.count(key) != 0; }
-  std::size_t moves_in_flight() const { return moves_.size(); }
-  bool draining() const { return draining_; }
   bool has_quorum() const { return quorum_; }
   const OwnershipCounters& counters() const { return counters_; }
-  // Next time tick() has work (a transfer to re-send), or nullopt.
-  std::optional<std::int64_t> next_tick_ms() const;
 
  private:
   struct Move {
