@@ -174,7 +174,6 @@ struct Ack {
 class World {
  public:
   explicit World(const SimConfig& c) : config_(c), rng_(c.seed) {
-    options_.seed = c.seed;
     for (int i = 0; i < c.nodes; ++i) names_.push_back(fmt::format("n{}", i + 1));
     for (int g = 0; g < c.games; ++g) games_.push_back(sessions::game_key(fmt::format("g{}", g)));
   }
@@ -209,10 +208,6 @@ class World {
   }
 
  private:
-  struct Options {
-    std::uint64_t seed = 0;
-  } options_;
-
   // ---- time and events ----
 
   void at(std::int64_t when, std::function<void()> f) {
@@ -604,7 +599,6 @@ class World {
       (void)n->host->install(game, "", true, 1);
       n->ownership->changed(game);
       carry_ownership(*n);
-      created_.insert(game);
       record_accept(*n, game, 1);
       return;
     }
@@ -618,7 +612,6 @@ class World {
     (void)o->host->install(game, "", true, 1);
     o->ownership->changed(game);
     carry_ownership(*o);
-    created_.insert(game);
     record_accept(*o, game, 1);
   }
 
@@ -969,7 +962,6 @@ class World {
   std::uint64_t next_action_ = 0;
   std::multimap<std::pair<std::string, std::string>, std::uint64_t> waiting_;
   std::map<std::pair<std::string, crdt::FlushId>, std::uint64_t> sync_calls_;
-  std::set<std::string> created_;
   std::map<std::string, Accepted> accepted_;
   std::map<std::string, std::set<std::string>> superseded_;  // game -> instances whose turn ended
   std::map<std::string, std::vector<Ack>> acks_;
