@@ -169,14 +169,20 @@ void Membership::set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step&
 // quorum_regain_ms, counting only fresh confirmations (within 1.5 heartbeat intervals): a member
 // that joined a moment ago may vouch for this node once before it learns that the cluster
 // declared this node down, and then fall silent towards it; one such word must not be enough.
+//
+// Two counts: has_quorum counts every member that is up as a voter, confirmed or not, so that a
+// node that joins (or restarts) on the minority side of a partition, and learns of the majority
+// only from a seed's table, holds no quorum with the seed alone. The loss-and-regain tracking
+// counts only members that confirmed this node at least once: a newcomer that has not yet
+// answered makes the quorum wait for one round trip, but does not trip the regain delay.
 bool Membership::has_quorum(std::int64_t now_ms) const {
-  return !quorum_lost_ && quorum_now(now_ms, config_.quorum_lease_ms);
+  return !quorum_lost_ && quorum_now(now_ms, config_.quorum_lease_ms, Voters::kAll);
 }
 
 void Membership::track_quorum(std::int64_t now_ms) {
   if (!joined_) return;
   if (!quorum_lost_) {
-    const bool held = quorum_now(now_ms, config_.quorum_lease_ms);
+    const bool held = quorum_now(now_ms, config_.quorum_lease_ms, Voters::kConfirmed);
     if (held) had_quorum_ = true;
     if (!held && had_quorum_) {
       quorum_lost_ = true;
@@ -187,7 +193,7 @@ void Membership::track_quorum(std::int64_t now_ms) {
   // Fresh: within one and a half heartbeat intervals, so that quorum_regain_ms (two intervals)
   // spans at least two confirmations from each member counted.
   const std::int64_t fresh_ms = config_.heartbeat_interval_ms * 3 / 2;
-  if (!quorum_now(now_ms, fresh_ms)) {
+  if (!quorum_now(now_ms, fresh_ms, Voters::kConfirmed)) {
     quorum_since_ms_ = -1;
     return;
   }
@@ -203,7 +209,7 @@ bool Membership::all_in_touch(std::int64_t now_ms) const {
   return true;
 }
 
-bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms) const {
+bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters voters_are) const {
   if (self_down()) return false;
   std::size_t voters = 0;
   std::size_t heard = 0;
@@ -213,14 +219,19 @@ bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms) const {
       ++heard;
       continue;
     }
-    // A member that never counted this node alive is no voter yet (it is joining): it holds
-    // no session, and counting it would cost the quorum for a moment at every join.
-    if (!e.ever_confirmed) continue;
     if (e.member.status != MemberStatus::kDown) {
+      // Up but never heard counting us alive: a voter all the same (kAll). Skipping it let a
+      // node restarted inside a minority count only the seed it joined through, hold a
+      // "quorum" of two, and declare the majority down (sim seed 247, 5 nodes).
+      if (!e.ever_confirmed && voters_are == Voters::kConfirmed) continue;
       ++voters;
-      if (now_ms - e.confirmed_ms <= lease_ms) ++heard;
-    } else if (!e.left) {
-      ++voters;  // failed, or cut off: it may still be serving on the other side
+      if (e.confirmed_ms >= 0 && now_ms - e.confirmed_ms <= lease_ms) ++heard;
+    } else if (!e.left && (e.ever_confirmed || voters_are == Voters::kAll)) {
+      // Failed, or cut off: it may still be serving on the other side, or be back under a new
+      // incarnation this node has not heard of (a node that restarted behind a cut). A name
+      // is a voter until it leaves; without this a node cut off with one other kept a
+      // "majority" of three voters in a cluster of five (sim seed 212, 5 nodes).
+      ++voters;
     }
   }
   return 2 * heard > voters;

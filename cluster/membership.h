@@ -129,9 +129,12 @@ class Membership {
   // cluster's voters that they count it alive (their table has this incarnation up or leaving:
   // a node cut off long enough to be declared down regains no quorum when it reconnects — it
   // learns it is down instead). Voters:
-  // itself and the members that are up or leaving, plus those that went down
-  // without announcing it (crashed, or cut off: they may be alive on the other side of a
-  // partition) until their tombstone is dropped (down_retention_ms). A member that left
+  // itself and the members that are up or leaving (also those that have not yet counted it
+  // alive: a node that joins sees the cluster's members in its seed's table, and must not hold
+  // a quorum with the seed alone), plus those that went down without announcing it (crashed,
+  // or cut off: they may be alive on the other side of a partition, or back as a new
+  // incarnation this node has not heard of) until their tombstone is dropped
+  // (down_retention_ms). A member that left
   // gracefully is no voter. On the minority side of a partition this turns false within
   // lease_ms, before the majority declares the minority down (failure_timeout_ms): choose
   // lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the minority stops accepting
@@ -165,7 +168,8 @@ class Membership {
   void set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step& step,
                   bool may_forget = true);
   void send_gossip(Entry& e, std::int64_t now_ms, Step& step);
-  bool quorum_now(std::int64_t now_ms, std::int64_t lease_ms) const;
+  enum class Voters { kAll, kConfirmed };  // see has_quorum
+  bool quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters voters_are) const;
   void track_quorum(std::int64_t now_ms);  // on every step
   void tell_it_is_down(const transport::NodeIdentity& peer, std::int64_t now_ms, Step& step);
   // Sends our table to every connected live member but `except`.

@@ -204,6 +204,30 @@ TEST(Membership, ALostQuorumComesBackOnlyWithFreshConfirmations) {
   EXPECT_TRUE(m.has_quorum(3000));  // held without a break for 400 ms
 }
 
+// A node that joins (or restarts) on the minority side of a partition learns of the majority
+// only from its seed's table. Those members never confirmed it, yet they are voters: with the
+// seed alone it holds no quorum, and so declares none of them down (sim seed 247, 5 nodes).
+TEST(Membership, AJoinerCountsTheMembersItsSeedListsAsVoters) {
+  Membership m(config("a", {"b:7000"}));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 10);
+  (void)m.on_message(
+      id("b", 5),
+      gossip_of({member("b", 5, MemberStatus::kUp), member("c", 6, MemberStatus::kUp),
+                 member("d", 7, MemberStatus::kUp), member("e", 8, MemberStatus::kUp),
+                 member("a", 1, MemberStatus::kUp)}),
+      20);
+  for (std::int64_t t = 100; t <= 3000; t += 100) {
+    confirm(m, id("b", 5), t);
+    EXPECT_FALSE(m.has_quorum(t)) << t;  // a and b of five
+    for (const MemberEvent& e : m.tick(t).events) EXPECT_NE(e.kind, MemberStatus::kDown) << t;
+  }
+  // Once c and d confirm it too, it holds a majority.
+  confirm(m, id("c", 6), 3050);
+  confirm(m, id("d", 7), 3050);
+  EXPECT_TRUE(m.has_quorum(3100));
+}
+
 TEST(Membership, LeaveTellsEveryConnectedMemberAtOnce) {
   Membership m(config("a"));
   (void)m.start(0);

@@ -30,20 +30,31 @@ class StashStore {
   // This replica holds everything every peer held at its last digest: what it would pick up
   // is as new as what any live node has. False for a while after a node (re)joins.
   virtual bool caught_up() const = 0;
+  // A fresh look at the peers (crdt::SyncReplica::refresh / caught_up_since): true once this
+  // replica holds what every peer held after the mark was taken. Sessions are started from the
+  // store only then, so that a cut that healed a moment ago hides no newer state.
+  virtual std::uint64_t refresh() = 0;
+  virtual bool caught_up_since(std::uint64_t mark) const = 0;
 };
 
 struct Stashed {
   std::uint64_t epoch = 0;
   bool is_game = true;
   std::string_view holder;  // the node that stashed it (empty in the first layout)
-  std::string_view state;   // points into the value it was decoded from
+  // Set while the holder hands it over: the node it sends it to. The holder's copy is frozen
+  // and equal to this state, so if that node goes down before it stashes its own, the
+  // session may be started from here even though the holder lives.
+  std::string_view moving_to;
+  std::string_view state;  // points into the value it was decoded from
 };
 
 // Layout: epoch (8 bytes, little-endian), 'G' (game) or 'L' (lobby), the holder's name length
-// (1 byte) and name, the state's bytes. The first layout ('g'/'l', no holder) is still read, so
-// that nodes of the previous version and this one share a store during a rolling deploy.
+// (1 byte) and name, the state's bytes. While moving: 'M' (game) or 'N' (lobby), and after the
+// holder the target's length (1 byte) and name. The first layout ('g'/'l', no holder) is still
+// read, so that nodes of the previous version and this one share a store during a rolling
+// deploy.
 std::string encode_stashed(std::uint64_t epoch, bool is_game, std::string_view holder,
-                           std::string_view state);
+                           std::string_view state, std::string_view moving_to = {});
 std::optional<Stashed> decode_stashed(std::string_view value);
 
 }  // namespace minotaur::handoff

@@ -72,6 +72,8 @@ class Store final : public StashStore {
   std::size_t size() const { return replica_.size(); }
   std::size_t peer_count() const override { return peers_.size(); }
   bool caught_up() const override { return replica_.caught_up(); }
+  std::uint64_t refresh() override { return replica_.refresh(); }
+  bool caught_up_since(std::uint64_t mark) const override { return replica_.caught_up_since(mark); }
 
   // True when every peer acknowledged everything stashed before the call; false on time-out.
   boost::asio::awaitable<bool> flush(std::int64_t timeout_ms);

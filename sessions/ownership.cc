@@ -76,7 +76,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
     // alive, or not known here yet, is slow or cut off, and will hand it over or lose its lease
     // and be declared down (then on_membership_changed picks it up). Until then the call waits.
     if (!pick_up(key, /*only_if_holder_gone=*/true) &&
-        (holder_alive(key) || !in_touch_ || (store_ != nullptr && !store_->caught_up()))) {
+        (holder_alive(key) || !in_touch_ || !store_fresh())) {
       return wait_until(now_ms + 100);
     }
   } else if (superseded(key)) {
@@ -147,22 +147,50 @@ bool Ownership::holder_gone(std::string_view holder) const {
          (it->second.incarnation == incarnation && !it->second.alive);
 }
 
+bool Ownership::store_fresh() const {
+  return store_ == nullptr || (store_->caught_up() && store_->caught_up_since(store_mark_));
+}
+
+void Ownership::look_again() {
+  if (store_ != nullptr) store_mark_ = store_->refresh();
+}
+
+void Ownership::set_quorum(bool has_quorum) {
+  if (has_quorum && !quorum_) look_again();
+  quorum_ = has_quorum;
+}
+
+void Ownership::set_in_touch(bool all_in_touch) {
+  // Back in touch with everyone (a cut healed): what the others wrote meanwhile is not here yet.
+  if (all_in_touch && !in_touch_) look_again();
+  in_touch_ = all_in_touch;
+}
+
 bool Ownership::holder_alive(const std::string& key) const {
   if (store_ == nullptr) return false;
   const auto value = store_->pickup(key);
   if (!value) return false;
   const auto s = handoff::decode_stashed(*value);
   if (!s) return false;
-  if (s->holder == self_id()) return states_.hosts(key);  // our own stash: we hold it or not
-  return !holder_gone(s->holder);
+  if (s->holder == self_id() && s->moving_to.empty()) return states_.hosts(key);  // ours
+  return !orphaned(*s);
+}
+
+// Nobody will hand the stashed session over: the node that stashed it is gone — or, while a
+// hand-off runs, the target is (the holder's copy is frozen and equal to the stash). A target
+// that took the session stashed its own state at once, so a store that caught up since the
+// holder was known gone would show that instead; and it ignores transfers from a holder the
+// cluster declared down.
+bool Ownership::orphaned(const handoff::Stashed& s) const {
+  return holder_gone(s.holder) || (!s.moving_to.empty() && holder_gone(s.moving_to));
 }
 
 bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   if (store_ == nullptr) return false;
-  if (!store_->caught_up() || !quorum_) {
-    // This replica may hold an older state than a peer does (it joined a moment ago): starting
-    // from it would lose what the newer one has. Or this node is cut off from the majority,
-    // which may be serving the session. Retried on tick.
+  if (!store_fresh() || !quorum_) {
+    // This replica may hold an older state than a peer does (it joined, or a cut healed, a
+    // moment ago): starting from it would lose what the newer one has. Or this node is cut off
+    // from the majority, which may be serving the session. Retried on tick.
     orphans_pending_ = true;
     return false;
   }
@@ -173,17 +201,20 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
     spdlog::error("session {}: the replicated value is not a stashed session; ignoring it", key);
     return false;
   }
-  if (only_if_holder_gone && !holder_gone(s->holder)) return false;
+  if (only_if_holder_gone && !orphaned(*s)) return false;
   if (only_if_holder_gone && !in_touch_) {
     orphans_pending_ = true;  // a live member out of touch may hold a newer state: later
     return false;
   }
-  if (auto ok = states_.install(key, s->state, s->is_game, s->epoch + 1); !ok) {
+  // A stash taken while handing over names a target that may have started the session at the
+  // next epoch before it died: skip that one, so that an epoch names one owner.
+  const std::uint64_t epoch = s->epoch + (s->moving_to.empty() ? 1 : 2);
+  if (auto ok = states_.install(key, s->state, s->is_game, epoch); !ok) {
     spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
     return false;
   }
   ++counters_.picked_up;
-  spdlog::info("session {}: picked up from the replicated store (epoch {})", key, s->epoch + 1);
+  spdlog::info("session {}: picked up from the replicated store (epoch {})", key, epoch);
   changed(key);  // the new epoch in the store fences any older copy
   wake(key);
   return true;
@@ -206,6 +237,9 @@ void Ownership::on_membership_changed(std::vector<std::string> serving,
                                       std::vector<MemberState> members, const std::string& down,
                                       std::int64_t now_ms) {
   if (fenced_) return;
+  // A member came, left or died: start nothing from the store before it has heard from every
+  // peer again (a member that died a moment ago may have written to one of them last).
+  look_again();
   members_.clear();
   for (MemberState& m : members) {
     std::string name = m.name;
@@ -266,11 +300,38 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
   m.retarget = false;
   if (retarget || m.to.empty()) {
     const std::string o = owner(key);
+    // The target died: it may have started the session and accepted changes before it died,
+    // its acknowledgement lost. This frozen copy may then be older than what it stashed.
+    const bool target_died = !m.to_id.empty() && holder_gone(m.to_id);
     if (o.empty() || o == options_.self) {
-      finish_move(key, false);  // nobody to take it (or it is ours again): keep serving it
+      if (!target_died) {
+        finish_move(key, false);  // nobody to take it (or it is ours again): keep serving it
+        return;
+      }
+      // Ours again, but only through the store: once it caught up, it holds the newer of the
+      // two (the store names the dead target, so the session is orphaned and picked up here).
+      moves_.erase(key);
+      states_.remove(key);
+      (void)pick_up(key, /*only_if_holder_gone=*/true);
+      wake(key);
       return;
     }
+    const bool first = m.to.empty();
     m.to = o;
+    // Named in the store as the session's next node: if it dies before it stashes its own
+    // state, the session is picked up from this frozen copy even while this node lives. Only
+    // for the first target: a later one is chosen when an earlier one died, which may have
+    // started the session and stashed newer states (its acknowledgement lost) — this older
+    // copy must not overwrite them. The store then names a dead target, so the new owner may
+    // start the session from the store; this copy, sent after, is refused as older.
+    const auto target = members_.find(o);
+    m.to_id = target == members_.end() ? std::string()
+                                       : fmt::format("{}#{}", o, target->second.incarnation);
+    if (first && store_ != nullptr && !fenced_ && !m.to_id.empty() && !superseded(key)) {
+      const auto [state, is_game] = states_.export_state(key);
+      store_->stash(
+          key, handoff::encode_stashed(states_.epoch(key), is_game, self_id(), state, m.to_id));
+    }
   }
   const auto [state, is_game] = states_.export_state(key);
   m.epoch = states_.epoch(key);
@@ -292,7 +353,13 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
 
 void Ownership::finish_move(const std::string& key, bool moved) {
   moves_.erase(key);
-  if (!moved) states_.set_frozen(key, false);
+  if (!moved) {
+    states_.set_frozen(key, false);
+    // Ours again: the store should no longer name a target — unless the target took it and
+    // stashed newer states before it died (its acknowledgement lost): then this copy is stale,
+    // the next call drops it (superseded), and it must not overwrite them.
+    if (!superseded(key)) changed(key);
+  }
   wake(key);
 }
 
@@ -338,11 +405,14 @@ void Ownership::on_transfer(const std::string& from, std::uint64_t from_incarnat
     sends_.push_back(std::move(reply));
     return;
   }
-  if (draining_ || (store_ != nullptr && !store_->caught_up())) {
+  if (draining_ || !quorum_ || !store_fresh()) {
     // Not now: the sender has not yet learned that this node leaves (a node that took sessions
     // while draining could exit with them), or this node's store may be older than a peer's
-    // (it just joined: the sender's state may be stale, and the store would tell). The sender
-    // keeps it frozen and tries again.
+    // (it just joined, or a member just died that may have stashed a newer state than the
+    // sender's: the store would tell), or this
+    // node is cut off with the sender from most of the cluster, which may have started the
+    // session again meanwhile (the sender's copy is then stale). The sender keeps it frozen
+    // and tries again.
     ack->set_epoch(0);
     ack->set_retry(true);
     sends_.push_back(std::move(reply));
@@ -395,7 +465,7 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 void Ownership::tick(std::int64_t now_ms) {
   if (fenced_) return;
   if (rebalance_pending_ && moves_.size() <= options_.max_moves_in_flight / 2) rebalance(now_ms);
-  if (orphans_pending_ && store_ != nullptr && store_->caught_up() && quorum_ && in_touch_) {
+  if (orphans_pending_ && store_ != nullptr && store_fresh() && quorum_ && in_touch_) {
     pick_up_orphans();
   }
   std::vector<std::string> due;

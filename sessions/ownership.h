@@ -122,10 +122,10 @@ class Ownership {
   void on_membership_changed(std::vector<std::string> serving, std::vector<MemberState> members,
                              const std::string& down, std::int64_t now_ms);
   // False while this node has not heard from a majority of the cluster within the lease.
-  void set_quorum(bool has_quorum) { quorum_ = has_quorum; }
+  void set_quorum(bool has_quorum);
   // False while some live member has not confirmed this node within the lease (cut off, or just
   // joined): sessions are then not started from the store, whose newest state may sit there.
-  void set_in_touch(bool all_in_touch) { in_touch_ = all_in_touch; }
+  void set_in_touch(bool all_in_touch);
   // One call for `key`, now. kServe: execute it on the host now (then call changed() for every
   // accepted change).
   Decision decide(const std::string& key, CallKind kind, std::int64_t now_ms);
@@ -163,6 +163,7 @@ class Ownership {
  private:
   struct Move {
     std::string to;
+    std::string to_id;  // name#incarnation of `to` when it was chosen
     std::uint64_t epoch = 0;
     std::int64_t resend_at_ms = 0;
     bool retarget = false;  // the last attempt was refused for now: any owner may take it
@@ -175,6 +176,10 @@ class Ownership {
   bool pick_up(const std::string& key, bool only_if_holder_gone = false);
   bool holder_gone(std::string_view holder) const;
   bool holder_alive(const std::string& key) const;
+  bool orphaned(const handoff::Stashed& s) const;
+  // Whether the store may be started from: caught up since the last look (store_mark_).
+  bool store_fresh() const;
+  void look_again();  // takes a new store_mark_
   const std::string& self_id() const;
   void pick_up_orphans();
   bool superseded(const std::string& key) const;
@@ -197,6 +202,9 @@ class Ownership {
                                     // waited for the store to catch up
   bool quorum_ = true;
   bool in_touch_ = true;
+  // The store's mark (StashStore::refresh) taken at the last change of membership, quorum or
+  // touch: sessions are started from the store only once it caught up since then.
+  std::uint64_t store_mark_ = 0;
   OwnershipCounters counters_;
 };
 

@@ -34,8 +34,8 @@ void run_seeds(SimConfig config, std::uint64_t first, std::uint64_t count) {
 // Each configuration below passes every checker for every seed of its range; the ranges hold
 // the seeds at which the simulator found the bugs fixed so far (e.g. stops: 12 and 186; sync:
 // 10044 and 10046; five nodes: 20003; partitions: 1, 2, 3 and 16), so they stay regression
-// tests. Stops, kills and partitions all mixed still fail in ~1 % of seeds with three nodes and
-// ~6 % with five: `minotaur sim --seeds 300 [--nodes 5 --games 10]` (see issue 7's note).
+// tests. Kills and cuts come one at a time (SimConfig::overlapping_faults); graceful stops at
+// any time. The long run is scripts/sim.sh.
 TEST_F(Sim, GracefulStopsLoseNothingAndKeepOneOwner) {
   SimConfig c;
   c.kills = false;
@@ -73,6 +73,32 @@ TEST_F(Sim, PartitionsKeepOneOwnerAndHeal) {
   run_seeds(c, 1, seed_count(100));
   c.sync = true;
   run_seeds(c, 30'001, seed_count(50));
+}
+
+TEST_F(Sim, StopsKillsAndPartitionsMixed) {
+  SimConfig c;
+  run_seeds(c, 40'001, seed_count(150));
+  c.sync = true;
+  run_seeds(c, 41'001, seed_count(100));
+  c.sync = false;
+  c.nodes = 5;
+  c.games = 10;
+  run_seeds(c, 42'001, seed_count(40));
+}
+
+// Kills and cuts that overlap are beyond the guarantees (one failure at a time), and some such
+// seeds still fail (issue 7's note has the long run). Seed 212 (5 nodes) found a bug that is
+// fixed: a node cut off with one other, which had not heard of two restarted members, counted
+// a "majority" of three voters in a cluster of five. The bugs the earlier seeds of this kind
+// found are kept by unit tests (Membership.AJoinerCountsTheMembersItsSeedListsAsVoters,
+// SyncReplica.CaughtUpSinceAMarkNeedsAFreshDigestFromEveryNeighbour): their seeds replay other
+// runs since the simulated network keeps connections in order.
+TEST_F(Sim, OverlappingFaultsThatFoundBugs) {
+  SimConfig c;
+  c.overlapping_faults = true;
+  c.nodes = 5;
+  c.games = 10;
+  run_seeds(c, 212, 1);
 }
 
 TEST_F(Sim, TheSameSeedGivesTheSameTrace) {

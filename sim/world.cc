@@ -31,6 +31,9 @@ constexpr std::int64_t kServedBoundMs = 10'000;  // a probe must be acknowledged
 // Async replication may lose what was acknowledged this long before a kill or a cut: the store's
 // tick, the network delay, and re-sends of lost batches (crdt resend_after_ms, twice).
 constexpr std::int64_t kAsyncWindowMs = 600;
+// After a kill or a cut is repaired, the next one waits this long: the failure detector, the
+// store's anti-entropy and the pick-ups settle (see SimConfig::overlapping_faults).
+constexpr std::int64_t kRepairSettleMs = 2'000;
 
 // ---- the session host: opaque states ---------------------------------------------------------
 // A state is the list of accepted action ids, as text ("17,42,"), so that it travels as bytes.
@@ -105,6 +108,8 @@ class SimStore final : public handoff::StashStore {
   }
   std::size_t peer_count() const override { return peers; }
   bool caught_up() const override { return replica_.caught_up(); }
+  std::uint64_t refresh() override { return replica_.refresh(); }
+  bool caught_up_since(std::uint64_t mark) const override { return replica_.caught_up_since(mark); }
   std::size_t peers = 0;
 
  private:
@@ -169,6 +174,9 @@ struct Ack {
   std::uint64_t action = 0;
   std::string node_id;
   std::int64_t at_ms = 0;
+  // No other live node was on its side of a partition: it had nobody to replicate to (its
+  // quorum lease may still run on confirmations from nodes that died a moment ago).
+  bool isolated = false;
 };
 
 class World {
@@ -257,6 +265,7 @@ class World {
   // ---- processes ----
 
   void start_node(const std::string& name) {
+    if (crashed_.erase(name) != 0) repaired_at_ = now_;
     Node& n = nodes_[name];
     n.name = name;
     n.incarnation = ++incarnations_;
@@ -318,6 +327,7 @@ class World {
       if (n == nullptr || n->incarnation != inc) return;
       if (n->membership->self_down()) {
         trace(fmt::format("{} was declared down by the cluster; exits and restarts", n->id()));
+        crashed_.insert(name);
         crash(*n);
         after(uniform(200, 1000), [this, name] {
           if (live(name) == nullptr && restart_pending_.count(name) == 0) start_node(name);
@@ -390,6 +400,13 @@ class World {
 
   // ---- the network ----
 
+  bool isolated(const std::string& name) {
+    for (const std::string& other : names_) {
+      if (other != name && live(other) != nullptr && !partitioned(name, other)) return false;
+    }
+    return true;
+  }
+
   bool partitioned(const std::string& a, const std::string& b) const {
     if (side_.empty()) return false;
     return side_.at(a) != side_.at(b);
@@ -438,13 +455,20 @@ class World {
   void send(const Node& from, const std::string& to, Message m) {
     auto it = connections_.find(pair_of(from.name, to));
     if (it == connections_.end()) return;  // not connected: the transport drops it
-    if (chance(config_.loss)) return;
+    if (chance(config_.loss)) {
+      trace(fmt::format("connection {} - {} breaks", from.name, to));
+      disconnect(from.name, to);
+      return;
+    }
+    const std::uint64_t conn = it->second;
+    // In order on a connection: no earlier than the message sent on it before.
+    std::int64_t& last = last_delivery_[std::make_pair(conn, from.name)];
+    last = std::max(last, now_ + uniform(config_.min_delay_ms, config_.max_delay_ms));
     const int copies = chance(config_.duplicate) ? 2 : 1;
     for (int i = 0; i < copies; ++i) {
-      const std::uint64_t conn = it->second;
       const std::string src = from.name;
       const std::uint64_t src_inc = from.incarnation;
-      after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, conn, src, src_inc, to, m] {
+      at(last, [this, conn, src, src_inc, to, m] {
         auto c = connections_.find(pair_of(src, to));
         if (c == connections_.end() || c->second != conn) return;  // closed meanwhile
         Node* n = live(to);
@@ -723,7 +747,7 @@ class World {
   void acknowledge(Call& c, const Node& n) {
     c.done = true;
     ++result_.acknowledged;
-    acks_[c.game].push_back(Ack{c.action, n.id(), now_});
+    acks_[c.game].push_back(Ack{c.action, n.id(), now_, isolated(n.name)});
     trace(fmt::format("ack {} action {} by {}", c.game, c.action, n.id()));
   }
 
@@ -747,6 +771,10 @@ class World {
     if ((kind == 0 && !config_.stops) || (kind == 1 && !config_.kills) ||
         (kind == 2 && !config_.partitions)) {
       return;
+    }
+    if (kind != 0 && !config_.overlapping_faults &&
+        (!side_.empty() || !crashed_.empty() || now_ < repaired_at_ + kRepairSettleMs)) {
+      return;  // one failure at a time
     }
     if (kind == 2) {
       if (!side_.empty()) return;
@@ -789,6 +817,7 @@ class World {
     } else {
       trace(fmt::format("SIGKILL {}", v.id()));
       killed_at_.push_back(std::make_pair(now_, v.id()));
+      crashed_.insert(victim);
       crash(v);
       after(uniform(300, 3000), [this, victim] {
         restart_pending_.erase(victim);
@@ -815,6 +844,7 @@ class World {
     if (side_.empty()) return;
     trace("partition healed");
     side_.clear();
+    repaired_at_ = now_;
     for (const std::string& a : names_) {
       for (const std::string& b : names_) {
         if (a < b) connect(a, b);
@@ -869,6 +899,7 @@ class World {
   // killed or cut off.
   bool excused(const Ack& a) const {
     if (config_.sync) return false;
+    if (a.isolated) return true;
     for (const auto& [t, id] : killed_at_) {
       if (id == a.node_id && t >= a.at_ms && t - a.at_ms <= kAsyncWindowMs) return true;
     }
@@ -967,6 +998,10 @@ class World {
   std::map<std::string, std::vector<Ack>> acks_;
   std::vector<std::pair<std::int64_t, std::string>> killed_at_;
   std::vector<std::pair<std::int64_t, std::set<std::string>>> cut_at_;
+  std::set<std::string> crashed_;  // killed, or declared down: not yet restarted
+  // Per connection and sender: when its last message arrives (connections are in order).
+  std::map<std::pair<std::uint64_t, std::string>, std::int64_t> last_delivery_;
+  std::int64_t repaired_at_ = 0;  // when the last kill or cut was repaired
   std::int64_t fault_end_ms_ = 0;
   std::vector<std::string> trace_;
   std::uint64_t trace_hash_ = 0;
