@@ -226,11 +226,15 @@ bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters v
       if (!e.ever_confirmed && voters_are == Voters::kConfirmed) continue;
       ++voters;
       if (e.confirmed_ms >= 0 && now_ms - e.confirmed_ms <= lease_ms) ++heard;
-    } else if (!e.left && (e.ever_confirmed || voters_are == Voters::kAll)) {
+    } else if (voters_are == Voters::kAll || (!e.left && e.ever_confirmed)) {
       // Failed, or cut off: it may still be serving on the other side, or be back under a new
-      // incarnation this node has not heard of (a node that restarted behind a cut). A name
-      // is a voter until it leaves; without this a node cut off with one other kept a
-      // "majority" of three voters in a cluster of five (sim seed 212, 5 nodes).
+      // incarnation this node has not heard of (a node that restarted behind a cut). Without
+      // this a node cut off with one other kept a "majority" of three voters in a cluster of
+      // five (sim seed 212, 5 nodes). Left gracefully: a voter all the same until its
+      // tombstone goes — it is restarting in a deploy, maybe on the other side of a cut, where
+      // it joins a majority this node does not see. Not counting it let two sides of a cut
+      // each hold a majority of their own voters (sim seed 527, 5 nodes: two nodes restarted
+      // during a cut that cut two others off).
       ++voters;
     }
   }
@@ -367,9 +371,11 @@ Step Membership::on_peer_connected(const NodeIdentity& peer, std::int64_t now_ms
   return step;
 }
 
-// A member this node declared down is talking to it again (a partition healed): tell it, so that
-// it exits and restarts as a new incarnation — but only from the side that holds the quorum: the
-// two sides of a partition each see the other down, and only the majority is right.
+// A member this node holds down is talking to it again (a partition healed): tell it, so that it
+// exits and restarts as a new incarnation. Whoever holds it down may tell it, quorum or not:
+// only a quorum holder declares a member down (or the member left), so a down status is always
+// the majority's word, passed on. Requiring the quorum here left a healed minority serving when
+// the majority that declared it down had since shrunk by restarts (sim seed 1465, 5 nodes).
 void Membership::tell_it_is_down(const NodeIdentity& peer, std::int64_t now_ms, Step& step) {
   auto it = entries_.find(peer.name);
   if (it == entries_.end() || it->second.member.incarnation != peer.incarnation ||
@@ -381,7 +387,6 @@ void Membership::tell_it_is_down(const NodeIdentity& peer, std::int64_t now_ms, 
       now_ms - e.last_gossip_sent_ms < config_.heartbeat_interval_ms) {
     return;
   }
-  if (!has_quorum(now_ms)) return;
   send_gossip(e, now_ms, step);
 }
 
@@ -415,8 +420,8 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
   if (it == entries_.end() || it->second.member.incarnation != from.incarnation ||
       it->second.member.status == MemberStatus::kDown) {
     // A stale or dead incarnation, or no room: ignore what it says — except what it says of this
-    // node. Members send to a member they hold down only to tell it so, and only from the side
-    // of a partition that holds the quorum (tell_it_is_down): then it is right.
+    // node. Members send to a member they hold down only to tell it so (tell_it_is_down), and
+    // a down status is always the word of a quorum holder: then it is right.
     if (message.has_gossip()) {
       for (const auto& m : message.gossip().members()) {
         const auto status = from_wire(m.status());

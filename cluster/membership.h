@@ -128,14 +128,15 @@ class Membership {
   // The quorum lease: true when this node heard, within lease_ms, from a majority of the
   // cluster's voters that they count it alive (their table has this incarnation up or leaving:
   // a node cut off long enough to be declared down regains no quorum when it reconnects — it
-  // learns it is down instead). Voters:
-  // itself and the members that are up or leaving (also those that have not yet counted it
-  // alive: a node that joins sees the cluster's members in its seed's table, and must not hold
-  // a quorum with the seed alone), plus those that went down without announcing it (crashed,
-  // or cut off: they may be alive on the other side of a partition, or back as a new
-  // incarnation this node has not heard of) until their tombstone is dropped
-  // (down_retention_ms). A member that left
-  // gracefully is no voter. On the minority side of a partition this turns false within
+  // learns it is down instead). Voters: every name in the table until its tombstone is dropped
+  // (down_retention_ms): itself, the members that are up or leaving (also those that have not
+  // yet counted it alive: a node that joins sees the cluster's members in its seed's table, and
+  // must not hold a quorum with the seed alone), and those that are down — crashed or cut off
+  // (they may be alive on the other side of a partition, or back as a new incarnation this
+  // node has not heard of), and also those that left gracefully (a deploy restarts them, maybe
+  // on the other side of a cut). The cost: a cluster shrunk for good keeps its old size for
+  // the quorum until the tombstones go (of two nodes, the one left holds changes). On the
+  // minority side of a partition this turns false within
   // lease_ms, before the majority declares the minority down (failure_timeout_ms): choose
   // lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the minority stops accepting
   // changes before the majority starts the same sessions again.

@@ -228,6 +228,40 @@ TEST(Membership, AJoinerCountsTheMembersItsSeedListsAsVoters) {
   EXPECT_TRUE(m.has_quorum(3100));
 }
 
+// Two members leave (a deploy restarts them) and a cut then parts this node and one other
+// from the rest. The two that left still count: two of five is no majority, even though the
+// names that are up here are b and a of three (sim seed 527, 5 nodes).
+TEST(Membership, MembersThatLeftStillCountForTheQuorum) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  for (const auto& [name, inc] : {std::pair{"b", 5}, {"c", 6}, {"d", 7}, {"e", 8}}) {
+    (void)m.on_peer_connected(id(name, static_cast<std::uint64_t>(inc)), 0);
+  }
+  for (std::int64_t t = 100; t <= 300; t += 100) {
+    for (const auto& [name, inc] : {std::pair{"b", 5}, {"c", 6}, {"d", 7}, {"e", 8}}) {
+      confirm(m, id(name, static_cast<std::uint64_t>(inc)), t);
+    }
+    (void)m.tick(t);
+  }
+  ASSERT_TRUE(m.has_quorum(300));
+  std::int64_t now = 300;
+  for (const auto& [name, inc] : {std::pair{"d", 7}, {"e", 8}}) {
+    const auto who = id(name, static_cast<std::uint64_t>(inc));
+    (void)m.on_message(
+        who, gossip_of({member(name, static_cast<std::uint64_t>(inc), MemberStatus::kLeaving)}),
+        now += 10);
+    (void)m.on_peer_disconnected(who, now += 10);
+    ASSERT_EQ(m.find(name)->status, MemberStatus::kDown);
+  }
+  // The cut: only b still talks.
+  for (std::int64_t t = 400; t <= 3000; t += 100) {
+    confirm(m, id("b", 5), t);
+    for (const MemberEvent& e : m.tick(t).events) EXPECT_NE(e.kind, MemberStatus::kDown) << t;
+  }
+  EXPECT_FALSE(m.has_quorum(3000));
+  EXPECT_EQ(m.find("c")->status, MemberStatus::kUp);  // not declared down from here
+}
+
 TEST(Membership, LeaveTellsEveryConnectedMemberAtOnce) {
   Membership m(config("a"));
   (void)m.start(0);
@@ -290,6 +324,32 @@ TEST(Membership, TheClusterDeclaringThisNodeDownIsTold) {
   EXPECT_TRUE(has_event(s, "a", MemberStatus::kDown, 1));
   EXPECT_TRUE(m.self_down());
   EXPECT_TRUE(m.tick(1000).sends.empty());  // a down node stops heartbeating
+}
+
+// A member declared down by a quorum holder that talks again is told so — also by a node that
+// has since lost the quorum itself (its majority shrank by restarts): the down status is the
+// majority's word all the same (sim seed 1465, 5 nodes).
+TEST(Membership, ADownMemberThatTalksIsToldEvenWithoutTheQuorum) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_peer_connected(id("c", 6), 0);
+  for (std::int64_t t = 100; t <= 1900; t += 100) {
+    confirm(m, id("c", 6), t);  // b falls silent; c vouches for a
+    (void)m.tick(t);
+  }
+  ASSERT_EQ(m.find("b")->status, MemberStatus::kDown);
+  (void)m.tick(3500);  // c silent too: no quorum now
+  ASSERT_FALSE(m.has_quorum(3500));
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(1);
+  Step s = m.on_message(id("b", 5), hb, 3600);  // the cut healed: b talks
+  ASSERT_EQ(send_targets(s, true), (std::vector<std::string>{"b"}));
+  bool says_down = false;
+  for (const auto& x : s.sends.front().message.gossip().members()) {
+    if (x.name() == "b" && x.status() == v1::MEMBER_STATUS_DOWN) says_down = true;
+  }
+  EXPECT_TRUE(says_down);
 }
 
 TEST(Membership, ANewerProcessWithOurNameSupersedesUs) {

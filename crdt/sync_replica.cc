@@ -218,7 +218,6 @@ Result<Ok, SyncError> SyncReplica::on_digest(ReplicaId from, Neighbour& n, Diges
   n.peer_live = std::move(d.live_replicas);
   std::sort(n.peer_live.begin(), n.peer_live.end());
   n.digest_serial = ++digest_serial_;
-  if (!d.want_digest) n.answer_serial = n.digest_serial;
   ++n.digests_received;
   // Every write of ours from before the hole is in its context: it has them (later ones are
   // tracked by push acknowledgements). Under steady writes an exactly matching digest may be
@@ -357,7 +356,6 @@ std::uint64_t SyncReplica::refresh() {
 bool SyncReplica::caught_up_since(std::uint64_t mark) const {
   for (const auto& [id, n] : neighbours_) {
     if (n.digest_serial <= mark) return false;
-    if (n.answer_serial > mark) continue;
     for (const DotRange& r : n.peer_context.ranges()) {
       // Dots of a replica we forgot (gone for good, compacted here) never come back.
       if (!map_.forgotten(r.replica) && !map_.context().covers(r)) return false;

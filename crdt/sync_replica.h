@@ -155,13 +155,14 @@ class SyncReplica {
   // answered, with catch-up deltas, before its next periodic digest: messages between two
   // replicas arrive in order). True with no neighbour.
   bool caught_up() const;
-  // A fresh look at the neighbours: sends each a digest now (at the next tick) and returns a
-  // mark. caught_up_since(mark) is true when, from every neighbour, a digest sent after it
-  // learned what we lacked has arrived and its news is here: an answer to one of our digests
-  // (it follows its catch-up deltas on the same connection), or any digest whose context ours
-  // includes — received after the mark. Unlike caught_up(), which holds from the join on, this
-  // turns false again after a cut: a digest from before a partition says nothing of the writes
-  // made on the other side meanwhile. True with no neighbour.
+  // A fresh look at the neighbours: sends each a digest now (at the next tick, asking for
+  // theirs) and returns a mark. caught_up_since(mark) is true when, from every neighbour, a
+  // digest arrived after the mark and this replica holds every dot in it (but those of
+  // replicas it forgot): it has all that neighbour had a moment ago. Unlike caught_up(), which
+  // holds from the join on, this turns false again after a cut: a digest from before a
+  // partition says nothing of the writes made on the other side meanwhile. (Whether a digest
+  // answered one of ours says less: the answer may be to one sent before the mark, whose
+  // catch-up a broken connection lost.) True with no neighbour.
   std::uint64_t refresh();
   bool caught_up_since(std::uint64_t mark) const;
   std::size_t inflight_bytes(ReplicaId id) const;
@@ -187,7 +188,6 @@ class SyncReplica {
     std::uint64_t next_digest_ms = 0;
     std::uint64_t digest_serial = 0;  // serial of its last digest (0: none yet)
     std::uint64_t digests_received = 0;
-    std::uint64_t answer_serial = 0;  // serial of its last digest that answered one of ours
     CausalContext peer_context;
     std::vector<ReplicaId> peer_live;
   };
