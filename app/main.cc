@@ -214,12 +214,16 @@ int main(int argc, char** argv) {
       "--no-kills", [&](std::int64_t) { sim.kills = false; }, "No kills");
   sim_cmd->add_flag(
       "--no-partitions", [&](std::int64_t) { sim.partitions = false; }, "No partitions");
+  sim_cmd->add_flag(
+      "--no-freezes", [&](std::int64_t) { sim.freezes = false; }, "No stalls");
   sim_cmd->add_flag("--overlapping-faults", sim.overlapping_faults,
                     "Let kills and cuts overlap (two failures at once: beyond the guarantees, "
                     "which hold for one at a time; for exploring)");
   sim_cmd->add_flag("--unsafe-skip-ack", sim.unsafe_skip_ack,
                     "BROKEN variant: hand-off without waiting for the acknowledgement");
   sim_cmd->add_flag("--unsafe-no-quorum", sim.unsafe_no_quorum, "BROKEN variant: no quorum lease");
+  sim_cmd->add_flag("--unsafe-stale-quorum", sim.unsafe_stale_quorum,
+                    "BROKEN variant: the quorum lease read at ticks, not at each call");
   sim_cmd->add_flag("--full-trace", sim_full_trace, "Print the whole trace of a failed seed");
 
   CLI11_PARSE(app, argc, argv);

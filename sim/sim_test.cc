@@ -38,6 +38,7 @@ void run_seeds(SimConfig config, std::uint64_t first, std::uint64_t count) {
 // any time. The long run is scripts/sim.sh.
 TEST_F(Sim, GracefulStopsLoseNothingAndKeepOneOwner) {
   SimConfig c;
+  c.freezes = false;
   c.kills = false;
   c.partitions = false;
   run_seeds(c, 1, seed_count(200));
@@ -45,6 +46,7 @@ TEST_F(Sim, GracefulStopsLoseNothingAndKeepOneOwner) {
 
 TEST_F(Sim, KillsUnderAsyncReplicationLoseOnlyTheReplicationWindow) {
   SimConfig c;
+  c.freezes = false;
   c.stops = false;
   c.partitions = false;
   run_seeds(c, 1, seed_count(100));
@@ -52,6 +54,7 @@ TEST_F(Sim, KillsUnderAsyncReplicationLoseOnlyTheReplicationWindow) {
 
 TEST_F(Sim, StopsAndKillsUnderSyncReplicationLoseNothingAcknowledged) {
   SimConfig c;
+  c.freezes = false;
   c.partitions = false;
   c.sync = true;
   run_seeds(c, 10'001, seed_count(100));
@@ -59,6 +62,7 @@ TEST_F(Sim, StopsAndKillsUnderSyncReplicationLoseNothingAcknowledged) {
 
 TEST_F(Sim, FiveNodesUnderStopsAndKills) {
   SimConfig c;
+  c.freezes = false;
   c.nodes = 5;
   c.games = 10;
   c.partitions = false;
@@ -68,11 +72,24 @@ TEST_F(Sim, FiveNodesUnderStopsAndKills) {
 
 TEST_F(Sim, PartitionsKeepOneOwnerAndHeal) {
   SimConfig c;
+  c.freezes = false;
   c.stops = false;
   c.kills = false;
   run_seeds(c, 1, seed_count(100));
   c.sync = true;
   run_seeds(c, 30'001, seed_count(50));
+}
+
+// A node stops running for 0.2-4 s (a long pause); past the failure bound the others declare
+// it down and start its sessions. When it runs again it serves nothing on its old lease.
+TEST_F(Sim, StalledNodesAcceptNothingOnAnOldLease) {
+  SimConfig c;
+  c.stops = false;
+  c.kills = false;
+  c.partitions = false;
+  run_seeds(c, 50'001, seed_count(100));
+  c.sync = true;
+  run_seeds(c, 51'001, seed_count(50));
 }
 
 TEST_F(Sim, StopsKillsAndPartitionsMixed) {
@@ -96,6 +113,7 @@ TEST_F(Sim, StopsKillsAndPartitionsMixed) {
 TEST_F(Sim, OverlappingFaultsThatFoundBugs) {
   SimConfig c;
   c.overlapping_faults = true;
+  c.freezes = false;  // as when it was found
   c.nodes = 5;
   c.games = 10;
   run_seeds(c, 212, 1);
@@ -126,14 +144,25 @@ std::uint64_t failing_seeds(SimConfig c, std::uint64_t count) {
 
 TEST_F(Sim, WithoutTheQuorumLeaseTheCheckersFindTwoOwners) {
   SimConfig c;
+  c.freezes = false;
   c.stops = false;
   c.kills = false;
   c.unsafe_no_quorum = true;
   EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a cut-off node that kept accepting";
 }
 
+TEST_F(Sim, ALeaseReadOnlyAtTicksIsCaughtByAStall) {
+  SimConfig c;
+  c.stops = false;
+  c.kills = false;
+  c.partitions = false;
+  c.unsafe_stale_quorum = true;
+  EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a stalled node serving on its old lease";
+}
+
 TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
   SimConfig c;
+  c.freezes = false;
   c.kills = false;
   c.partitions = false;
   c.unsafe_skip_ack = true;

@@ -146,6 +146,9 @@ struct Node {
   std::map<crdt::ReplicaId, std::string> peers;  // replica -> member name
   std::int64_t drain_started_ms = 0;
   std::optional<crdt::FlushId> drain_flush;
+  // A stalled process (a long pause, SIGSTOP): until then nothing of it runs; what arrives for
+  // it waits, in order, as in its socket buffers.
+  std::int64_t frozen_until = 0;
   bool alive() const { return phase != Phase::kDead; }
   std::string id() const { return fmt::format("{}#{}", name, incarnation); }
 };
@@ -318,10 +321,22 @@ class World {
     schedule_store_tick(name, inc);
     schedule_ownership_tick(name, inc);
   }
-  void schedule_membership_tick(const std::string& name, std::uint64_t inc) {
-    after(kMembershipTickMs, [this, name, inc] {
+  // A frozen node runs f when it thaws; true when it deferred it.
+  bool deferred(const Node& n, const std::function<void()>& f) {
+    if (now_ >= n.frozen_until) return false;
+    at(n.frozen_until, f);
+    return true;
+  }
+
+  void schedule_membership_tick(const std::string& name, std::uint64_t inc,
+                                std::int64_t delay = kMembershipTickMs) {
+    after(delay, [this, name, inc] {
       Node* n = live(name);
       if (n == nullptr || n->incarnation != inc) return;
+      if (now_ < n->frozen_until) {
+        schedule_membership_tick(name, inc, n->frozen_until - now_);
+        return;
+      }
       apply(*n, n->membership->tick(now_));
       n = live(name);
       if (n == nullptr || n->incarnation != inc) return;
@@ -337,19 +352,29 @@ class World {
       schedule_membership_tick(name, inc);
     });
   }
-  void schedule_store_tick(const std::string& name, std::uint64_t inc) {
-    after(kStoreTickMs, [this, name, inc] {
+  void schedule_store_tick(const std::string& name, std::uint64_t inc,
+                           std::int64_t delay = kStoreTickMs) {
+    after(delay, [this, name, inc] {
       Node* n = live(name);
       if (n == nullptr || n->incarnation != inc) return;
+      if (now_ < n->frozen_until) {
+        schedule_store_tick(name, inc, n->frozen_until - now_);
+        return;
+      }
       n->replica->tick(static_cast<std::uint64_t>(now_));
       carry_store(*n);
       schedule_store_tick(name, inc);
     });
   }
-  void schedule_ownership_tick(const std::string& name, std::uint64_t inc) {
-    after(kOwnershipTickMs, [this, name, inc] {
+  void schedule_ownership_tick(const std::string& name, std::uint64_t inc,
+                               std::int64_t delay = kOwnershipTickMs) {
+    after(delay, [this, name, inc] {
       Node* n = live(name);
       if (n == nullptr || n->incarnation != inc) return;
+      if (now_ < n->frozen_until) {
+        schedule_ownership_tick(name, inc, n->frozen_until - now_);
+        return;
+      }
       update_quorum(*n);
       n->ownership->tick(now_);
       carry_ownership(*n);
@@ -422,6 +447,10 @@ class World {
     if (na == nullptr || nb == nullptr || partitioned(a, b)) return;
     auto key = pair_of(a, b);
     if (connections_.count(key) != 0) return;
+    if (now_ < na->frozen_until || now_ < nb->frozen_until) {
+      after(100, [this, a, b] { connect(a, b); });  // a stalled end answers no handshake: redial
+      return;
+    }
     connections_[key] = ++next_connection_;
     const transport::NodeIdentity ia{a, na->incarnation, address(a)};
     const transport::NodeIdentity ib{b, nb->incarnation, address(b)};
@@ -442,11 +471,20 @@ class World {
       const transport::NodeIdentity io{other, o.incarnation, address(other)};
       const std::uint64_t inc = n->incarnation;
       const std::string me = self;
-      after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, me, inc, io] {
+      std::function<void()> notify = [this, me, inc, io] {
         Node* m = live(me);
         if (m == nullptr || m->incarnation != inc) return;
+        if (deferred(*m, [this, me, inc, io] {
+              Node* m2 = live(me);
+              if (m2 != nullptr && m2->incarnation == inc) {
+                apply(*m2, m2->membership->on_peer_disconnected(io, now_));
+              }
+            })) {
+          return;
+        }
         apply(*m, m->membership->on_peer_disconnected(io, now_));
-      });
+      };
+      after(uniform(config_.min_delay_ms, config_.max_delay_ms), notify);
     }
     // Reconnect while both live and reachable (the transport redials).
     after(100, [this, a, b] { connect(a, b); });
@@ -468,14 +506,20 @@ class World {
     for (int i = 0; i < copies; ++i) {
       const std::string src = from.name;
       const std::uint64_t src_inc = from.incarnation;
-      at(last, [this, conn, src, src_inc, to, m] {
-        auto c = connections_.find(pair_of(src, to));
-        if (c == connections_.end() || c->second != conn) return;  // closed meanwhile
-        Node* n = live(to);
-        if (n == nullptr) return;
-        deliver(*n, src, src_inc, m);
-      });
+      at(last, [this, conn, src, src_inc, to, m] { arrive(conn, src, src_inc, to, m); });
     }
+  }
+
+  void arrive(std::uint64_t conn, const std::string& src, std::uint64_t src_inc,
+              const std::string& to, const Message& m) {
+    auto c = connections_.find(pair_of(src, to));
+    if (c == connections_.end() || c->second != conn) return;  // closed meanwhile
+    Node* n = live(to);
+    if (n == nullptr) return;
+    if (deferred(*n, [this, conn, src, src_inc, to, m] { arrive(conn, src, src_inc, to, m); })) {
+      return;  // waits in the socket buffer, in order
+    }
+    deliver(*n, src, src_inc, m);
   }
 
   void deliver(Node& n, const std::string& from, std::uint64_t from_inc, const Message& m) {
@@ -675,6 +719,18 @@ class World {
       after(50, [this, id] { attempt(calls_.at(id)); });
       return;
     }
+    if (now_ < n->frozen_until) {
+      const std::uint64_t id = c.id;
+      const std::uint64_t gen = ++c.generation;
+      at(n->frozen_until, [this, id, gen] {
+        Call& call = calls_.at(id);
+        if (!call.done && call.generation == gen) attempt(call);
+      });
+      return;
+    }
+    // As the router: the quorum lease is read at every decision, not at the last tick (a node
+    // that stalled past the failure bound must not act on what it knew before).
+    if (!config_.unsafe_stale_quorum) update_quorum(*n);
     const sessions::Decision d = n->ownership->decide(c.game, sessions::CallKind::kWrite, now_);
     carry_ownership(*n);
     carry_store(*n);
@@ -767,14 +823,37 @@ class World {
     }
     const int down = config_.nodes - static_cast<int>(up.size());
     const int max_down = (config_.nodes - 1) / 2;
-    const std::int64_t kind = uniform(0, 2);
+    const std::int64_t kind = uniform(0, config_.freezes ? 3 : 2);
     if ((kind == 0 && !config_.stops) || (kind == 1 && !config_.kills) ||
         (kind == 2 && !config_.partitions)) {
       return;
     }
     if (kind != 0 && !config_.overlapping_faults &&
-        (!side_.empty() || !crashed_.empty() || now_ < repaired_at_ + kRepairSettleMs)) {
+        (!side_.empty() || !crashed_.empty() || !frozen_.empty() ||
+         now_ < repaired_at_ + kRepairSettleMs)) {
       return;  // one failure at a time
+    }
+    if (kind == 3) {
+      // A stall: the process stops running for a while (a long pause, SIGSTOP), sometimes past
+      // the failure bound, so that the cluster declares it down and starts its sessions
+      // elsewhere; when it runs again it must accept nothing on what it knew before.
+      if (up.empty()) return;
+      const std::string victim =
+          up[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(up.size()) - 1))];
+      Node& v = node(victim);
+      const std::int64_t pause = uniform(200, 4000);
+      trace(fmt::format("{} stalls for {} ms", v.id(), pause));
+      ++result_.faults;
+      // What it acknowledged and had not yet replicated may be lost, as in a kill (async).
+      killed_at_.push_back(std::make_pair(now_, v.id()));
+      v.frozen_until = now_ + pause;
+      frozen_.insert(victim);
+      at(v.frozen_until, [this, victim] {
+        trace(fmt::format("{} runs again", victim));
+        frozen_.erase(victim);
+        repaired_at_ = now_;
+      });
+      return;
     }
     if (kind == 2) {
       if (!side_.empty()) return;
@@ -999,6 +1078,7 @@ class World {
   std::vector<std::pair<std::int64_t, std::string>> killed_at_;
   std::vector<std::pair<std::int64_t, std::set<std::string>>> cut_at_;
   std::set<std::string> crashed_;  // killed, or declared down: not yet restarted
+  std::set<std::string> frozen_;   // stalled now
   // Per connection and sender: when its last message arrives (connections are in order).
   std::map<std::pair<std::uint64_t, std::string>, std::int64_t> last_delivery_;
   std::int64_t repaired_at_ = 0;  // when the last kill or cut was repaired

@@ -15,10 +15,12 @@
 // message is delivered twice with probability `duplicate` (the copy right after it), and
 // everything in flight is lost when a connection closes. Faults, chosen by the seeded generator
 // during the fault phase: a graceful stop (SIGTERM: leave, hand everything off, flush the store,
-// exit) followed by a restart, a kill (SIGKILL) followed by a restart, and partitions that heal
-// later. A node the cluster declared down exits and is restarted, as a supervisor would. Clients
-// write to games the whole time, through random nodes, following forwards and waits as the HTTP API
-// does, and record what was acknowledged.
+// exit) followed by a restart, a kill (SIGKILL) followed by a restart, partitions that heal
+// later, and stalls (a node stops running for 0.2-4 s, a long pause or SIGSTOP: past the failure
+// bound the cluster declares it down). Kills, cuts and stalls come one at a time (see
+// overlapping_faults). A node the cluster declared down exits and is restarted, as a supervisor
+// would. Clients write to games the whole time, through random nodes, following forwards and waits
+// as the HTTP API does, and record what was acknowledged.
 //
 // Checkers (separate from the code they check): after every accepted change, one owner at a
 // time (the epochs of accepted changes of a game never go down, and no two incarnations accept
@@ -61,6 +63,7 @@ struct SimConfig {
   // can take the only other copy of a change away with its writer — beyond what SPEC.md
   // promises, for exploring.
   bool overlapping_faults = false;
+  bool freezes = true;   // stalls: a node stops running for 0.2-4 s, then goes on
   double loss = 0.0005;  // per message: its connection breaks
   double duplicate = 0.01;
   std::int64_t min_delay_ms = 1;
@@ -68,7 +71,10 @@ struct SimConfig {
   // Deliberately broken variants, to show the checkers catch them.
   bool unsafe_skip_ack = false;   // hand-off drops the session before the acknowledgement
   bool unsafe_no_quorum = false;  // no quorum lease: a cut-off node keeps accepting changes
-  std::size_t trace_tail = 60;    // lines of trace printed with a failure
+  // The lease read at ticks only, not at each decision: a node that stalled past the failure
+  // bound serves a call with what it knew before the stall (the bug CI found in session 2).
+  bool unsafe_stale_quorum = false;
+  std::size_t trace_tail = 60;  // lines of trace printed with a failure
 };
 
 struct SimResult {
