@@ -261,5 +261,56 @@ TEST(Handoff, AHalfwayRoundTimerFiresAtItsOriginalDeadline) {
   EXPECT_LE(fired_ms, deadline + 100 + 150);
 }
 
+// A node that stalls (SIGSTOP, as in a long pause) past the failure bound is declared down; the
+// others start its games from the store and go on. When it runs again it accepts nothing on
+// what it knew before the stall: it learns it is down and exits (code 3) to be restarted.
+// Under sync replication: what it acknowledged just before it stalled is in the store (under
+// async, a stall right after a change is a crash for the replication window).
+TEST(Handoff, AStalledNodeIsReplacedAndAcceptsNothingWhenItRunsAgain) {
+  ClusterHarness c;
+  const std::vector<std::string> sync = {"--replication", "sync"};
+  const auto a = c.start(testing::NodeSpec("a").args(sync));
+  const auto b = c.start(testing::NodeSpec("b").args(sync));
+  const auto s = c.start(testing::NodeSpec("s").args(sync));
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 3; }));
+  const auto [u1, t1] = c.new_user(a, "P1");
+  const auto [u2, t2] = c.new_user(a, "P2");
+  const std::string id = game_owned_by("s", {"a", "b", "s"});
+  ASSERT_EQ(c.request(a, "POST", "/api/v1/games", journal_game_json(id, u1, u2), kAdmin).status,
+            201);
+  const std::string path = "/api/v1/games/" + id;
+  const auto before = c.request(s, "POST", path + "/end_round", "", kAdmin);
+  ASSERT_EQ(before.status, 200) << before.body;
+  ASSERT_EQ(before.json().at("node").as_string(), "s");
+  const std::int64_t round_before = before.json().at("round").as_int64();
+  const std::int64_t epoch_before = before.json().at("epoch").as_int64();
+
+  c.pause(s);
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.status_seen_by(a, "s") == "down"; }))
+      << "the stalled node was not declared down";
+  // The game goes on without it, from the state it had.
+  const auto during = c.request(a, "POST", path + "/end_round", "", kAdmin);
+  ASSERT_EQ(during.status, 200) << during.body;
+  EXPECT_EQ(during.json().at("round").as_int64(), round_before + 1);
+  EXPECT_GT(during.json().at("epoch").as_int64(), epoch_before);
+  EXPECT_NE(during.json().at("node").as_string(), "s");
+  // A player's change reaches the stalled node: it waits in its socket until the node runs.
+  int stale_status = 0;
+  std::thread stale(
+      [&] { stale_status = c.request(s, "POST", path + "/end_round", "", kAdmin).status; });
+  std::this_thread::sleep_for(200ms);
+
+  c.resume(s);
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.exited(s); }))
+      << "the stalled node went on after the cluster declared it down";
+  EXPECT_EQ(c.exit_code(s), 3) << c.log(s);
+  stale.join();
+  EXPECT_NE(stale_status, 200) << "the stalled node accepted a change on its old lease";
+  const auto after = c.request(b, "GET", path);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(after.json().at("round").as_int64(), round_before + 1);
+  EXPECT_EQ(after.json().at("epoch"), during.json().at("epoch"));
+}
+
 }  // namespace
 }  // namespace minotaur

@@ -146,6 +146,26 @@ void ClusterHarness::restart(std::size_t i) {
   EXPECT_TRUE(wait_ready(i)) << n.spec.name << " did not become ready after a restart";
 }
 
+void ClusterHarness::pause(std::size_t i) {
+  ASSERT_GT(nodes_.at(i).pid, 0) << nodes_.at(i).spec.name << " is not running";
+  kill(nodes_.at(i).pid, SIGSTOP);
+}
+
+void ClusterHarness::resume(std::size_t i) {
+  ASSERT_GT(nodes_.at(i).pid, 0) << nodes_.at(i).spec.name << " is not running";
+  kill(nodes_.at(i).pid, SIGCONT);
+}
+
+bool ClusterHarness::exited(std::size_t i) {
+  Node& n = nodes_.at(i);
+  if (n.pid <= 0) return true;
+  int status = 0;
+  if (waitpid(n.pid, &status, WNOHANG) != n.pid) return false;
+  n.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  n.pid = -1;
+  return true;
+}
+
 int ClusterHarness::exit_code(std::size_t i) const {
   return nodes_.at(i).exit_code;
 }

@@ -69,6 +69,11 @@ class ClusterHarness {
   void stop(std::size_t node, int signal);  // waits for the exit; records the exit code
   void restart(std::size_t node);           // same name and ports, new process
   int exit_code(std::size_t node) const;    // of the last stop; -signal when killed
+  // SIGSTOP / SIGCONT: the process stalls (as in a long pause) and goes on.
+  void pause(std::size_t node);
+  void resume(std::size_t node);
+  // Whether the process exited by itself (then exit_code says how); does not wait.
+  bool exited(std::size_t node);
   bool running(std::size_t node) const;
 
   std::uint16_t http_port(std::size_t node) const;
