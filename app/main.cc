@@ -66,6 +66,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(static_cast<std::int64_t>(100), static_cast<std::int64_t>(86'400'000)))
       ->default_val(30'000);
   node_cmd
+      ->add_option("--concluded-retention-ms", node.concluded_retention_ms,
+                   "How long a concluded game stays readable after its last round, before "
+                   "it is dropped from the cluster (-1: keep it)")
+      ->envname("MINOTAUR_CONCLUDED_RETENTION_MS")
+      ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(31'536'000'000)))
+      ->default_val(600'000);
+  node_cmd
       ->add_option("--cookie-file", cookie_file,
                    "File holding the cluster secret (or set MINOTAUR_COOKIE)")
       ->envname("MINOTAUR_COOKIE_FILE");

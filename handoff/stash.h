@@ -21,6 +21,7 @@ class StashStore {
  public:
   virtual ~StashStore() = default;
   virtual void stash(const std::string& key, std::string value) = 0;
+  virtual void remove(const std::string& key) = 0;  // a session that ended for good
   virtual std::optional<std::string> pickup(std::string_view key) const = 0;
   // The epoch of the stashed value, without copying it; nullopt when absent or not a stash.
   virtual std::optional<std::uint64_t> stashed_epoch(std::string_view key) const = 0;

@@ -91,6 +91,11 @@ void Store::stash(const std::string& key, std::string value) {
   dirty_ = true;
 }
 
+void Store::remove(const std::string& key) {
+  replica_.remove(key);
+  dirty_ = true;
+}
+
 std::optional<std::string> Store::pickup(std::string_view key) const {
   auto v = replica_.get(key);
   if (!v) return std::nullopt;

@@ -66,6 +66,7 @@ class Store final : public StashStore {
                   std::string_view bytes);
 
   void stash(const std::string& key, std::string value) override;
+  void remove(const std::string& key) override;
   std::optional<std::string> pickup(std::string_view key) const override;
   std::optional<std::uint64_t> stashed_epoch(std::string_view key) const override;
   std::vector<std::string> keys() const override;

@@ -312,5 +312,36 @@ TEST(Handoff, AStalledNodeIsReplacedAndAcceptsNothingWhenItRunsAgain) {
   EXPECT_EQ(after.json().at("epoch"), during.json().at("epoch"));
 }
 
+// A concluded game stays readable for its retention after its last round's deadline, then it
+// is gone from the whole cluster (its host and the replicated store): memory does not grow with
+// every game ever played.
+TEST(Handoff, AConcludedGameIsDroppedFromTheClusterAfterItsRetention) {
+  ClusterHarness c;
+  const std::vector<std::string> retention = {"--concluded-retention-ms", "500"};
+  const auto a = c.start(testing::NodeSpec("a").args(retention));
+  const auto b = c.start(testing::NodeSpec("b").args(retention));
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 2; }));
+  const auto [u1, t1] = c.new_user(a, "P1");
+  const auto [u2, t2] = c.new_user(a, "P2");
+  json::value body = json::parse(journal_game_json("g_over", u1, u2, wall_ms()));
+  body.as_object()["status"] = "concluded";
+  body.as_object()["players"].as_array()[1].as_object()["health"] = 0;
+  const auto created = c.request(a, "POST", "/api/v1/games", json::serialize(body), kAdmin);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto read = c.request(b, "GET", "/api/v1/games/g_over");
+  ASSERT_EQ(read.status, 200) << read.body;  // within its retention (or the test ran slowly)
+  EXPECT_EQ(read.json().at("status").as_string(), "concluded");
+  for (auto n : {a, b}) {
+    EXPECT_TRUE(ClusterHarness::eventually([&] {
+      return c.request(n, "GET", "/api/v1/games/g_over").status == 404;
+    })) << "the concluded game is still served by "
+        << c.name(n);
+  }
+  const auto owner = sessions::owner_of(sessions::game_key("g_over"), {"a", "b"}) == "a" ? a : b;
+  const auto metrics = c.request(owner, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("minotaur_concluded_dropped_total 1"), std::string::npos)
+      << metrics.body;
+}
+
 }  // namespace
 }  // namespace minotaur

@@ -18,8 +18,9 @@ struct NodeConfig {
   std::string http_address;     // HOST:PORT for clients
   std::vector<std::string> seeds;
   std::int64_t round_time_ms = 30'000;
-  std::string cookie;       // the cluster secret
-  std::string admin_token;  // empty: admin calls refused
+  std::int64_t concluded_retention_ms = 10 * 60 * 1000;  // then a concluded game is dropped
+  std::string cookie;                                    // the cluster secret
+  std::string admin_token;                               // empty: admin calls refused
   std::string replication = "async";
   std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
 };

@@ -72,7 +72,12 @@ void SessionHost::changed(GameSession& s) {
 
 void SessionHost::arm_round_timer(GameSession& s) {
   s.round_timer.cancel();
-  if (stopped_ || s.frozen || s.game.status != game::Status::kActive) return;
+  if (stopped_ || s.frozen) return;
+  if (s.game.status == game::Status::kConcluded) {
+    arm_retention_timer(s);
+    return;
+  }
+  if (s.game.status != game::Status::kActive) return;
   const std::int64_t delay_ms =
       std::max<std::int64_t>(0, s.game.round_ends_at_ms - options_.wall_clock_ms());
   s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
@@ -89,6 +94,23 @@ void SessionHost::arm_round_timer(GameSession& s) {
     ++rounds_ended_by_timer_;
     changed(session);
     arm_round_timer(session);
+  });
+}
+
+// The same timer, once the game concluded: it is dropped when its retention runs out. The
+// deadline comes from the state (its last round's deadline), so it survives a hand-off.
+void SessionHost::arm_retention_timer(GameSession& s) {
+  if (options_.concluded_retention_ms < 0 || !on_concluded_expired_) return;
+  const std::int64_t delay_ms = std::max<std::int64_t>(
+      0, s.game.round_ends_at_ms + options_.concluded_retention_ms - options_.wall_clock_ms());
+  s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
+  s.round_timer.async_wait([this, id = s.game.id](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    auto it = games_.find(id);
+    if (it == games_.end() || it->second->frozen) return;
+    if (it->second->game.status != game::Status::kConcluded || !on_concluded_expired_) return;
+    spdlog::info("session {}: concluded, retention over; dropping it", id);
+    on_concluded_expired_(game_key(id));  // removes it: `it` is gone after this
   });
 }
 

@@ -51,6 +51,10 @@ struct HostOptions {
   std::size_t max_sessions = 1'000'000;
   std::function<std::int64_t()> wall_clock_ms;  // ms since the epoch; injectable for tests
   std::uint64_t random_seed = 0;                // for ids and join codes
+  // A concluded game stays readable this long after its last round's deadline, then the
+  // on_concluded_expired callback drops it (from this host and the replicated store). A
+  // negative value keeps concluded games for ever.
+  std::int64_t concluded_retention_ms = 10 * 60 * 1000;
 };
 
 // Who asks: a user (by id and display name), or the admin.
@@ -109,6 +113,11 @@ class SessionHost final : public SessionStates {
   void set_frozen(const std::string& key, bool frozen) override;
   // Called after every change of every game hosted here (the router pushes to remote watchers).
   void on_any_change(GameListener listener) { on_any_change_ = std::move(listener); }
+  // Called with the session key of a concluded game whose retention ran out (see HostOptions);
+  // the owner removes it. Without a callback concluded games stay.
+  void on_concluded_expired(std::function<void(const std::string& key)> f) {
+    on_concluded_expired_ = std::move(f);
+  }
 
   // Hands a view of a game hosted elsewhere to this node's listeners (remote pushes).
   void deliver(const GameView& view);
@@ -126,6 +135,7 @@ class SessionHost final : public SessionStates {
   GameView view(const GameSession& s) const;
   void changed(GameSession& s);
   void arm_round_timer(GameSession& s);
+  void arm_retention_timer(GameSession& s);
   std::optional<SessionError> check_capacity() const;
   std::string new_game_id();
 
@@ -140,6 +150,7 @@ class SessionHost final : public SessionStates {
   std::unordered_map<std::string, LobbySession> lobbies_;
   std::unordered_map<std::string, std::map<std::uint64_t, GameListener>> listeners_;
   GameListener on_any_change_;
+  std::function<void(const std::string&)> on_concluded_expired_;
   std::uint64_t next_listener_id_ = 1;
   std::uint64_t rounds_ended_by_timer_ = 0;
   bool stopped_ = false;

@@ -109,6 +109,63 @@ TEST(SessionHost, TheRoundTimerEndsTheRoundAtItsDeadline) {
   EXPECT_EQ(versions, (std::vector<std::uint64_t>{0, 1}));
 }
 
+// A concluded game stays readable for its retention after its last round's deadline, then the
+// owner is asked to drop it (the router removes it here and from the store).
+TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
+  asio::io_context io;
+  HostOptions o = options(60'000);
+  o.concluded_retention_ms = 1'000;  // wide margins: a loaded machine delays timers
+  o.wall_clock_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  SessionHost host(io.get_executor(), o);
+  std::vector<std::string> expired;
+  host.on_concluded_expired([&](const std::string& key) {
+    expired.push_back(key);
+    host.remove(key);
+  });
+  run(io, [&]() -> asio::awaitable<void> {
+    game::Game g = two_player_game(o.wall_clock_ms() + 60'000);
+    g.players[1].health = 0;  // B is out: A won
+    g.status = game::Status::kConcluded;
+    EXPECT_TRUE((co_await host.create_game(g)).ok());
+    // Its last deadline is 60 s away: the retention counts from there, so it is still here.
+    asio::steady_timer wait(io, std::chrono::milliseconds(300));
+    co_await wait.async_wait(asio::use_awaitable);
+    EXPECT_TRUE((co_await host.get_game("g_t")).ok());
+    EXPECT_TRUE(expired.empty());
+    host.stop();
+  });
+  // A game concluded at a deadline already past is dropped once the retention ran out.
+  asio::io_context io2;
+  SessionHost host2(io2.get_executor(), o);
+  host2.on_concluded_expired([&](const std::string& key) {
+    expired.push_back(key);
+    host2.remove(key);
+  });
+  run(io2, [&]() -> asio::awaitable<void> {
+    game::Game g = two_player_game(o.wall_clock_ms() - 1);  // concluded at a past deadline
+    g.players[1].health = 0;
+    g.status = game::Status::kConcluded;
+    EXPECT_TRUE((co_await host2.create_game(g)).ok());
+    asio::steady_timer first(io2, std::chrono::milliseconds(100));
+    co_await first.async_wait(asio::use_awaitable);
+    auto during = co_await host2.get_game("g_t");
+    EXPECT_TRUE(during.ok());  // concluded, still readable
+    if (during.ok()) {
+      EXPECT_EQ(during.value().game.status, game::Status::kConcluded);
+    }
+    EXPECT_TRUE(expired.empty());
+    asio::steady_timer later(io2, std::chrono::milliseconds(1'500));
+    co_await later.async_wait(asio::use_awaitable);
+    EXPECT_FALSE((co_await host2.get_game("g_t")).ok());
+    host2.stop();
+  });
+  EXPECT_EQ(expired, (std::vector<std::string>{"game:g_t"}));
+}
+
 TEST(SessionHost, ListenersSeeEveryVersionInOrder) {
   asio::io_context io;
   SessionHost host(io.get_executor(), options());

@@ -111,6 +111,14 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
   return Decision{};
 }
 
+void Ownership::drop(const std::string& key) {
+  if (fenced_ || !states_.hosts(key) || moving(key)) return;
+  states_.remove(key);
+  if (store_ != nullptr) store_->remove(key);
+  ++counters_.dropped;
+  wake(key);
+}
+
 void Ownership::changed(const std::string& key) {
   if (fenced_ || store_ == nullptr || !states_.hosts(key)) return;
   const auto [state, is_game] = states_.export_state(key);

@@ -110,6 +110,10 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
     core_.changed(game_key(v.game.id));
     push(v);
   });
+  host_.on_concluded_expired([this](const std::string& key) {
+    core_.drop(key);
+    carry_out();
+  });
   tick_timer_ = std::make_unique<asio::steady_timer>(executor_);
   asio::co_spawn(executor_, tick_loop(), asio::detached);
 }
@@ -117,6 +121,7 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
 Router::~Router() {
   *alive_ = false;
   host_.on_any_change(nullptr);
+  host_.on_concluded_expired(nullptr);
 }
 
 void Router::fence() {

@@ -85,6 +85,7 @@ class SimStore final : public handoff::StashStore {
  public:
   SimStore(crdt::SyncReplica& replica, std::function<std::int64_t()> now)
       : replica_(replica), now_(std::move(now)) {}
+  void remove(const std::string& key) override { replica_.remove(key); }
   void stash(const std::string& key, std::string value) override {
     auto r = replica_.put(key, std::move(value), static_cast<std::uint64_t>(now_()));
     MINOTAUR_ASSERT(static_cast<bool>(r));
