@@ -417,10 +417,9 @@ void Ownership::on_transfer(const std::string& from, std::uint64_t from_incarnat
     // Not now: the sender has not yet learned that this node leaves (a node that took sessions
     // while draining could exit with them), or this node's store may be older than a peer's
     // (it just joined, or a member just died that may have stashed a newer state than the
-    // sender's: the store would tell), or this
-    // node is cut off with the sender from most of the cluster, which may have started the
-    // session again meanwhile (the sender's copy is then stale). The sender keeps it frozen
-    // and tries again.
+    // sender's: the store would tell), or this node is cut off with the sender from most of
+    // the cluster, which may have started the session again meanwhile (the sender's copy is
+    // then stale). The sender keeps it frozen and tries again.
     ack->set_epoch(0);
     ack->set_retry(true);
     sends_.push_back(std::move(reply));

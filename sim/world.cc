@@ -317,10 +317,35 @@ class World {
     schedule_ticks(name, inc);
   }
 
+  // Each incarnation's three periodic ticks, as the node's timers.
   void schedule_ticks(const std::string& name, std::uint64_t inc) {
-    schedule_membership_tick(name, inc);
-    schedule_store_tick(name, inc);
-    schedule_ownership_tick(name, inc);
+    schedule_tick(name, inc, kMembershipTickMs, kMembershipTickMs, [this, name](Node& n) {
+      apply(n, n.membership->tick(now_));
+      const Node* still = live(name);
+      if (still == nullptr || still->incarnation != n.incarnation) return false;
+      if (n.membership->self_down()) {
+        trace(fmt::format("{} was declared down by the cluster; exits and restarts", n.id()));
+        crashed_.insert(name);
+        crash(n);
+        after(uniform(200, 1000), [this, name] {
+          if (live(name) == nullptr && restart_pending_.count(name) == 0) start_node(name);
+        });
+        return false;
+      }
+      return true;
+    });
+    schedule_tick(name, inc, kStoreTickMs, kStoreTickMs, [this](Node& n) {
+      n.replica->tick(static_cast<std::uint64_t>(now_));
+      carry_store(n);
+      return true;
+    });
+    schedule_tick(name, inc, kOwnershipTickMs, kOwnershipTickMs, [this](Node& n) {
+      update_quorum(n);
+      n.ownership->tick(now_);
+      carry_ownership(n);
+      check_drained(n);
+      return true;
+    });
   }
   // A frozen node runs f when it thaws; true when it deferred it.
   bool deferred(const Node& n, const std::function<void()>& f) {
@@ -329,58 +354,18 @@ class World {
     return true;
   }
 
-  void schedule_membership_tick(const std::string& name, std::uint64_t inc,
-                                std::int64_t delay = kMembershipTickMs) {
-    after(delay, [this, name, inc] {
+  // One periodic timer of an incarnation: `body` runs every `period` ms while it lives (a stalled
+  // node runs it when it thaws, then on its period again) until it returns false.
+  void schedule_tick(const std::string& name, std::uint64_t inc, std::int64_t period,
+                     std::int64_t delay, std::function<bool(Node&)> body) {
+    after(delay, [this, name, inc, period, body = std::move(body)] {
       Node* n = live(name);
       if (n == nullptr || n->incarnation != inc) return;
       if (now_ < n->frozen_until) {
-        schedule_membership_tick(name, inc, n->frozen_until - now_);
+        schedule_tick(name, inc, period, n->frozen_until - now_, body);
         return;
       }
-      apply(*n, n->membership->tick(now_));
-      n = live(name);
-      if (n == nullptr || n->incarnation != inc) return;
-      if (n->membership->self_down()) {
-        trace(fmt::format("{} was declared down by the cluster; exits and restarts", n->id()));
-        crashed_.insert(name);
-        crash(*n);
-        after(uniform(200, 1000), [this, name] {
-          if (live(name) == nullptr && restart_pending_.count(name) == 0) start_node(name);
-        });
-        return;
-      }
-      schedule_membership_tick(name, inc);
-    });
-  }
-  void schedule_store_tick(const std::string& name, std::uint64_t inc,
-                           std::int64_t delay = kStoreTickMs) {
-    after(delay, [this, name, inc] {
-      Node* n = live(name);
-      if (n == nullptr || n->incarnation != inc) return;
-      if (now_ < n->frozen_until) {
-        schedule_store_tick(name, inc, n->frozen_until - now_);
-        return;
-      }
-      n->replica->tick(static_cast<std::uint64_t>(now_));
-      carry_store(*n);
-      schedule_store_tick(name, inc);
-    });
-  }
-  void schedule_ownership_tick(const std::string& name, std::uint64_t inc,
-                               std::int64_t delay = kOwnershipTickMs) {
-    after(delay, [this, name, inc] {
-      Node* n = live(name);
-      if (n == nullptr || n->incarnation != inc) return;
-      if (now_ < n->frozen_until) {
-        schedule_ownership_tick(name, inc, n->frozen_until - now_);
-        return;
-      }
-      update_quorum(*n);
-      n->ownership->tick(now_);
-      carry_ownership(*n);
-      check_drained(*n);
-      schedule_ownership_tick(name, inc);
+      if (body(*n)) schedule_tick(name, inc, period, period, body);
     });
   }
 
