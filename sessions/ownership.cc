@@ -180,16 +180,19 @@ bool Ownership::holder_alive(const std::string& key) const {
   if (!value) return false;
   const auto s = handoff::decode_stashed(*value);
   if (!s) return false;
-  if (s->holder == self_id() && s->moving_to.empty()) return states_.hosts(key);  // ours
   return !orphaned(*s);
 }
 
-// Nobody will hand the stashed session over: the node that stashed it is gone — or, while a
-// hand-off runs, the target is (the holder's copy is frozen and equal to the stash). A target
-// that took the session stashed its own state at once, so a store that caught up since the
-// holder was known gone would show that instead; and it ignores transfers from a holder the
-// cluster declared down.
+// Nobody will hand the stashed session over (asked only for a session this node does not
+// host): the node that stashed it is gone — or, while a hand-off runs, the target is (the
+// holder's copy is frozen and equal to the stash). A target that took the session stashed its
+// own state at once, so a store that caught up since the holder was known gone would show
+// that instead; and it ignores transfers from a holder the cluster declared down. Our own
+// stash, not naming a target, of a session we no longer host (we dropped a stale copy) is
+// orphaned too: nobody else will hand it over. (holder_alive said so, pick_up did not: a call
+// was served by a host without the session and answered 404.)
 bool Ownership::orphaned(const handoff::Stashed& s) const {
+  if (s.holder == self_id() && s.moving_to.empty()) return true;
   return holder_gone(s.holder) || (!s.moving_to.empty() && holder_gone(s.moving_to));
 }
 
