@@ -73,6 +73,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(31'536'000'000)))
       ->default_val(600'000);
   node_cmd
+      ->add_option("--lobby-retention-ms", node.lobby_retention_ms,
+                   "How long a lobby stays after its last change (created, joined, started) "
+                   "before it is dropped and its join code is free again (-1: keep it)")
+      ->envname("MINOTAUR_LOBBY_RETENTION_MS")
+      ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(31'536'000'000)))
+      ->default_val(3'600'000);
+  node_cmd
       ->add_option("--cookie-file", cookie_file,
                    "File holding the cluster secret (or set MINOTAUR_COOKIE)")
       ->envname("MINOTAUR_COOKIE_FILE");

@@ -30,6 +30,10 @@ struct Lobby {
   LobbyStatus status = LobbyStatus::kOpen;
   std::string game_id;  // set once started
   std::uint64_t version = 0;
+  // Wall-clock ms of its last change (creation, a join, the start), set by its host: a lobby
+  // nobody touched for the host's lobby retention is dropped, so join codes do not run out.
+  // It is state, so a hand-off keeps it.
+  std::int64_t changed_at_ms = 0;
   friend bool operator==(const Lobby&, const Lobby&) = default;
 };
 

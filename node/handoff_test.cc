@@ -343,5 +343,31 @@ TEST(Handoff, AConcludedGameIsDroppedFromTheClusterAfterItsRetention) {
       << metrics.body;
 }
 
+// A lobby nobody touched for its retention is gone from the whole cluster (its host and the
+// replicated store): abandoned lobbies neither hold memory nor keep one of the 26^4 join codes.
+TEST(Handoff, AnIdleLobbyIsDroppedFromTheClusterAfterItsRetention) {
+  ClusterHarness c;
+  const std::vector<std::string> retention = {"--lobby-retention-ms", "1500"};
+  const auto a = c.start(testing::NodeSpec("a").args(retention));
+  const auto b = c.start(testing::NodeSpec("b").args(retention));
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 2; }));
+  const auto [u1, t1] = c.new_user(a, "P1");
+  const auto lobby = c.request(a, "POST", "/api/v1/lobbies", "", t1);
+  ASSERT_EQ(lobby.status, 201) << lobby.body;
+  const std::string code(lobby.json().at("join_code").as_string());
+  const auto read = c.request(b, "GET", "/api/v1/lobbies/" + code);
+  ASSERT_EQ(read.status, 200) << read.body;  // within its retention (or the test ran slowly)
+  for (auto n : {a, b}) {
+    EXPECT_TRUE(ClusterHarness::eventually([&] {
+      return c.request(n, "GET", "/api/v1/lobbies/" + code).status == 404;
+    })) << "the idle lobby is still served by "
+        << c.name(n);
+  }
+  const auto owner = sessions::owner_of(sessions::lobby_key(code), {"a", "b"}) == "a" ? a : b;
+  const auto metrics = c.request(owner, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("minotaur_lobbies_dropped_total 1"), std::string::npos)
+      << metrics.body;
+}
+
 }  // namespace
 }  // namespace minotaur

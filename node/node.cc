@@ -72,6 +72,7 @@ int run_node(const NodeConfig& config) {
   host_options.node_name = config.name;
   host_options.round_time_ms = config.round_time_ms;
   host_options.concluded_retention_ms = config.concluded_retention_ms;
+  host_options.lobby_retention_ms = config.lobby_retention_ms;
   host_options.wall_clock_ms = wall_clock_ms;
   host_options.random_seed = std::random_device{}() ^ static_cast<std::uint64_t>(wall_clock_ms());
   sessions::SessionHost host(io.get_executor(), host_options);
@@ -188,10 +189,12 @@ int run_node(const NodeConfig& config) {
                "# TYPE minotaur_waits_for_quorum_total counter\n"
                "minotaur_waits_for_quorum_total {}\n"
                "# TYPE minotaur_concluded_dropped_total counter\n"
-               "minotaur_concluded_dropped_total {}\n",
+               "minotaur_concluded_dropped_total {}\n"
+               "# TYPE minotaur_lobbies_dropped_total counter\n"
+               "minotaur_lobbies_dropped_total {}\n",
                c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
                host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
-               o.waits_for_quorum, o.dropped);
+               o.waits_for_quorum, o.games_dropped, o.lobbies_dropped);
   };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };

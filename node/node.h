@@ -19,6 +19,7 @@ struct NodeConfig {
   std::vector<std::string> seeds;
   std::int64_t round_time_ms = 30'000;
   std::int64_t concluded_retention_ms = 10 * 60 * 1000;  // then a concluded game is dropped
+  std::int64_t lobby_retention_ms = 60 * 60 * 1000;      // an unchanged lobby is dropped then
   std::string cookie;                                    // the cluster secret
   std::string admin_token;                               // empty: admin calls refused
   std::string replication = "async";

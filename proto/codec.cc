@@ -133,6 +133,7 @@ std::string encode_lobby(const game::Lobby& l) {
                                                     : v1::LOBBY_STATUS_STARTED);
   m.set_game_id(l.game_id);
   m.set_version(l.version);
+  m.set_changed_at_ms(l.changed_at_ms);
   return serialize(m);
 }
 
@@ -172,6 +173,8 @@ Result<game::Lobby, std::string> decode_lobby(std::string_view bytes) {
   }
   l.game_id = m.game_id();
   l.version = m.version();
+  l.changed_at_ms = m.changed_at_ms();
+  if (l.changed_at_ms < 0) return err(std::string("invalid lobby: a negative change time"));
   if (!game::is_join_code(l.join_code)) return err(std::string("invalid lobby: bad join code"));
   if (!host_is_member) return err(std::string("invalid lobby: the host is not a member"));
   if (l.members.size() > game::kMaxPlayers) {

@@ -149,6 +149,7 @@ TEST(GameCodec, RefusesAStateThatBreaksTheRules) {
 TEST(LobbyCodec, RoundTripsOpenAndStarted) {
   game::Lobby l = game::new_lobby("ABCD", {"u_1", "One"});
   ASSERT_TRUE(game::join_lobby(l, {"u_2", "Two"}).ok());
+  l.changed_at_ms = 1'700'000'000'123;
   auto back = decode_lobby(encode_lobby(l));
   ASSERT_TRUE(back.ok()) << back.error();
   EXPECT_EQ(back.value(), l);
@@ -172,6 +173,9 @@ TEST(LobbyCodec, RefusesBrokenLobbies) {
   game::Lobby started_without_game = l;
   started_without_game.status = game::LobbyStatus::kStarted;
   EXPECT_FALSE(decode_lobby(encode_lobby(started_without_game)).ok());
+  game::Lobby before_time = l;
+  before_time.changed_at_ms = -1;
+  EXPECT_FALSE(decode_lobby(encode_lobby(before_time)).ok());
   EXPECT_FALSE(decode_lobby("\xff").ok());
 }
 

@@ -36,6 +36,15 @@ struct SessionHost::GameSession {
   asio::steady_timer round_timer;
 };
 
+struct SessionHost::LobbySession {
+  LobbySession(asio::any_io_executor ex, game::Lobby l, std::uint64_t e)
+      : lobby(std::move(l)), epoch(e), expiry_timer(ex) {}
+  game::Lobby lobby;
+  std::uint64_t epoch = 1;
+  bool frozen = false;
+  asio::steady_timer expiry_timer;  // drops it a retention after its last change
+};
+
 SessionHost::SessionHost(asio::any_io_executor executor, HostOptions options)
     : executor_(std::move(executor)), options_(std::move(options)), random_(options_.random_seed) {
   if (!options_.wall_clock_ms) {
@@ -55,6 +64,7 @@ SessionHost::~SessionHost() {
 void SessionHost::stop() {
   stopped_ = true;
   for (auto& [id, s] : games_) s->round_timer.cancel();
+  for (auto& [code, s] : lobbies_) s->expiry_timer.cancel();
 }
 
 GameView SessionHost::view(const GameSession& s) const {
@@ -100,7 +110,7 @@ void SessionHost::arm_round_timer(GameSession& s) {
 // The same timer, once the game concluded: it is dropped when its retention runs out. The
 // deadline comes from the state (its last round's deadline), so it survives a hand-off.
 void SessionHost::arm_retention_timer(GameSession& s) {
-  if (options_.concluded_retention_ms < 0 || !on_concluded_expired_) return;
+  if (options_.concluded_retention_ms < 0 || !on_expired_) return;
   const std::int64_t delay_ms = std::max<std::int64_t>(
       0, s.game.round_ends_at_ms + options_.concluded_retention_ms - options_.wall_clock_ms());
   s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
@@ -108,10 +118,33 @@ void SessionHost::arm_retention_timer(GameSession& s) {
     if (ec || stopped_) return;
     auto it = games_.find(id);
     if (it == games_.end() || it->second->frozen) return;
-    if (it->second->game.status != game::Status::kConcluded || !on_concluded_expired_) return;
+    if (it->second->game.status != game::Status::kConcluded || !on_expired_) return;
     spdlog::info("session {}: concluded, retention over; dropping it", id);
-    on_concluded_expired_(game_key(id));  // removes it: `it` is gone after this
+    on_expired_(game_key(id));  // removes it: `it` is gone after this
   });
+}
+
+// Every change of a lobby stamps it and pushes its expiry back.
+void SessionHost::lobby_changed(LobbySession& s) {
+  s.lobby.changed_at_ms = options_.wall_clock_ms();
+  arm_lobby_timer(s);
+}
+
+void SessionHost::arm_lobby_timer(LobbySession& s) {
+  s.expiry_timer.cancel();
+  if (stopped_ || s.frozen || options_.lobby_retention_ms < 0 || !on_expired_) return;
+  const std::int64_t delay_ms = std::max<std::int64_t>(
+      0, s.lobby.changed_at_ms + options_.lobby_retention_ms - options_.wall_clock_ms());
+  s.expiry_timer.expires_after(std::chrono::milliseconds(delay_ms));
+  s.expiry_timer.async_wait(
+      [this, code = s.lobby.join_code, at = s.lobby.changed_at_ms](boost::system::error_code ec) {
+        if (ec || stopped_) return;  // cancelled: changed again, frozen, removed or stopping
+        auto it = lobbies_.find(code);
+        if (it == lobbies_.end() || it->second->frozen || !on_expired_) return;
+        if (it->second->lobby.changed_at_ms != at) return;  // changed since: re-armed then
+        spdlog::info("lobby {}: unchanged for its retention; dropping it", code);
+        on_expired_(lobby_key(code));  // removes it: `it` is gone after this
+      });
 }
 
 std::optional<SessionError> SessionHost::check_capacity() const {
@@ -201,25 +234,29 @@ asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Cal
                                  "no free join code was found; try again"});
     }
   }
-  game::Lobby lobby = game::new_lobby(code, {host.user_id, host.display_name});
-  lobbies_.emplace(code, LobbySession{lobby, 1});
+  auto session = std::make_unique<LobbySession>(
+      executor_, game::new_lobby(code, {host.user_id, host.display_name}), 1);
+  LobbySession& s = *session;
+  lobbies_.emplace(code, std::move(session));
+  lobby_changed(s);
   spdlog::info("lobby {}: created here by {}", code, host.user_id);
-  co_return lobby;
+  co_return s.lobby;
 }
 
 asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::get_lobby(std::string code) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) co_return err(not_found_lobby(code));
-  co_return it->second.lobby;
+  co_return it->second->lobby;
 }
 
 asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::join_lobby(std::string code,
                                                                            Caller caller) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) co_return err(not_found_lobby(code));
-  auto r = game::join_lobby(it->second.lobby, {caller.user_id, caller.display_name});
+  auto r = game::join_lobby(it->second->lobby, {caller.user_id, caller.display_name});
   if (!r) co_return err(rule_error(r.error()));
-  co_return it->second.lobby;
+  lobby_changed(*it->second);
+  co_return it->second->lobby;
 }
 
 asio::awaitable<Result<game::Game, SessionError>> SessionHost::start_lobby(std::string code,
@@ -227,10 +264,10 @@ asio::awaitable<Result<game::Game, SessionError>> SessionHost::start_lobby(std::
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) co_return err(not_found_lobby(code));
   if (auto full = check_capacity()) co_return err(*full);
-  game::Lobby& lobby = it->second.lobby;
-  auto g = game::start_game(lobby, caller.user_id, new_game_id(),
+  auto g = game::start_game(it->second->lobby, caller.user_id, new_game_id(),
                             options_.wall_clock_ms() + options_.round_time_ms);
   if (!g) co_return err(rule_error(g.error()));
+  lobby_changed(*it->second);
   co_return std::move(g).value();
 }
 
@@ -255,7 +292,7 @@ std::uint64_t SessionHost::epoch(const std::string& key) const {
   }
   if (key.rfind("lobby:", 0) == 0) {
     auto it = lobbies_.find(key.substr(6));
-    return it == lobbies_.end() ? 0 : it->second.epoch;
+    return it == lobbies_.end() ? 0 : it->second->epoch;
   }
   return 0;
 }
@@ -268,7 +305,7 @@ std::pair<std::string, bool> SessionHost::export_state(const std::string& key) c
   }
   auto it = lobbies_.find(key.substr(6));
   MINOTAUR_ASSERT(key.rfind("lobby:", 0) == 0 && it != lobbies_.end());
-  return {proto::encode_lobby(it->second.lobby), false};
+  return {proto::encode_lobby(it->second->lobby), false};
 }
 
 Result<Ok, std::string> SessionHost::install(const std::string& key, std::string_view state,
@@ -294,7 +331,12 @@ Result<Ok, std::string> SessionHost::install(const std::string& key, std::string
   if (lobby_key(l.value().join_code) != key)
     return err(std::string("the state is of another lobby"));
   const std::string code = l.value().join_code;
-  lobbies_[code] = LobbySession{std::move(l).value(), epoch};
+  // Written by a version before lobbies expired: its retention counts from now.
+  if (l.value().changed_at_ms == 0) l.value().changed_at_ms = options_.wall_clock_ms();
+  auto& slot = lobbies_[code];
+  if (slot) slot->expiry_timer.cancel();
+  slot = std::make_unique<LobbySession>(executor_, std::move(l).value(), epoch);
+  arm_lobby_timer(*slot);
   spdlog::info("lobby {}: started here from a handed-off state (epoch {})", code, epoch);
   return Ok{};
 }
@@ -306,11 +348,25 @@ void SessionHost::remove(const std::string& key) {
     it->second->round_timer.cancel();
     games_.erase(it);
   } else if (key.rfind("lobby:", 0) == 0) {
-    lobbies_.erase(key.substr(6));
+    auto it = lobbies_.find(key.substr(6));
+    if (it == lobbies_.end()) return;
+    it->second->expiry_timer.cancel();
+    lobbies_.erase(it);
   }
 }
 
 void SessionHost::set_frozen(const std::string& key, bool frozen) {
+  if (key.rfind("lobby:", 0) == 0) {
+    auto it = lobbies_.find(key.substr(6));
+    if (it == lobbies_.end()) return;
+    it->second->frozen = frozen;
+    if (frozen) {
+      it->second->expiry_timer.cancel();
+    } else {
+      arm_lobby_timer(*it->second);
+    }
+    return;
+  }
   if (key.rfind("game:", 0) != 0) return;
   auto it = games_.find(key.substr(5));
   if (it == games_.end()) return;

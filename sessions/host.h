@@ -8,8 +8,9 @@
 // their callers. The round timer is part of the state: the deadline is `round_ends_at_ms` (wall
 // clock), so a session started from a handed-off state keeps its original deadline.
 //
-// Weaknesses, today: sessions live only on this node (no placement, no hand-off, no
-// replication yet: issue 4); concluded games are kept until the node stops.
+// Sessions do not live for ever: a concluded game is dropped a retention after its last round's
+// deadline, a lobby a retention after its last change (HostOptions). Both deadlines come from the
+// state, so a hand-off keeps them; the router drops the session from the cluster.
 //
 // Thread: every method must be called on the io_context's thread.
 #pragma once
@@ -52,9 +53,12 @@ struct HostOptions {
   std::function<std::int64_t()> wall_clock_ms;  // ms since the epoch; injectable for tests
   std::uint64_t random_seed = 0;                // for ids and join codes
   // A concluded game stays readable this long after its last round's deadline, then the
-  // on_concluded_expired callback drops it (from this host and the replicated store). A
+  // on_expired callback drops it (from this host and the replicated store). A
   // negative value keeps concluded games for ever.
   std::int64_t concluded_retention_ms = 10 * 60 * 1000;
+  // A lobby (open or started) nobody changed for this long is dropped the same way, so that
+  // abandoned lobbies do not hold join codes and memory for ever. Negative: kept for ever.
+  std::int64_t lobby_retention_ms = 60 * 60 * 1000;
 };
 
 // Who asks: a user (by id and display name), or the admin.
@@ -108,16 +112,14 @@ class SessionHost final : public SessionStates {
                                   std::uint64_t epoch) override;
   // Stops hosting it (after its new owner acknowledged it): timer cancelled, state dropped.
   void remove(const std::string& key) override;
-  // A frozen game's round timer does not fire (its session is being handed off); unfreezing
+  // A frozen session's timers do not fire (it is being handed off); unfreezing
   // re-arms it at the state's deadline.
   void set_frozen(const std::string& key, bool frozen) override;
   // Called after every change of every game hosted here (the router pushes to remote watchers).
   void on_any_change(GameListener listener) { on_any_change_ = std::move(listener); }
-  // Called with the session key of a concluded game whose retention ran out (see HostOptions);
-  // the owner removes it. Without a callback concluded games stay.
-  void on_concluded_expired(std::function<void(const std::string& key)> f) {
-    on_concluded_expired_ = std::move(f);
-  }
+  // Called with the key of a session whose retention ran out (a concluded game or a lobby, see
+  // HostOptions); the owner removes it. Without a callback sessions stay.
+  void on_expired(std::function<void(const std::string& key)> f) { on_expired_ = std::move(f); }
 
   // Hands a view of a game hosted elsewhere to this node's listeners (remote pushes).
   void deliver(const GameView& view);
@@ -131,11 +133,14 @@ class SessionHost final : public SessionStates {
 
  private:
   struct GameSession;
+  struct LobbySession;
 
   GameView view(const GameSession& s) const;
   void changed(GameSession& s);
   void arm_round_timer(GameSession& s);
   void arm_retention_timer(GameSession& s);
+  void lobby_changed(LobbySession& s);
+  void arm_lobby_timer(LobbySession& s);
   std::optional<SessionError> check_capacity() const;
   std::string new_game_id();
 
@@ -143,14 +148,10 @@ class SessionHost final : public SessionStates {
   HostOptions options_;
   std::mt19937_64 random_;
   std::unordered_map<std::string, std::unique_ptr<GameSession>> games_;
-  struct LobbySession {
-    game::Lobby lobby;
-    std::uint64_t epoch = 1;
-  };
-  std::unordered_map<std::string, LobbySession> lobbies_;
+  std::unordered_map<std::string, std::unique_ptr<LobbySession>> lobbies_;
   std::unordered_map<std::string, std::map<std::uint64_t, GameListener>> listeners_;
   GameListener on_any_change_;
-  std::function<void(const std::string&)> on_concluded_expired_;
+  std::function<void(const std::string&)> on_expired_;
   std::uint64_t next_listener_id_ = 1;
   std::uint64_t rounds_ended_by_timer_ = 0;
   bool stopped_ = false;

@@ -7,6 +7,8 @@
 #include <boost/asio/use_future.hpp>
 #include <chrono>
 
+#include "proto/codec.h"
+
 namespace minotaur::sessions {
 namespace {
 
@@ -24,6 +26,14 @@ HostOptions options(std::int64_t round_time_ms = 30'000) {
   o.round_time_ms = round_time_ms;
   o.random_seed = 7;
   return o;
+}
+
+// Drops what expires, as the router does, and records it.
+void drop_on_expiry(SessionHost& host, std::vector<std::string>& expired) {
+  host.on_expired([&host, &expired](const std::string& key) {
+    expired.push_back(key);
+    host.remove(key);
+  });
 }
 
 Caller user(const char* id) {
@@ -122,10 +132,7 @@ TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
   };
   SessionHost host(io.get_executor(), o);
   std::vector<std::string> expired;
-  host.on_concluded_expired([&](const std::string& key) {
-    expired.push_back(key);
-    host.remove(key);
-  });
+  drop_on_expiry(host, expired);
   run(io, [&]() -> asio::awaitable<void> {
     game::Game g = two_player_game(o.wall_clock_ms() + 60'000);
     g.players[1].health = 0;  // B is out: A won
@@ -141,10 +148,7 @@ TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
   // A game concluded at a deadline already past is dropped once the retention ran out.
   asio::io_context io2;
   SessionHost host2(io2.get_executor(), o);
-  host2.on_concluded_expired([&](const std::string& key) {
-    expired.push_back(key);
-    host2.remove(key);
-  });
+  drop_on_expiry(host2, expired);
   run(io2, [&]() -> asio::awaitable<void> {
     game::Game g = two_player_game(o.wall_clock_ms() - 1);  // concluded at a past deadline
     g.players[1].health = 0;
@@ -164,6 +168,73 @@ TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
     host2.stop();
   });
   EXPECT_EQ(expired, (std::vector<std::string>{"game:g_t"}));
+}
+
+// A lobby nobody changed for its retention is dropped, so abandoned lobbies do not hold join
+// codes for ever; every change (a join, the start) pushes the drop back; the time of the last
+// change is state, so a lobby handed over with an old one goes at once.
+TEST(SessionHost, ALobbyIsDroppedAfterItsRetentionWithoutAChange) {
+  asio::io_context io;
+  HostOptions o = options();
+  o.lobby_retention_ms = 1'000;  // wide margins: a loaded machine delays timers
+  SessionHost host(io.get_executor(), o);
+  std::vector<std::string> expired;
+  drop_on_expiry(host, expired);
+  run(io, [&]() -> asio::awaitable<void> {
+    auto lobby = co_await host.create_lobby(user("u_a"), "ABCD");
+    EXPECT_TRUE(lobby.ok());
+    EXPECT_GT(lobby.value().changed_at_ms, 0);
+    asio::steady_timer wait(io, std::chrono::milliseconds(600));
+    co_await wait.async_wait(asio::use_awaitable);
+    auto joined = co_await host.join_lobby("ABCD", user("u_b"));
+    EXPECT_TRUE(joined.ok());
+    EXPECT_GE(joined.value().changed_at_ms, lobby.value().changed_at_ms + 500);
+    // 1.1 s after its creation, but only 0.5 s after the join: still here.
+    wait.expires_after(std::chrono::milliseconds(500));
+    co_await wait.async_wait(asio::use_awaitable);
+    EXPECT_TRUE((co_await host.get_lobby("ABCD")).ok());
+    EXPECT_TRUE(expired.empty());
+
+    // Handed over with its last change long past: dropped on arrival.
+    game::Lobby old = game::new_lobby("WXYZ", {"u_c", "C"});
+    old.changed_at_ms = 1;  // 1 ms after 1970
+    EXPECT_TRUE(host.install("lobby:WXYZ", proto::encode_lobby(old), false, 3).ok());
+    EXPECT_TRUE(host.hosts("lobby:WXYZ"));
+
+    for (int i = 0; i < 40 && expired.size() < 2; ++i) {
+      wait.expires_after(std::chrono::milliseconds(100));
+      co_await wait.async_wait(asio::use_awaitable);
+    }
+    EXPECT_FALSE((co_await host.get_lobby("ABCD")).ok());
+    EXPECT_FALSE(host.hosts("lobby:WXYZ"));
+    host.stop();
+  });
+  EXPECT_EQ(expired, (std::vector<std::string>{"lobby:WXYZ", "lobby:ABCD"}));
+}
+
+// A frozen lobby (being handed off) is not dropped; unfreezing arms its drop again.
+TEST(SessionHost, AFrozenLobbyIsNotDropped) {
+  asio::io_context io;
+  HostOptions o = options();
+  o.lobby_retention_ms = 0;
+  SessionHost host(io.get_executor(), o);
+  std::vector<std::string> expired;
+  drop_on_expiry(host, expired);
+  run(io, [&]() -> asio::awaitable<void> {
+    game::Lobby l = game::new_lobby("ABCD", {"u_a", "A"});
+    l.changed_at_ms = 1;
+    EXPECT_TRUE(host.install("lobby:ABCD", proto::encode_lobby(l), false, 2).ok());
+    host.set_frozen("lobby:ABCD", true);
+    asio::steady_timer wait(io, std::chrono::milliseconds(50));
+    co_await wait.async_wait(asio::use_awaitable);
+    EXPECT_TRUE(host.hosts("lobby:ABCD"));
+    host.set_frozen("lobby:ABCD", false);
+    wait.expires_after(std::chrono::milliseconds(50));
+    co_await wait.async_wait(asio::use_awaitable);
+    EXPECT_FALSE(host.hosts("lobby:ABCD"));
+    host.stop();
+  });
+  EXPECT_EQ(expired, (std::vector<std::string>{"lobby:ABCD"}));
 }
 
 TEST(SessionHost, ListenersSeeEveryVersionInOrder) {

@@ -115,7 +115,7 @@ void Ownership::drop(const std::string& key) {
   if (fenced_ || !states_.hosts(key) || moving(key)) return;
   states_.remove(key);
   if (store_ != nullptr) store_->remove(key);
-  ++counters_.dropped;
+  ++(key.rfind("lobby:", 0) == 0 ? counters_.lobbies_dropped : counters_.games_dropped);
   wake(key);
 }
 

@@ -103,7 +103,8 @@ struct OwnershipCounters {
   std::uint64_t picked_up = 0;          // sessions started here from the replicated store
   std::uint64_t superseded = 0;         // stale copies dropped: the store had a newer epoch
   std::uint64_t waits_for_quorum = 0;   // changes held while cut off from the majority
-  std::uint64_t dropped = 0;            // concluded games removed after their retention
+  std::uint64_t games_dropped = 0;      // concluded games removed after their retention
+  std::uint64_t lobbies_dropped = 0;    // lobbies removed, unchanged for their retention
 };
 
 class Ownership {
@@ -124,8 +125,8 @@ class Ownership {
                              const std::string& down, std::int64_t now_ms);
   // False while this node has not heard from a majority of the cluster within the lease.
   void set_quorum(bool has_quorum);
-  // A session that ended for good (a concluded game past its retention): removed from this
-  // host and from the store. Nothing while it moves (the new owner drops it in turn).
+  // A session that ended for good (a concluded game or an idle lobby past its retention): removed
+  // from this host and from the store. Nothing while it moves (the new owner drops it in turn).
   void drop(const std::string& key);
   // False while some live member has not confirmed this node within the lease (cut off, or just
   // joined): sessions are then not started from the store, whose newest state may sit there.

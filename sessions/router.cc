@@ -110,7 +110,7 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
     core_.changed(game_key(v.game.id));
     push(v);
   });
-  host_.on_concluded_expired([this](const std::string& key) {
+  host_.on_expired([this](const std::string& key) {
     core_.drop(key);
     carry_out();
   });
@@ -121,7 +121,7 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
 Router::~Router() {
   *alive_ = false;
   host_.on_any_change(nullptr);
-  host_.on_concluded_expired(nullptr);
+  host_.on_expired(nullptr);
 }
 
 void Router::fence() {
