@@ -235,6 +235,9 @@ int main(int argc, char** argv) {
                     "which hold for one at a time; for exploring)");
   sim_cmd->add_flag("--unsafe-skip-ack", sim.unsafe_skip_ack,
                     "BROKEN variant: hand-off without waiting for the acknowledgement");
+  sim_cmd->add_flag("--unsafe-skip-confirm", sim.unsafe_skip_confirm,
+                    "BROKEN variant: a session picked up from the store takes changes before "
+                    "a peer holds its new epoch");
   sim_cmd->add_flag("--unsafe-no-quorum", sim.unsafe_no_quorum, "BROKEN variant: no quorum lease");
   sim_cmd->add_flag("--unsafe-stale-quorum", sim.unsafe_stale_quorum,
                     "BROKEN variant: the quorum lease read at ticks, not at each call");

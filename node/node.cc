@@ -188,13 +188,15 @@ int run_node(const NodeConfig& config) {
                "# TYPE minotaur_superseded_total counter\nminotaur_superseded_total {}\n"
                "# TYPE minotaur_waits_for_quorum_total counter\n"
                "minotaur_waits_for_quorum_total {}\n"
+               "# TYPE minotaur_waits_for_confirm_total counter\n"
+               "minotaur_waits_for_confirm_total {}\n"
                "# TYPE minotaur_concluded_dropped_total counter\n"
                "minotaur_concluded_dropped_total {}\n"
                "# TYPE minotaur_lobbies_dropped_total counter\n"
                "minotaur_lobbies_dropped_total {}\n",
                c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
                host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
-               o.waits_for_quorum, o.games_dropped, o.lobbies_dropped);
+               o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped);
   };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };

@@ -46,6 +46,9 @@ std::string Ownership::owner(const std::string& key) const {
 void Ownership::fence() {
   fenced_ = true;
   for (const std::string& key : states_.keys()) states_.remove(key);
+  confirming_.clear();
+  to_confirm_.clear();
+  confirm_again_.clear();
   moves_.clear();
   sends_.clear();
   serving_.clear();
@@ -86,7 +89,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
         "stale copy here",
         key, store_->stashed_epoch(key).value_or(0), states_.epoch(key));
     ++counters_.superseded;
-    states_.remove(key);
+    forget(key);
     (void)pick_up(key);
   }
   if (kind != CallKind::kRead) {
@@ -107,16 +110,48 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
                                 "no other node is reachable to replicate this change "
                                 "(--replication sync); retry when the cluster is whole"));
     }
+    if (confirming_.count(key) != 0) {
+      // Picked up a moment ago: waits until a peer holds the new epoch (pick_up). Woken then.
+      ++counters_.waits_for_confirm;
+      Decision d = wait_until(now_ms + options_.ack_timeout_ms);
+      d.error = unavailable("session_starting",
+                            "the session was just started on this node from the replicated "
+                            "store and no other node has confirmed it yet; retry in a moment");
+      return d;
+    }
   }
   return Decision{};
 }
 
 void Ownership::drop(const std::string& key) {
   if (fenced_ || !states_.hosts(key) || moving(key)) return;
-  states_.remove(key);
+  forget(key);
   if (store_ != nullptr) store_->remove(key);
   ++(key.rfind("lobby:", 0) == 0 ? counters_.lobbies_dropped : counters_.games_dropped);
   wake(key);
+}
+
+void Ownership::forget(const std::string& key) {
+  states_.remove(key);
+  confirming_.erase(key);
+}
+
+std::vector<std::string> Ownership::take_confirms() {
+  return std::exchange(to_confirm_, {});
+}
+
+void Ownership::on_confirmed(const std::vector<std::string>& keys, bool acknowledged) {
+  if (fenced_) return;
+  for (const std::string& key : keys) {
+    if (confirming_.count(key) == 0) continue;  // handed on or dropped meanwhile
+    if (!acknowledged) {
+      confirm_again_.push_back(key);  // no peer answered in time: ask again at the next tick
+      continue;
+    }
+    confirming_.erase(key);
+    ++counters_.pickups_confirmed;
+    wake(key);
+  }
 }
 
 void Ownership::changed(const std::string& key) {
@@ -227,6 +262,10 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   ++counters_.picked_up;
   spdlog::info("session {}: picked up from the replicated store (epoch {})", key, epoch);
   changed(key);  // the new epoch in the store fences any older copy
+  // It accepts no change until a peer holds that stash: were this node cut off now, with the
+  // stash only here, the majority would pick the session up from the older one, at this same
+  // epoch, and one epoch would name two owners. Reads go on meanwhile.
+  if (!options_.unsafe_skip_confirm && confirming_.insert(key).second) to_confirm_.push_back(key);
   wake(key);
   return true;
 }
@@ -322,7 +361,7 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
       // Ours again, but only through the store: once it caught up, it holds the newer of the
       // two (the store names the dead target, so the session is orphaned and picked up here).
       moves_.erase(key);
-      states_.remove(key);
+      forget(key);
       (void)pick_up(key, /*only_if_holder_gone=*/true);
       wake(key);
       return;
@@ -356,7 +395,7 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
   t->set_state(state);
   sends_.push_back(std::move(s));
   if (options_.unsafe_skip_ack) {
-    states_.remove(key);
+    forget(key);
     ++counters_.handoffs_sent;
     finish_move(key, true);
   }
@@ -381,7 +420,7 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
   if (ack.epoch() > m.epoch) {
     spdlog::debug("session {}: handed to {} (epoch {} -> {})", ack.key(), from, m.epoch,
                   ack.epoch());
-    states_.remove(ack.key());
+    forget(ack.key());
     ++counters_.handoffs_sent;
     finish_move(ack.key(), true);
     return true;
@@ -430,7 +469,7 @@ void Ownership::on_transfer(const std::string& from, std::uint64_t from_incarnat
   }
   if (have != 0) {
     if (moving(t.key())) moves_.erase(t.key());
-    states_.remove(t.key());  // an older copy of ours
+    forget(t.key());  // an older copy of ours
   }
   // The store may know a newer state than the sender's (a node that had the session after it
   // died): start from the newer of the two.
@@ -474,6 +513,9 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 
 void Ownership::tick(std::int64_t now_ms) {
   if (fenced_) return;
+  for (std::string& key : std::exchange(confirm_again_, {})) {
+    if (confirming_.count(key) != 0) to_confirm_.push_back(std::move(key));
+  }
   if (rebalance_pending_ && moves_.size() <= options_.max_moves_in_flight / 2) rebalance(now_ms);
   if (orphans_pending_ && store_ != nullptr && store_fresh() && quorum_ && in_touch_) {
     pick_up_orphans();

@@ -19,7 +19,10 @@
 // Crash recovery: every accepted change is stashed in the replicated store with its epoch
 // (handoff/stash.h). When a member goes down, each node starts the sessions it now owns, that it
 // does not host, from the store, with the stored epoch + 1 — and so does a call that reaches an
-// owner without the state after the arrival window.
+// owner without the state after the arrival window. It takes changes once a peer acknowledged
+// the stash of that epoch (take_confirms / on_confirmed), so that an epoch names one owner: a
+// node cut off right after a pick-up cannot accept changes at the epoch the majority, which
+// never saw that stash, will pick again.
 //
 // Fencing (one owner, SPEC.md 4.3): before a change is accepted, the epoch in this node's replica
 // of the store is compared with the hosted one; a higher stored epoch means another node took
@@ -93,6 +96,9 @@ struct OwnershipOptions {
   // BROKEN ON PURPOSE, for the simulator's self-test only: drop a session as soon as its
   // transfer is sent, without waiting for the acknowledgement.
   bool unsafe_skip_ack = false;
+  // BROKEN ON PURPOSE, likewise: a picked-up session takes changes before a peer holds its
+  // new epoch.
+  bool unsafe_skip_confirm = false;
 };
 
 struct OwnershipCounters {
@@ -101,6 +107,8 @@ struct OwnershipCounters {
   std::uint64_t transfers_resent = 0;   // no acknowledgement in time
   std::uint64_t waits_for_arrival = 0;  // calls that waited for a session in transit
   std::uint64_t picked_up = 0;          // sessions started here from the replicated store
+  std::uint64_t pickups_confirmed = 0;  // ... whose new epoch a peer then held
+  std::uint64_t waits_for_confirm = 0;  // changes held until then
   std::uint64_t superseded = 0;         // stale copies dropped: the store had a newer epoch
   std::uint64_t waits_for_quorum = 0;   // changes held while cut off from the majority
   std::uint64_t games_dropped = 0;      // concluded games removed after their retention
@@ -154,14 +162,22 @@ class Ownership {
   // decides nothing but waits.
   void fence();
 
+  // Sessions picked up from the store accept changes only once a peer holds their new epoch's
+  // stash. take_confirms() lists the keys to confirm: the driver flushes the store
+  // (StashStore: every peer acknowledged, at least one) and reports with on_confirmed; false
+  // (timed out, or no peer acknowledged) asks again at the next tick.
+  void on_confirmed(const std::vector<std::string>& keys, bool acknowledged);
+
   // ---- outputs ----
   std::vector<Send> take_sends();
   std::vector<std::string> take_wakes();
+  std::vector<std::string> take_confirms();
 
   // ---- reads ----
   std::string owner(const std::string& key) const;
   const std::vector<std::string>& serving() const { return serving_; }
   bool moving(const std::string& key) const { return moves_.count(key) != 0; }
+  bool confirming(const std::string& key) const { return confirming_.count(key) != 0; }
   bool has_quorum() const { return quorum_; }
   const OwnershipCounters& counters() const { return counters_; }
 
@@ -189,6 +205,7 @@ class Ownership {
   void pick_up_orphans();
   bool superseded(const std::string& key) const;
   void wake(const std::string& key) { wakes_.push_back(key); }
+  void forget(const std::string& key);  // stops hosting it
 
   OwnershipOptions options_;
   SessionStates& states_;
@@ -199,6 +216,9 @@ class Ownership {
   std::map<std::string, Move> moves_;
   std::vector<Send> sends_;
   std::vector<std::string> wakes_;
+  std::set<std::string> confirming_;        // picked up; no peer has acknowledged the new epoch yet
+  std::vector<std::string> to_confirm_;     // for take_confirms
+  std::vector<std::string> confirm_again_;  // not acknowledged: to_confirm_ at the next tick
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
   bool fenced_ = false;

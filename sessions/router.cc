@@ -177,6 +177,19 @@ void Router::carry_out() {
     if (!link_.send(s.to, s.envelope.SerializeAsString())) core_.on_send_failed(s, now_ms());
   }
   for (const std::string& key : core_.take_wakes()) notify(key);
+  if (auto keys = core_.take_confirms(); !keys.empty()) {
+    asio::co_spawn(executor_, confirm(std::move(keys)), asio::detached);
+  }
+}
+
+// Sessions picked up from the store: a flush tells when every peer (at least one) holds their
+// new epoch; until then the core holds their changes.
+asio::awaitable<void> Router::confirm(std::vector<std::string> keys) {
+  auto alive = alive_;
+  const bool acknowledged = store_ == nullptr || co_await store_->flush(kSyncTimeoutMs);
+  if (!*alive || stopped_) co_return;
+  core_.on_confirmed(keys, acknowledged);
+  carry_out();
 }
 
 // ---- waiting, woken by events ----------------------------------------------------------------

@@ -125,7 +125,8 @@ class Router {
   void notify(const std::string& key);
   void notify_all();
   void send(const std::string& peer, const v1::Envelope& envelope);
-  void carry_out();  // the core's messages and wakes
+  void carry_out();  // the core's messages, wakes and pick-ups to confirm
+  asio::awaitable<void> confirm(std::vector<std::string> keys);
   void push(const GameView& view);
   std::string owner(const std::string& key) const { return core_.owner(key); }
   std::int64_t now_ms() const;

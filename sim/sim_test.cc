@@ -169,5 +169,20 @@ TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
   EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a hand-off that skips the ack";
 }
 
+// Seed 626 found it: a node picked a game up from the store, was cut off before its stash of
+// the new epoch left it, and accepted changes at that epoch within its lease; the majority then
+// picked the game up from the older stash at the same epoch. A pick-up now takes changes only
+// once a peer holds its new epoch. The broken variant fails at that seed, the protocol passes.
+TEST_F(Sim, APickUpTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
+  SimConfig c;
+  run_seeds(c, 626, 1);
+  c.seed = 626;
+  c.unsafe_skip_confirm = true;
+  const SimResult broken = run(c);
+  ASSERT_FALSE(broken.ok) << "the broken variant passed: the seed no longer replays the case";
+  EXPECT_NE(broken.failures.front().find("two owners at one epoch"), std::string::npos)
+      << broken.report(626);
+}
+
 }  // namespace
 }  // namespace minotaur::sim

@@ -303,6 +303,7 @@ class World {
     oo.self_id = n.id();
     oo.sync = config_.sync;
     oo.unsafe_skip_ack = config_.unsafe_skip_ack;
+    oo.unsafe_skip_confirm = config_.unsafe_skip_confirm;
     n.ownership = std::make_unique<sessions::Ownership>(oo, *n.host, n.store.get());
     trace(fmt::format("start {}", n.id()));
     apply(n, n.membership->start(now_));
@@ -600,7 +601,15 @@ class World {
         exit_after_drain(n);
         return;
       }
-      auto it = sync_calls_.find(std::make_pair(n.name, done->id));
+      if (auto c = confirm_flushes_.find(std::make_pair(n.id(), done->id));
+          c != confirm_flushes_.end()) {
+        const std::vector<std::string> keys = std::move(c->second);
+        confirm_flushes_.erase(c);
+        n.ownership->on_confirmed(keys, done->acked);
+        carry_ownership(n);
+        continue;
+      }
+      auto it = sync_calls_.find(std::make_pair(n.id(), done->id));
       if (it == sync_calls_.end()) continue;
       const std::uint64_t call = it->second;
       sync_calls_.erase(it);
@@ -627,6 +636,13 @@ class World {
         continue;
       }
       send(n, s.to, Message{SessionMsg{std::move(s.envelope)}});
+    }
+    if (auto keys = n.ownership->take_confirms(); !keys.empty()) {
+      // As the router: a flush tells when the peers hold the picked-up sessions' new epochs.
+      auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + kSyncTimeoutMs));
+      MINOTAUR_ASSERT(static_cast<bool>(f));
+      confirm_flushes_[std::make_pair(n.id(), f.value())] = std::move(keys);
+      carry_store(n);
     }
     for (const std::string& key : n.ownership->take_wakes()) {
       auto [b, e] = waiting_.equal_range(std::make_pair(n.name, key));
@@ -779,7 +795,7 @@ class World {
     if (config_.sync) {
       auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + kSyncTimeoutMs));
       MINOTAUR_ASSERT(static_cast<bool>(f));
-      sync_calls_[std::make_pair(n.name, f.value())] = c.id;
+      sync_calls_[std::make_pair(n.id(), f.value())] = c.id;
       carry_store(n);
       return;
     }
@@ -933,10 +949,16 @@ class World {
   // ---- checkers ----
 
   // One owner at a time: once another instance accepted a change of the game, an instance that
-  // accepted earlier never accepts again (its time as owner is over), and epochs never go down.
-  // (Two instances may carry the same epoch one after the other: a node cut off from the
-  // majority may accept within its quorum lease at the epoch the majority later also picks.)
+  // accepted earlier never accepts again (its time as owner is over), epochs never go down, and
+  // one epoch is one owner's (the API's epoch names the node that served it).
   void record_accept(const Node& n, const std::string& game, std::uint64_t epoch) {
+    auto [owner, fresh] = epoch_owner_[game].emplace(epoch, n.id());
+    if (!fresh && owner->second != n.id()) {
+      fail(
+          fmt::format("two owners at one epoch: {} accepted a change of {} at epoch {}, at which "
+                      "{} accepted changes before",
+                      n.id(), game, epoch, owner->second));
+    }
     auto it = accepted_.find(game);
     if (it != accepted_.end()) {
       const Accepted& last = it->second;
@@ -1057,7 +1079,10 @@ class World {
   std::uint64_t next_call_ = 0;
   std::uint64_t next_action_ = 0;
   std::multimap<std::pair<std::string, std::string>, std::uint64_t> waiting_;
+  // By node incarnation: a restarted node's replica numbers its flushes from 1 again.
   std::map<std::pair<std::string, crdt::FlushId>, std::uint64_t> sync_calls_;
+  std::map<std::pair<std::string, crdt::FlushId>, std::vector<std::string>> confirm_flushes_;
+  std::map<std::string, std::map<std::uint64_t, std::string>> epoch_owner_;  // game -> epoch -> id
   std::map<std::string, Accepted> accepted_;
   std::map<std::string, std::set<std::string>> superseded_;  // game -> instances whose turn ended
   std::map<std::string, std::vector<Ack>> acks_;

@@ -69,8 +69,9 @@ struct SimConfig {
   std::int64_t min_delay_ms = 1;
   std::int64_t max_delay_ms = 15;
   // Deliberately broken variants, to show the checkers catch them.
-  bool unsafe_skip_ack = false;   // hand-off drops the session before the acknowledgement
-  bool unsafe_no_quorum = false;  // no quorum lease: a cut-off node keeps accepting changes
+  bool unsafe_skip_ack = false;      // hand-off drops the session before the acknowledgement
+  bool unsafe_skip_confirm = false;  // a pick-up takes changes before a peer holds its epoch
+  bool unsafe_no_quorum = false;     // no quorum lease: a cut-off node keeps accepting changes
   // The lease read at ticks only, not at each decision: a node that stalled past the failure
   // bound serves a call with what it knew before the stall (the bug CI found in session 2).
   bool unsafe_stale_quorum = false;
