@@ -94,6 +94,12 @@ int main(int argc, char** argv) {
       ->envname("MINOTAUR_REPLICATION")
       ->check(CLI::IsMember({"async", "sync"}))
       ->default_val("async");
+  node_cmd
+      ->add_flag("--allow-reset", node.allow_reset,
+                 "For test clusters: POST /api/v1/admin/reset (admin token) drops every session "
+                 "and stash of the cluster, so that tests sharing it never see each other's "
+                 "games. Every node needs the flag")
+      ->envname("MINOTAUR_ALLOW_RESET");
 
   // minotaur local
   minotaur::app::LocalOptions local;

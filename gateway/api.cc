@@ -223,6 +223,19 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
         co_return ok_json(options_.cluster_view());
       }
 
+      // A test cluster's reset (minotaur node --allow-reset): every session and stash dropped.
+      if (is({"api", "v1", "admin", "reset"})) {
+        if (m != http::verb::post) co_return method_not_allowed();
+        const auto caller = caller_of(req);
+        if (!caller) co_return unauthorized();
+        if (!caller->admin) {
+          co_return error(http::status::forbidden, "admin_only", "a reset takes the admin token");
+        }
+        auto dropped = co_await host_.reset_all();
+        if (!dropped) co_return session_error(dropped.error());
+        co_return ok_json(json::object{{"sessions_dropped", dropped.value()}});
+      }
+
       // Lobbies.
       if (seg.size() >= 3 && seg[2] == "lobbies") {
         const auto caller = caller_of(req);

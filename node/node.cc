@@ -117,6 +117,12 @@ int run_node(const NodeConfig& config) {
                           &store, config.replication == "sync");
   router.set_quorum_source([&] { return cluster.has_quorum(); });
   router.set_in_touch_source([&] { return cluster.all_in_touch(); });
+  router.set_allow_reset(config.allow_reset);
+  if (config.allow_reset) {
+    spdlog::warn(
+        "--allow-reset: the admin token can drop every session of the cluster (for test "
+        "clusters only)");
+  }
   cluster.on_channel(transport::v1::CHANNEL_SESSIONS,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
                        router.on_message(from.name, bytes, from.incarnation);

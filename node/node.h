@@ -23,6 +23,7 @@ struct NodeConfig {
   std::string cookie;                                    // the cluster secret
   std::string admin_token;                               // empty: admin calls refused
   std::string replication = "async";
+  bool allow_reset = false;   // POST /api/v1/admin/reset drops every session (test clusters)
   std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
 };
 

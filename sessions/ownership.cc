@@ -54,6 +54,25 @@ void Ownership::fence() {
   serving_.clear();
 }
 
+std::size_t Ownership::reset() {
+  if (fenced_) return 0;
+  const std::vector<std::string> keys = states_.keys();
+  for (const std::string& key : keys) {
+    forget(key);
+    wake(key);
+  }
+  moves_.clear();
+  to_confirm_.clear();
+  confirm_again_.clear();
+  rebalance_pending_ = false;
+  orphans_pending_ = false;
+  if (store_ != nullptr) {
+    for (const std::string& key : store_->keys()) store_->remove(key);
+  }
+  spdlog::warn("sessions: reset: dropped all {} sessions hosted here and every stash", keys.size());
+  return keys.size();
+}
+
 Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t now_ms) {
   if (fenced_) return wait_until(now_ms + 1000);
   const std::string o = owner(key);

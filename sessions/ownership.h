@@ -157,6 +157,9 @@ class Ownership {
   void tick(std::int64_t now_ms);
   // This node stops serving (the membership already excludes it): hand everything off.
   void drain(std::int64_t now_ms);
+  // A test cluster's reset (SessionSandbox): drops every session hosted here, moving or not, and
+  // removes every key of the store (the removals replicate). Returns how many sessions it held.
+  std::size_t reset();
   // This incarnation was declared down by the cluster, which has started its sessions elsewhere
   // from the store: every copy here is stale. Drops them all, hands nothing off, and from now on
   // decides nothing but waits.

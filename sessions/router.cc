@@ -49,6 +49,22 @@ Result<GameView, std::string> from_proto(const v1::GameView& m) {
   return GameView{std::move(g).value(), m.node(), m.epoch()};
 }
 
+v1::Error to_proto(const SessionError& e) {
+  v1::Error m;
+  m.set_kind(static_cast<int>(e.kind));
+  m.set_code(e.code);
+  m.set_message(e.message);
+  return m;
+}
+
+// An error another node sent: its kind is checked, the bytes are not trusted.
+SessionError from_proto(const v1::Error& m) {
+  if (m.kind() < 0 || m.kind() > static_cast<int>(SessionError::Kind::kUnavailable)) {
+    return unavailable("bad_reply", "another node sent an unknown error; is it a newer version?");
+  }
+  return SessionError{static_cast<SessionError::Kind>(m.kind()), m.code(), m.message()};
+}
+
 // The key of the session a request is about.
 std::string key_of(const v1::Request& r) {
   switch (r.op_case()) {
@@ -291,14 +307,8 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
           out.game_id = reply->started_game();
           co_return out;
         }
-        case v1::Reply::kError: {
-          const auto error_kind = reply->error().kind();
-          if (error_kind < 0 || error_kind > static_cast<int>(SessionError::Kind::kUnavailable)) {
-            co_return err(unavailable("bad_reply", "the owner sent an unknown error"));
-          }
-          co_return err(SessionError{static_cast<SessionError::Kind>(error_kind),
-                                     reply->error().code(), reply->error().message()});
-        }
+        case v1::Reply::kError:
+          co_return err(from_proto(reply->error()));
         default:
           co_return err(unavailable("bad_reply", "the owner sent an empty reply"));
       }
@@ -415,6 +425,18 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
 
 asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
   const std::uint64_t id = req.id();
+  if (req.op_case() == v1::Request::kReset) {
+    v1::Envelope e;
+    e.mutable_reply()->set_id(id);
+    auto dropped = reset_here(req.reset().check_only());
+    if (dropped) {
+      e.mutable_reply()->set_reset_dropped(dropped.value());
+    } else {
+      *e.mutable_reply()->mutable_error() = to_proto(dropped.error());
+    }
+    send(from, e);
+    co_return;
+  }
   const std::string key = key_of(req);
   auto alive = alive_;
   ++remote_calls_in_flight_;
@@ -425,9 +447,7 @@ asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
   v1::Reply* reply = e.mutable_reply();
   reply->set_id(id);
   if (!result) {
-    reply->mutable_error()->set_kind(static_cast<int>(result.error().kind));
-    reply->mutable_error()->set_code(result.error().code);
-    reply->mutable_error()->set_message(result.error().message);
+    *reply->mutable_error() = to_proto(result.error());
   } else if (result.value().game) {
     *reply->mutable_game() = to_proto(*result.value().game);
   } else if (result.value().lobby) {
@@ -436,6 +456,47 @@ asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
     reply->set_started_game(result.value().game_id);
   }
   send(from, e);
+}
+
+Result<std::uint64_t, SessionError> Router::reset_here(bool check_only) {
+  if (!allow_reset_) {
+    return err(SessionError{
+        SessionError::Kind::kForbidden, "reset_disabled",
+        fmt::format("node {} was not started with --allow-reset; only test clusters reset, and "
+                    "every node of one needs the flag",
+                    self_)});
+  }
+  if (check_only) return 0;
+  const std::size_t dropped = core_.reset();
+  carry_out();
+  return static_cast<std::uint64_t>(dropped);
+}
+
+// Twice round the cluster: first every node is asked whether it may reset, so that a refusal
+// changes nothing; then every node resets.
+asio::awaitable<Result<std::uint64_t, SessionError>> Router::reset_all() {
+  const std::vector<std::string> members = link_.serving_members();
+  std::uint64_t dropped = 0;
+  for (const bool check_only : {true, false}) {
+    auto here = reset_here(check_only);
+    if (!here) co_return err(here.error());
+    dropped += here.value();
+    for (const std::string& member : members) {
+      if (member == self_) continue;
+      v1::Request r;
+      r.mutable_reset()->set_check_only(check_only);
+      auto reply = co_await forward(member, std::move(r));
+      if (!reply) {
+        co_return err(unavailable(
+            "reset_incomplete",
+            fmt::format("node {} did not answer the reset{}; retry", member,
+                        check_only ? " (nothing was changed)" : ", so some sessions may be left")));
+      }
+      if (reply->has_error()) co_return err(from_proto(reply->error()));
+      dropped += reply->reset_dropped();
+    }
+  }
+  co_return dropped;
 }
 
 // ---- the public calls ------------------------------------------------------------------------

@@ -83,6 +83,13 @@ class Router {
   asio::awaitable<Result<std::string, SessionError>> start_lobby(std::string code, Caller caller);
   asio::awaitable<Result<game::Lobby, SessionError>> get_lobby(std::string code);
 
+  // The journal's reset_all, for test clusters: drops every session and every stash on every
+  // serving node, so that tests sharing a cluster never see each other's games. Refused
+  // (kForbidden, "reset_disabled") unless this node and every other were started with
+  // --allow-reset (set_allow_reset). Returns how many sessions were dropped.
+  asio::awaitable<Result<std::uint64_t, SessionError>> reset_all();
+  void set_allow_reset(bool allow) { allow_reset_ = allow; }
+
   // Every change of the game, from whichever node hosts it, also after it moved.
   std::uint64_t subscribe(const std::string& game_id, SessionHost::GameListener listener);
   void unsubscribe(const std::string& game_id, std::uint64_t id);
@@ -120,6 +127,7 @@ class Router {
   asio::awaitable<CallResult> execute_local(const v1::Request& request);
   asio::awaitable<std::optional<v1::Reply>> forward(const std::string& owner, v1::Request request);
   asio::awaitable<void> serve_remote(std::string from, v1::Request request);
+  Result<std::uint64_t, SessionError> reset_here(bool check_only);
   asio::awaitable<void> wait(const std::string& key, std::int64_t until_ms);
   asio::awaitable<void> tick_loop();
   void notify(const std::string& key);
@@ -144,6 +152,7 @@ class Router {
   std::uint64_t next_request_id_ = 1;
   std::unique_ptr<asio::steady_timer> tick_timer_;
   bool stopped_ = false;
+  bool allow_reset_ = false;
   std::size_t remote_calls_in_flight_ = 0;
 
   struct Pending {
