@@ -49,6 +49,7 @@ void Ownership::fence() {
   confirming_.clear();
   to_confirm_.clear();
   confirm_again_.clear();
+  ready_wanted_.clear();
   moves_.clear();
   sends_.clear();
   serving_.clear();
@@ -392,11 +393,14 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
     // for the first target: a later one is chosen when an earlier one died, which may have
     // started the session and stashed newer states (its acknowledgement lost) — this older
     // copy must not overwrite them. The store then names a dead target, so the new owner may
-    // start the session from the store; this copy, sent after, is refused as older.
+    // start the session from the store; this copy, sent after, is refused as older. Not without
+    // the quorum: this node may be the stale side of a cut, whose copy the majority replaced at
+    // a higher epoch that its store has not seen — its write would be concurrent with the
+    // newer one there, and could win it (last writer wins: seed 906, 5 nodes).
     const auto target = members_.find(o);
     m.to_id = target == members_.end() ? std::string()
                                        : fmt::format("{}#{}", o, target->second.incarnation);
-    if (first && store_ != nullptr && !fenced_ && !m.to_id.empty() && !superseded(key)) {
+    if (first && quorum_ && store_ != nullptr && !fenced_ && !m.to_id.empty() && !superseded(key)) {
       const auto [state, is_game] = states_.export_state(key);
       store_->stash(
           key, handoff::encode_stashed(states_.epoch(key), is_game, self_id(), state, m.to_id));
@@ -426,8 +430,9 @@ void Ownership::finish_move(const std::string& key, bool moved) {
     states_.set_frozen(key, false);
     // Ours again: the store should no longer name a target — unless the target took it and
     // stashed newer states before it died (its acknowledgement lost): then this copy is stale,
-    // the next call drops it (superseded), and it must not overwrite them.
-    if (!superseded(key)) changed(key);
+    // the next call drops it (superseded), and it must not overwrite them. Nor without the
+    // quorum (see send_transfer); the next accepted change stashes it.
+    if (quorum_ && !superseded(key)) changed(key);
   }
   wake(key);
 }
@@ -445,6 +450,15 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
     return true;
   }
   if (ack.epoch() != 0) return false;  // it acknowledges an earlier transfer of ours: stale
+  if (ack.ready()) {
+    // It refused it for now a moment ago and is ready now: send it again at once, unless it
+    // is on its way again already.
+    if (it->second.retarget) {
+      ++counters_.transfers_resent;
+      send_transfer(ack.key(), now_ms, /*retarget=*/true);
+    }
+    return false;
+  }
   if (ack.retry()) {
     // It did not start the session: sending it to another node is safe.
     moves_.at(ack.key()).resend_at_ms = now_ms + options_.retry_ms;
@@ -475,6 +489,8 @@ void Ownership::on_transfer(const std::string& from, std::uint64_t from_incarnat
     return;
   }
   if (draining_ || !quorum_ || !store_fresh()) {
+    // Not draining: told when ready (tick), so that the sender need not wait out retry_ms.
+    if (!draining_) ready_wanted_[t.key()] = from;
     // Not now: the sender has not yet learned that this node leaves (a node that took sessions
     // while draining could exit with them), or this node's store may be older than a peer's
     // (it just joined, or a member just died that may have stashed a newer state than the
@@ -532,6 +548,17 @@ void Ownership::on_send_failed(const Send& send, std::int64_t now_ms) {
 
 void Ownership::tick(std::int64_t now_ms) {
   if (fenced_) return;
+  if (!ready_wanted_.empty() && !draining_ && quorum_ && store_fresh()) {
+    for (const auto& [key, from] : std::exchange(ready_wanted_, {})) {
+      Send s;
+      s.to = from;
+      v1::TransferAck* ack = s.envelope.mutable_transfer_ack();
+      ack->set_key(key);
+      ack->set_retry(true);
+      ack->set_ready(true);
+      sends_.push_back(std::move(s));
+    }
+  }
   for (std::string& key : std::exchange(confirm_again_, {})) {
     if (confirming_.count(key) != 0) to_confirm_.push_back(std::move(key));
   }

@@ -222,6 +222,9 @@ class Ownership {
   std::set<std::string> confirming_;        // picked up; no peer has acknowledged the new epoch yet
   std::vector<std::string> to_confirm_;     // for take_confirms
   std::vector<std::string> confirm_again_;  // not acknowledged: to_confirm_ at the next tick
+  // Transfers refused for now (store not caught up, no quorum): key -> sender, told at the
+  // tick when this node is ready (TransferAck.ready).
+  std::map<std::string, std::string> ready_wanted_;
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
   bool fenced_ = false;

@@ -38,7 +38,7 @@ class MapStates final : public SessionStates {
   std::map<std::string, std::uint64_t> epochs;
 };
 
-// Always caught up, with one peer.
+// One peer; caught up unless told otherwise.
 class MapStore final : public handoff::StashStore {
  public:
   void stash(const std::string& key, std::string value) override { values[key] = value; }
@@ -63,8 +63,9 @@ class MapStore final : public handoff::StashStore {
   std::size_t peer_count() const override { return 1; }
   bool caught_up() const override { return true; }
   std::uint64_t refresh() override { return 0; }
-  bool caught_up_since(std::uint64_t) const override { return true; }
+  bool caught_up_since(std::uint64_t) const override { return fresh; }
   std::map<std::string, std::string> values;
+  bool fresh = true;  // false: has not heard from every peer since the last look
 };
 
 // The core of node b (incarnation 1).
@@ -80,6 +81,14 @@ class OwnershipTest : public ::testing::Test {
   MapStore store;
   Ownership core{options(), states, &store};
 };
+
+// A key that placement gives to `owner` of {a, b}.
+std::string key_owned_by(const std::string& owner) {
+  for (int i = 0;; ++i) {
+    std::string key = game_key("g_" + std::to_string(i));
+    if (owner_of(key, {"a", "b"}) == owner) return key;
+  }
+}
 
 // After its holder crashed, the session is started from the store at the next epoch. It serves
 // reads at once but changes only once a peer holds the stash of that epoch: were this node cut
@@ -116,10 +125,7 @@ TEST_F(OwnershipTest, APickedUpSessionTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
 // A session handed over (not picked up) takes changes at once: the sender's stash names this
 // node as its target, so if it is cut off now, the majority skips this epoch.
 TEST_F(OwnershipTest, AHandedOverSessionTakesChangesAtOnce) {
-  std::string key;
-  for (int i = 0; key.empty() || owner_of(key, {"a", "b"}) != "b"; ++i) {
-    key = game_key("g_" + std::to_string(i));
-  }
+  const std::string key = key_owned_by("b");
   core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
   v1::Transfer t;
   t.set_key(key);
@@ -130,6 +136,63 @@ TEST_F(OwnershipTest, AHandedOverSessionTakesChangesAtOnce) {
   ASSERT_EQ(states.epoch(key), 6u);
   EXPECT_TRUE(core.take_confirms().empty());
   EXPECT_EQ(core.decide(key, CallKind::kWrite, 20).kind, Decision::Kind::kServe);
+}
+
+// A receiver whose store has not caught up since the membership changed refuses a transfer "for
+// now" and, once it has, tells the sender at its next tick, which sends it again at once rather
+// than after its retry interval.
+TEST_F(OwnershipTest, ATransferRefusedForNowIsAskedForAgainOnceTheReceiverIsReady) {
+  const std::string key = key_owned_by("b");
+  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
+  store.fresh = false;
+  v1::Transfer t;
+  t.set_key(key);
+  t.set_epoch(5);
+  t.set_is_game(true);
+  t.set_state("state");
+  core.on_transfer("a", 1, t, 10);
+  EXPECT_FALSE(states.hosts(key));
+  auto sends = core.take_sends();
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_TRUE(sends[0].envelope.transfer_ack().retry());
+  EXPECT_FALSE(sends[0].envelope.transfer_ack().ready());
+  core.tick(20);
+  EXPECT_TRUE(core.take_sends().empty()) << "ready before its store caught up";
+  store.fresh = true;
+  core.tick(30);
+  sends = core.take_sends();
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].to, "a");
+  EXPECT_EQ(sends[0].envelope.transfer_ack().key(), key);
+  EXPECT_TRUE(sends[0].envelope.transfer_ack().ready());
+  EXPECT_TRUE(sends[0].envelope.transfer_ack().retry()) << "older nodes read it as 'for now'";
+  core.tick(40);
+  EXPECT_TRUE(core.take_sends().empty()) << "told once";
+}
+
+TEST_F(OwnershipTest, TheSenderSendsAgainAtOnceWhenTheReceiverIsReady) {
+  const std::string key = key_owned_by("a");
+  core.on_membership_changed({"b"}, {{"b", 1, true}}, "", 0);
+  ASSERT_TRUE(states.install(key, "state", true, 5).ok());
+  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 100);
+  auto sends = core.take_sends();
+  ASSERT_EQ(sends.size(), 1u);
+  ASSERT_TRUE(sends[0].envelope.has_transfer());
+  v1::TransferAck later;
+  later.set_key(key);
+  later.set_retry(true);
+  EXPECT_FALSE(core.on_ack("a", later, 110));
+  EXPECT_TRUE(core.take_sends().empty()) << "'for now' waits for the retry interval";
+  v1::TransferAck ready = later;
+  ready.set_ready(true);
+  EXPECT_FALSE(core.on_ack("a", ready, 120));
+  sends = core.take_sends();
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].to, "a");
+  EXPECT_EQ(sends[0].envelope.transfer().key(), key);
+  EXPECT_EQ(sends[0].envelope.transfer().epoch(), 5u);
+  EXPECT_FALSE(core.on_ack("a", ready, 130));
+  EXPECT_TRUE(core.take_sends().empty()) << "on its way again already: not sent twice";
 }
 
 }  // namespace

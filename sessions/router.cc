@@ -483,9 +483,16 @@ asio::awaitable<Result<std::uint64_t, SessionError>> Router::reset_all() {
     dropped += here.value();
     for (const std::string& member : members) {
       if (member == self_) continue;
-      v1::Request r;
-      r.mutable_reset()->set_check_only(check_only);
-      auto reply = co_await forward(member, std::move(r));
+      // As a forwarded call: asked again until the call's time is up (a connection that breaks
+      // loses what was on it). Resetting twice is resetting once.
+      const std::int64_t deadline = now_ms() + kCallTimeoutMs;
+      std::optional<v1::Reply> reply;
+      while (!reply && now_ms() < deadline) {
+        v1::Request r;
+        r.mutable_reset()->set_check_only(check_only);
+        reply = co_await forward(member, std::move(r));
+        if (!reply) co_await wait("", std::min(deadline, now_ms() + 100));
+      }
       if (!reply) {
         co_return err(unavailable(
             "reset_incomplete",

@@ -70,6 +70,18 @@ TEST_F(Sim, FiveNodesUnderStopsAndKills) {
   run_seeds(c, 20'001, seed_count(40));
 }
 
+// Seed 906 (5 nodes, all faults) found it: a node on the minority side of a cut, learning of
+// another member's death, started handing its stale sessions off and stashed them "moving" at
+// their old epoch; in the last-writer-wins store that write beat the majority's newer epoch,
+// and the session was started again from it without the changes accepted meanwhile. A node
+// without the quorum now writes no such stash.
+TEST_F(Sim, ACutOffNodeDoesNotOverwriteNewerStashes) {
+  SimConfig c;
+  c.nodes = 5;
+  c.games = 10;
+  run_seeds(c, 906, 1);
+}
+
 TEST_F(Sim, PartitionsKeepOneOwnerAndHeal) {
   SimConfig c;
   c.freezes = false;
@@ -172,16 +184,16 @@ TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
 // Seed 626 found it: a node picked a game up from the store, was cut off before its stash of
 // the new epoch left it, and accepted changes at that epoch within its lease; the majority then
 // picked the game up from the older stash at the same epoch. A pick-up now takes changes only
-// once a peer holds its new epoch. The broken variant fails at that seed, the protocol passes.
+// once a peer holds its new epoch. The broken variant fails a checker at a seed where that
+// matters (about 1 in 2,000; at seed 388 today acknowledged actions are lost), the protocol
+// passes it. A protocol change that moves the timing may need a new seed:
+// `minotaur sim --seeds 2000 --unsafe-skip-confirm`.
 TEST_F(Sim, APickUpTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
   SimConfig c;
-  run_seeds(c, 626, 1);
-  c.seed = 626;
+  run_seeds(c, 388, 1);
+  c.seed = 388;
   c.unsafe_skip_confirm = true;
-  const SimResult broken = run(c);
-  ASSERT_FALSE(broken.ok) << "the broken variant passed: the seed no longer replays the case";
-  EXPECT_NE(broken.failures.front().find("two owners at one epoch"), std::string::npos)
-      << broken.report(626);
+  EXPECT_FALSE(run(c).ok) << "the broken variant passed: the seed no longer replays the case";
 }
 
 }  // namespace

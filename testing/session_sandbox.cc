@@ -8,9 +8,10 @@ void SessionSandbox::SetUpTestSuite() {
   cluster_ = std::make_unique<ClusterHarness>();
   const std::vector<std::string> args = {"--allow-reset"};
   const auto a = cluster_->start(NodeSpec("sandbox1").args(args));
-  cluster_->start(NodeSpec("sandbox2").args(args));
-  ASSERT_TRUE(ClusterHarness::eventually([&] { return cluster_->members_seen_by(a).size() == 2; }))
-      << "the sandbox cluster did not form";
+  const auto b = cluster_->start(NodeSpec("sandbox2").args(args));
+  ASSERT_TRUE(ClusterHarness::eventually([&] {
+    return cluster_->members_seen_by(a).size() == 2 && cluster_->members_seen_by(b).size() == 2;
+  })) << "the sandbox cluster did not form";
 }
 
 void SessionSandbox::TearDownTestSuite() {
