@@ -90,6 +90,15 @@ std::string key_owned_by(const std::string& owner) {
   }
 }
 
+v1::Transfer transfer(const std::string& key, std::uint64_t epoch) {
+  v1::Transfer t;
+  t.set_key(key);
+  t.set_epoch(epoch);
+  t.set_is_game(true);
+  t.set_state("state");
+  return t;
+}
+
 // After its holder crashed, the session is started from the store at the next epoch. It serves
 // reads at once but changes only once a peer holds the stash of that epoch: were this node cut
 // off before, the majority would start the session from the older stash at the same epoch.
@@ -127,12 +136,7 @@ TEST_F(OwnershipTest, APickedUpSessionTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
 TEST_F(OwnershipTest, AHandedOverSessionTakesChangesAtOnce) {
   const std::string key = key_owned_by("b");
   core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
-  v1::Transfer t;
-  t.set_key(key);
-  t.set_epoch(5);
-  t.set_is_game(true);
-  t.set_state("state");
-  core.on_transfer("a", 1, t, 10);
+  core.on_transfer("a", 1, transfer(key, 5), 10);
   ASSERT_EQ(states.epoch(key), 6u);
   EXPECT_TRUE(core.take_confirms().empty());
   EXPECT_EQ(core.decide(key, CallKind::kWrite, 20).kind, Decision::Kind::kServe);
@@ -145,12 +149,7 @@ TEST_F(OwnershipTest, ATransferRefusedForNowIsAskedForAgainOnceTheReceiverIsRead
   const std::string key = key_owned_by("b");
   core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
   store.fresh = false;
-  v1::Transfer t;
-  t.set_key(key);
-  t.set_epoch(5);
-  t.set_is_game(true);
-  t.set_state("state");
-  core.on_transfer("a", 1, t, 10);
+  core.on_transfer("a", 1, transfer(key, 5), 10);
   EXPECT_FALSE(states.hosts(key));
   auto sends = core.take_sends();
   ASSERT_EQ(sends.size(), 1u);
