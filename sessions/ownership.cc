@@ -65,6 +65,7 @@ std::size_t Ownership::reset() {
   moves_.clear();
   to_confirm_.clear();
   confirm_again_.clear();
+  ready_wanted_.clear();
   rebalance_pending_ = false;
   orphans_pending_ = false;
   if (store_ != nullptr) {
@@ -149,6 +150,15 @@ void Ownership::drop(const std::string& key) {
   if (store_ != nullptr) store_->remove(key);
   ++(key.rfind("lobby:", 0) == 0 ? counters_.lobbies_dropped : counters_.games_dropped);
   wake(key);
+}
+
+void Ownership::created(const std::string& key) {
+  if (fenced_ || store_ == nullptr || !states_.hosts(key)) return;
+  confirm(key);
+}
+
+void Ownership::confirm(const std::string& key) {
+  if (!options_.unsafe_skip_confirm && confirming_.insert(key).second) to_confirm_.push_back(key);
 }
 
 void Ownership::forget(const std::string& key) {
@@ -285,7 +295,7 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   // It accepts no change until a peer holds that stash: were this node cut off now, with the
   // stash only here, the majority would pick the session up from the older one, at this same
   // epoch, and one epoch would name two owners. Reads go on meanwhile.
-  if (!options_.unsafe_skip_confirm && confirming_.insert(key).second) to_confirm_.push_back(key);
+  confirm(key);
   wake(key);
   return true;
 }

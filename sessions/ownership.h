@@ -144,6 +144,11 @@ class Ownership {
   Decision decide(const std::string& key, CallKind kind, std::int64_t now_ms);
   // An accepted change of a hosted session (or one just created): stash it.
   void changed(const std::string& key);
+  // A session created here a moment ago (after changed()): like a pick-up, it takes changes
+  // once a peer holds its first stash. Else a node cut off right after the create could accept
+  // changes at epoch 1 that the majority, which never saw the session, might create again at
+  // epoch 1 (a client re-creating the game).
+  void created(const std::string& key);
   // A transfer from incarnation `from_incarnation` of node `from` (0: unknown). One from an
   // incarnation this node's membership holds down is ignored: that node was fenced, its copy is
   // stale (it may have sent it a moment before it learned so).
@@ -208,7 +213,8 @@ class Ownership {
   void pick_up_orphans();
   bool superseded(const std::string& key) const;
   void wake(const std::string& key) { wakes_.push_back(key); }
-  void forget(const std::string& key);  // stops hosting it
+  void forget(const std::string& key);   // stops hosting it
+  void confirm(const std::string& key);  // holds its changes until a peer holds its stash
 
   OwnershipOptions options_;
   SessionStates& states_;

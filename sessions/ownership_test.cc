@@ -131,6 +131,24 @@ TEST_F(OwnershipTest, APickedUpSessionTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
   EXPECT_EQ(core.counters().waits_for_confirm, 2u);
 }
 
+// A session created a moment ago waits the same way: a node cut off right after the create must
+// not accept changes at epoch 1, which the majority, never having seen the game, could give a
+// re-created one.
+TEST_F(OwnershipTest, ACreatedSessionTakesChangesOnlyOnceAPeerHoldsItsFirstStash) {
+  const std::string key = key_owned_by("b");
+  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
+  EXPECT_EQ(core.decide(key, CallKind::kCreate, 10).kind, Decision::Kind::kServe);
+  ASSERT_TRUE(states.install(key, "state", true, 1).ok());
+  core.changed(key);
+  core.created(key);
+  EXPECT_EQ(store.stashed_epoch(key), 1u);
+  EXPECT_EQ(core.take_confirms(), std::vector<std::string>{key});
+  EXPECT_EQ(core.decide(key, CallKind::kRead, 20).kind, Decision::Kind::kServe);
+  EXPECT_EQ(core.decide(key, CallKind::kWrite, 20).kind, Decision::Kind::kWait);
+  core.on_confirmed({key}, true);
+  EXPECT_EQ(core.decide(key, CallKind::kWrite, 30).kind, Decision::Kind::kServe);
+}
+
 // A session handed over (not picked up) takes changes at once: the sender's stash names this
 // node as its target, so if it is cut off now, the majority skips this epoch.
 TEST_F(OwnershipTest, AHandedOverSessionTakesChangesAtOnce) {

@@ -379,6 +379,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       }
       auto v = co_await host_.create_game(std::move(g).value());
       if (!v) co_return err(v.error());
+      core_.created(game_key(v.value().game.id));
       out.game = std::move(v).value();
       co_return out;
     }
@@ -387,6 +388,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
                                            r.create_lobby().join_code());
       if (!l) co_return err(l.error());
       core_.changed(lobby_key(l.value().join_code));
+      core_.created(lobby_key(l.value().join_code));
       out.lobby = std::move(l).value();
       co_return out;
     }

@@ -668,6 +668,7 @@ class World {
     if (d.kind == sessions::Decision::Kind::kServe) {
       (void)n->host->install(game, "", true, 1);
       n->ownership->changed(game);
+      n->ownership->created(game);
       carry_ownership(*n);
       record_accept(*n, game, 1);
       return;
@@ -681,6 +682,7 @@ class World {
     }
     (void)o->host->install(game, "", true, 1);
     o->ownership->changed(game);
+    o->ownership->created(game);
     carry_ownership(*o);
     record_accept(*o, game, 1);
   }
