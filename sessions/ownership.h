@@ -185,7 +185,6 @@ class Ownership {
   std::string owner(const std::string& key) const;
   const std::vector<std::string>& serving() const { return serving_; }
   bool moving(const std::string& key) const { return moves_.count(key) != 0; }
-  bool confirming(const std::string& key) const { return confirming_.count(key) != 0; }
   bool has_quorum() const { return quorum_; }
   const OwnershipCounters& counters() const { return counters_; }
 
