@@ -30,6 +30,11 @@ Result<Ok, std::string> validate(const Game& g) {
   if (g.players.size() < kMinPlayers || g.players.size() > kMaxPlayers) {
     return err(fmt::format("a game has {} to {} players", kMinPlayers, kMaxPlayers));
   }
+  if (g.round_ends_at_ms < 0 || g.round_ends_at_ms > kMaxTimestampMs) {
+    return err(
+        fmt::format("round_ends_at_ms must be 0 to {} (ms since 1970, at most the year 9999)",
+                    kMaxTimestampMs));
+  }
   std::set<PlayerId> ids;
   std::set<std::string_view> users;
   std::size_t alive = 0;

@@ -12,6 +12,9 @@ namespace minotaur::game {
 
 inline constexpr std::size_t kMaxIdBytes = 64;
 inline constexpr std::size_t kMaxDisplayNameBytes = 64;
+// The latest wall-clock time a state may name (the last millisecond of the year 9999): far
+// enough for any deadline, and far from where adding a retention to it could overflow.
+inline constexpr std::int64_t kMaxTimestampMs = 253'402'300'799'999;
 
 // Ok, or a message naming the first problem found (e.g. "players[2].coord is off the board").
 Result<Ok, std::string> validate(const Game& game);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 
+#include "base/deadline.h"
 #include "game/actions.h"
 #include "game/join_code.h"
 #include "game/round.h"
@@ -88,9 +89,7 @@ void SessionHost::arm_round_timer(GameSession& s) {
     return;
   }
   if (s.game.status != game::Status::kActive) return;
-  const std::int64_t delay_ms =
-      std::max<std::int64_t>(0, s.game.round_ends_at_ms - options_.wall_clock_ms());
-  s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
+  s.round_timer.expires_after(delay_until(s.game.round_ends_at_ms, 0, options_.wall_clock_ms()));
   const std::int32_t round = s.game.round;
   s.round_timer.async_wait([this, id = s.game.id, round](boost::system::error_code ec) {
     if (ec || stopped_) return;  // cancelled: the round ended otherwise, or the host stopped
@@ -111,9 +110,8 @@ void SessionHost::arm_round_timer(GameSession& s) {
 // deadline comes from the state (its last round's deadline), so it survives a hand-off.
 void SessionHost::arm_retention_timer(GameSession& s) {
   if (options_.concluded_retention_ms < 0 || !on_expired_) return;
-  const std::int64_t delay_ms = std::max<std::int64_t>(
-      0, s.game.round_ends_at_ms + options_.concluded_retention_ms - options_.wall_clock_ms());
-  s.round_timer.expires_after(std::chrono::milliseconds(delay_ms));
+  s.round_timer.expires_after(delay_until(s.game.round_ends_at_ms, options_.concluded_retention_ms,
+                                          options_.wall_clock_ms()));
   s.round_timer.async_wait([this, id = s.game.id](boost::system::error_code ec) {
     if (ec || stopped_) return;
     auto it = games_.find(id);
@@ -133,9 +131,8 @@ void SessionHost::lobby_changed(LobbySession& s) {
 void SessionHost::arm_lobby_timer(LobbySession& s) {
   s.expiry_timer.cancel();
   if (stopped_ || s.frozen || options_.lobby_retention_ms < 0 || !on_expired_) return;
-  const std::int64_t delay_ms = std::max<std::int64_t>(
-      0, s.lobby.changed_at_ms + options_.lobby_retention_ms - options_.wall_clock_ms());
-  s.expiry_timer.expires_after(std::chrono::milliseconds(delay_ms));
+  s.expiry_timer.expires_after(
+      delay_until(s.lobby.changed_at_ms, options_.lobby_retention_ms, options_.wall_clock_ms()));
   s.expiry_timer.async_wait(
       [this, code = s.lobby.join_code, at = s.lobby.changed_at_ms](boost::system::error_code ec) {
         if (ec || stopped_) return;  // cancelled: changed again, frozen, removed or stopping
