@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "game/actions.h"
 #include "game/testing.h"
 
@@ -32,6 +34,9 @@ TEST(Validate, RefusesEachKindOfBrokenGame) {
       {"bad join code", [](Game& g) { g.join_code = "AB1"; }},
       {"radius too small", [](Game& g) { g.board_radius = 1; }},
       {"round zero", [](Game& g) { g.round = 0; }},
+      {"deadline past the year 9999",
+       [](Game& g) { g.round_ends_at_ms = std::numeric_limits<std::int64_t>::max(); }},
+      {"negative deadline", [](Game& g) { g.round_ends_at_ms = -1; }},
       {"one player",
        [](Game& g) {
          g.players.resize(1);
