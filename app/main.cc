@@ -100,6 +100,16 @@ int main(int argc, char** argv) {
                  "and stash of the cluster, so that tests sharing it never see each other's "
                  "games. Every node needs the flag")
       ->envname("MINOTAUR_ALLOW_RESET");
+  node_cmd
+      ->add_option("--client-limits", node.client_limits,
+                   "on: each client address and user has a budget (open connections, requests, "
+                   "new users and lobbies, game calls, wrong join codes; docs/API.md lists them) "
+                   "and is answered 429 with Retry-After past it; off: no budgets, for "
+                   "benchmarks and tests that drive a node from one address")
+      ->envname("MINOTAUR_CLIENT_LIMITS")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+      ->default_val("on");
 
   // minotaur local
   minotaur::app::LocalOptions local;

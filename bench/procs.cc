@@ -145,9 +145,18 @@ Result<Ok, std::string> NodeProcs::start(std::size_t count) {
 
 Result<Ok, std::string> NodeProcs::spawn(std::size_t i) {
   Node& n = nodes_.at(i);
-  NodeCommand command{options_.executable,    n.name,       n.cluster_port, n.http_port,
-                      options_.round_time_ms, cookie_file_, admin_file_,    {},
-                      options_.extra_args};
+  // The benchmark drives every session from this one address: no client budgets.
+  std::vector<std::string> args{"--client-limits", "off"};
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  NodeCommand command{options_.executable,
+                      n.name,
+                      n.cluster_port,
+                      n.http_port,
+                      options_.round_time_ms,
+                      cookie_file_,
+                      admin_file_,
+                      {},
+                      args};
   for (const Node& other : nodes_) {
     if (&other != &n) command.seed_ports.push_back(other.cluster_port);
   }

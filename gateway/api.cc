@@ -5,6 +5,7 @@
 #include <boost/url/parse.hpp>
 #include <vector>
 
+#include "game/display_name.h"
 #include "game/join_code.h"
 #include "game/validate.h"
 #include "gateway/game_json.h"
@@ -61,19 +62,19 @@ std::vector<std::string> path_segments(std::string_view target) {
   return out;
 }
 
-bool valid_display_name(std::string_view name) {
-  if (name.empty() || name.size() > game::kMaxDisplayNameBytes) return false;
-  for (const char c : name) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 Response Api::error(http::status status, std::string_view code, std::string_view message) {
   return json_response(status,
                        json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+}
+
+Response Api::too_many(std::int64_t wait_ms, std::string_view what) {
+  const std::int64_t seconds = std::max<std::int64_t>(1, (wait_ms + 999) / 1000);
+  Response res = error(http::status::too_many_requests, "rate_limited",
+                       fmt::format("too many {} from this client; retry in {} s", what, seconds));
+  res.set(http::field::retry_after, std::to_string(seconds));
+  return res;
 }
 
 json::object game_view_json(const sessions::GameView& view) {
@@ -85,7 +86,11 @@ json::object game_view_json(const sessions::GameView& view) {
 
 Api::Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
          ApiOptions options)
-    : host_(host), signer_(signer), metrics_(metrics), options_(std::move(options)) {
+    : host_(host),
+      signer_(signer),
+      metrics_(metrics),
+      options_(std::move(options)),
+      budgets_(options_.budgets) {
   MINOTAUR_ASSERT(options_.wall_clock_ms);
   MINOTAUR_ASSERT(options_.ready);
   MINOTAUR_ASSERT(options_.cluster_view);
@@ -118,12 +123,17 @@ boost::asio::awaitable<Result<json::object, Api::Refusal>> Api::act(std::string 
   }
   auto action = action_from_json(body);
   if (!action) co_return err(Refusal{http::status::bad_request, "bad_request", action.error()});
+  if (const auto wait = budgets_.calls().take(caller.user_id, 1, options_.wall_clock_ms())) {
+    budgets_.count_refusal();
+    co_return err(Refusal{http::status::too_many_requests, "rate_limited",
+                          "too many actions from this user; slow down", wait});
+  }
   auto g = co_await host_.act(std::move(game_id), std::move(caller), action.value());
   if (!g) co_return err(Refusal{status_of(g.error().kind), g.error().code, g.error().message});
   co_return game_view_json(g.value());
 }
 
-boost::asio::awaitable<Response> Api::handle(const Request& req) {
+boost::asio::awaitable<Response> Api::handle(const Request& req, const std::string& address) {
   ++metrics_.http_requests;
   // The browser game fails over to other nodes, which are other origins. Tokens are bearer
   // tokens, never cookies, so letting any origin call is safe.
@@ -135,7 +145,7 @@ boost::asio::awaitable<Response> Api::handle(const Request& req) {
     pre.set(http::field::access_control_max_age, "600");
     co_return pre;
   }
-  Response res = co_await route(req);
+  Response res = co_await route(req, address);
   res.set(http::field::access_control_allow_origin, "*");
   const unsigned status = res.result_int();
   if (status >= 400 && status < 500) ++metrics_.http_client_errors;
@@ -143,8 +153,33 @@ boost::asio::awaitable<Response> Api::handle(const Request& req) {
   co_return res;
 }
 
-boost::asio::awaitable<Response> Api::route(const Request& req) {
+boost::asio::awaitable<Response> Api::route(const Request& req, const std::string& address) {
   {
+    const std::int64_t now_ms = options_.wall_clock_ms();
+    // Spends `cost` of a budget; the 429 to answer when it is spent.
+    const auto over = [&](TokenBuckets& b, std::string_view key,
+                          std::string_view what) -> std::optional<Response> {
+      const std::int64_t wait = b.take(key, 1, now_ms);
+      if (wait == 0) return std::nullopt;
+      budgets_.count_refusal();
+      return too_many(wait, what);
+    };
+    // A join code that names no lobby costs one guess of the address's and the user's budgets;
+    // while either is spent, codes are not even looked up.
+    const auto guesses_left =
+        [&](const std::optional<sessions::Caller>& caller) -> std::optional<Response> {
+      std::int64_t wait = budgets_.join_misses_by_address().peek(address, 1, now_ms);
+      if (caller) {
+        wait = std::max(wait, budgets_.join_misses_by_user().peek(caller->user_id, 1, now_ms));
+      }
+      if (wait == 0) return std::nullopt;
+      budgets_.count_refusal();
+      return too_many(wait, "wrong join codes");
+    };
+    const auto missed = [&](const std::optional<sessions::Caller>& caller) {
+      (void)budgets_.join_misses_by_address().take(address, 1, now_ms);
+      if (caller) (void)budgets_.join_misses_by_user().take(caller->user_id, 1, now_ms);
+    };
     const auto seg = path_segments(req.target());
     const http::verb m = req.method();
     const auto is = [&](std::initializer_list<std::string_view> parts) {
@@ -168,7 +203,11 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
       return error(http::status::bad_request, "bad_request", message);
     };
 
-    // Health, readiness, metrics.
+    // Health, readiness, metrics: reads only.
+    const bool read = m == http::verb::get || m == http::verb::head;
+    if ((is({"healthz"}) || is({"readyz"}) || is({"metrics"})) && !read) {
+      co_return method_not_allowed();
+    }
     if (is({"healthz"})) co_return make(http::status::ok, "ok\n", "text/plain");
     if (is({"readyz"})) {
       if (options_.ready()) co_return make(http::status::ok, "ready\n", "text/plain");
@@ -184,15 +223,26 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
           "# TYPE minotaur_http_connections gauge\nminotaur_http_connections {}\n"
           "# TYPE minotaur_http_connections_refused_total counter\n"
           "minotaur_http_connections_refused_total {}\n"
+          "# TYPE minotaur_http_connections_failed_total counter\n"
+          "minotaur_http_connections_failed_total {}\n"
+          "# TYPE minotaur_http_accept_errors_total counter\nminotaur_http_accept_errors_total {}\n"
           "# TYPE minotaur_websockets gauge\nminotaur_websockets {}\n"
+          "# TYPE minotaur_websockets_too_slow_total counter\n"
+          "minotaur_websockets_too_slow_total {}\n"
+          "# TYPE minotaur_websockets_idle_closed_total counter\n"
+          "minotaur_websockets_idle_closed_total {}\n"
+          "# TYPE minotaur_client_budget_refusals_total counter\n"
+          "minotaur_client_budget_refusals_total {}\n"
           "# TYPE minotaur_websocket_pushes_total counter\nminotaur_websocket_pushes_total {}\n"
           "# TYPE minotaur_games gauge\nminotaur_games {}\n"
           "# TYPE minotaur_lobbies gauge\nminotaur_lobbies {}\n"
           "# TYPE minotaur_handoffs_received_total counter\n"
           "minotaur_handoffs_received_total {}\n",
           metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
-          metrics_.connections_open, metrics_.connections_refused, metrics_.websockets_open,
-          metrics_.websocket_pushes, options_.game_count(), options_.lobby_count(),
+          metrics_.connections_open, metrics_.connections_refused, metrics_.connections_failed,
+          metrics_.accept_errors, metrics_.websockets_open, metrics_.websockets_too_slow,
+          metrics_.websockets_idle_closed, budgets_.refused(), metrics_.websocket_pushes,
+          options_.game_count(), options_.lobby_count(),
           host_.ownership_counters().handoffs_received);
       if (options_.extra_metrics) out += options_.extra_metrics();
       co_return make(http::status::ok, std::move(out), "text/plain; version=0.0.4");
@@ -202,13 +252,14 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
       // Users.
       if (is({"api", "v1", "users"})) {
         if (m != http::verb::post) co_return method_not_allowed();
+        if (auto r = over(budgets_.users(), address, "new users")) co_return std::move(*r);
         auto body = parse_json(req.body());
         if (!body) co_return bad_request(body.error());
         if (!body.value().is_object()) co_return bad_request("the body must be a JSON object");
         auto name = JsonFields(body.value().get_object(), "").require_string("display_name");
         if (!name) co_return bad_request(name.error());
-        if (!valid_display_name(name.value())) {
-          co_return bad_request("display_name must be 1-64 bytes without control characters");
+        if (auto checked = game::check_display_name(name.value()); !checked) {
+          co_return bad_request(checked.error());
         }
         std::string user_id = fmt::format(
             "u_{:016x}", std::random_device{}() * 0x100000000ULL + std::random_device{}());
@@ -242,6 +293,9 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
         if (is({"api", "v1", "lobbies"})) {
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller || caller->admin) co_return unauthorized();
+          if (auto r = over(budgets_.lobbies(), caller->user_id, "new lobbies")) {
+            co_return std::move(*r);
+          }
           auto lobby = co_await host_.create_lobby(*caller);
           if (!lobby) co_return session_error(lobby.error());
           co_return json_response(http::status::created, to_json(lobby.value()));
@@ -253,21 +307,27 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
         }
         if (is({"api", "v1", "lobbies", "*"})) {
           if (m != http::verb::get) co_return method_not_allowed();
+          if (auto r = guesses_left(caller)) co_return std::move(*r);
           auto lobby = co_await host_.get_lobby(*code);
+          if (!lobby && lobby.error().code == "lobby_not_found") missed(caller);
           if (!lobby) co_return session_error(lobby.error());
           co_return ok_json(to_json(lobby.value()));
         }
         if (is({"api", "v1", "lobbies", "*", "join"})) {
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller || caller->admin) co_return unauthorized();
+          if (auto r = guesses_left(caller)) co_return std::move(*r);
           auto lobby = co_await host_.join_lobby(*code, *caller);
+          if (!lobby && lobby.error().code == "lobby_not_found") missed(caller);
           if (!lobby) co_return session_error(lobby.error());
           co_return ok_json(to_json(lobby.value()));
         }
         if (is({"api", "v1", "lobbies", "*", "start"})) {
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller || caller->admin) co_return unauthorized();
+          if (auto r = guesses_left(caller)) co_return std::move(*r);
           auto id = co_await host_.start_lobby(*code, *caller);
+          if (!id && id.error().code == "lobby_not_found") missed(caller);
           if (!id) co_return session_error(id.error());
           co_return json_response(http::status::created, json::object{{"game_id", id.value()}});
         }
@@ -308,12 +368,17 @@ boost::asio::awaitable<Response> Api::route(const Request& req) {
           auto body = parse_json(req.body());
           if (!body) co_return bad_request(body.error());
           auto g = co_await act(id, *caller, std::move(body).value());
+          if (!g && g.error().retry_after_ms > 0)
+            co_return too_many(g.error().retry_after_ms, "actions");
           if (!g) co_return error(g.error().status, g.error().code, g.error().message);
           co_return ok_json(g.value());
         }
         if (is({"api", "v1", "games", "*", "end_round"})) {
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller) co_return unauthorized();
+          if (!caller->admin) {
+            if (auto r = over(budgets_.calls(), caller->user_id, "calls")) co_return std::move(*r);
+          }
           auto g = co_await host_.end_round(id, *caller);
           if (!g) co_return session_error(g.error());
           co_return ok_json(game_view_json(g.value()));

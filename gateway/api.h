@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "gateway/client_budgets.h"
 #include "gateway/tokens.h"
 #include "sessions/router.h"
 
@@ -29,8 +30,12 @@ struct GatewayMetrics {
   std::uint64_t http_server_errors = 0;  // 5xx
   std::uint64_t connections_open = 0;
   std::uint64_t connections_refused = 0;  // over the connection limit
+  std::uint64_t connections_failed = 0;   // ended by an exception (logged, closed)
+  std::uint64_t accept_errors = 0;        // accept() failed (out of file descriptors, ...)
   std::uint64_t websockets_open = 0;
   std::uint64_t websocket_pushes = 0;
+  std::uint64_t websockets_too_slow = 0;     // closed: a write past its deadline, or queue overflow
+  std::uint64_t websockets_idle_closed = 0;  // closed: no user and no subscription in time
 };
 
 struct ApiOptions {
@@ -43,6 +48,7 @@ struct ApiOptions {
   std::function<std::string()> extra_metrics;         // appended to GET /metrics
   std::function<std::size_t()> game_count;            // games hosted here
   std::function<std::size_t()> lobby_count;           // lobbies hosted here
+  BudgetLimits budgets;                               // per client address and per user
 };
 
 class Api {
@@ -50,7 +56,9 @@ class Api {
   Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
       ApiOptions options);
 
-  boost::asio::awaitable<Response> handle(const Request& request);
+  // `client_address`: the TCP peer's address, for the per-address budgets.
+  boost::asio::awaitable<Response> handle(const Request& request,
+                                          const std::string& client_address);
 
   // A JSON error response, for the server's own refusals (too large, too many connections).
   static Response error(http::status status, std::string_view code, std::string_view message);
@@ -66,21 +74,29 @@ class Api {
     http::status status = http::status::bad_request;
     std::string code;
     std::string message;
+    std::int64_t retry_after_ms = 0;  // 429: when the call would pass
   };
   // Registers an action (`action`: the JSON of POST /api/v1/games/{id}/actions) for `caller` in
   // game `game_id`: the game's JSON after the change, or why not. The one path for actions,
-  // shared by HTTP and the WebSocket's "act".
+  // shared by HTTP and the WebSocket's "act"; it spends the caller's call budget.
   boost::asio::awaitable<Result<boost::json::object, Refusal>> act(std::string game_id,
                                                                    sessions::Caller caller,
                                                                    boost::json::value action);
 
+  // What the server itself checks: connections and requests per address.
+  ClientBudgets& budgets() { return budgets_; }
+
+  // 429 with Retry-After, for a budget that `wait_ms` would refill.
+  static Response too_many(std::int64_t wait_ms, std::string_view what);
+
  private:
-  boost::asio::awaitable<Response> route(const Request& request);
+  boost::asio::awaitable<Response> route(const Request& request, const std::string& address);
 
   sessions::Router& host_;
   const TokenSigner& signer_;
   GatewayMetrics& metrics_;
   ApiOptions options_;
+  ClientBudgets budgets_;
 };
 
 // The JSON of a game as the API returns it: the game plus "node" and "epoch".

@@ -7,6 +7,7 @@
 
 #include "game/validate.h"
 #include "gateway/json_fields.h"
+#include "gateway/strict_json.h"
 
 namespace minotaur::gateway {
 namespace json = boost::json;
@@ -114,12 +115,7 @@ json::object to_json(const game::Lobby& l) {
 }
 
 Result<json::value, std::string> parse_json(std::string_view body) {
-  json::parse_options opt;
-  opt.max_depth = kMaxJsonDepth;
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec, {}, opt);
-  if (ec) return err(fmt::format("the body is not valid JSON ({})", ec.message()));
-  return v;
+  return parse_strict_json(body, kMaxJsonDepth);
 }
 
 Result<game::Game, std::string> game_from_json(const json::value& v) {

@@ -15,8 +15,11 @@
 #include <optional>
 #include <set>
 
+#include "base/log_throttle.h"
 #include "game/validate.h"
 #include "gateway/json_fields.h"
+#include "gateway/request_parser.h"
+#include "gateway/ws_message.h"
 
 namespace minotaur::gateway {
 
@@ -27,6 +30,18 @@ using asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::int64_t kRepeatedLogIntervalMs = 10'000;
+// The close frame to a client whose queue overflowed: polite, but never waited on for long.
+constexpr std::chrono::milliseconds kWsCloseTimeout{1'000};
+// After accept() fails (no file descriptor left, say), wait this long, doubling up to the max.
+constexpr std::int64_t kAcceptBackoffInitialMs = 10;
+constexpr std::int64_t kAcceptBackoffMaxMs = 1'000;
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 struct HttpServer::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io_in, Api& api_in, sessions::Router& host_in, GatewayMetrics& metrics_in,
@@ -46,10 +61,15 @@ struct HttpServer::State : std::enable_shared_from_this<State> {
   tcp::acceptor acceptor;
   std::set<beast::tcp_stream*> streams;  // open connections, to close on stop()
   bool stopped = false;
+  LogThrottle failure_log{kRepeatedLogIntervalMs};
+  LogThrottle accept_log{kRepeatedLogIntervalMs};
+  LogThrottle refused_log{kRepeatedLogIntervalMs};
 
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(tcp::socket socket);
-  asio::awaitable<void> serve_websocket(beast::tcp_stream& stream, Request request);
+  asio::awaitable<void> serve_connection(beast::tcp_stream& stream, const std::string& address);
+  asio::awaitable<void> serve_websocket(beast::tcp_stream& stream, Request request,
+                                        const std::string& address);
 };
 
 namespace {
@@ -65,6 +85,7 @@ struct WsClient {
   std::map<std::string, std::uint64_t> subscriptions;  // game id -> listener id
   std::map<std::string, std::uint64_t> last_version;   // game id -> last version pushed
   std::size_t calls_in_flight = 0;                     // "act" messages not yet answered
+  bool authenticated = false;  // the socket's token, or an "act" message's, named a user
 
   void push(std::string text, std::size_t limit) {
     if (queue.size() >= limit) {
@@ -74,6 +95,34 @@ struct WsClient {
     }
     wake.cancel();
   }
+};
+
+// A deadline for one write on a WebSocket: when it passes, the socket is closed, which ends the
+// write at once (a write that waits on a client that does not read cannot be cancelled
+// otherwise). A deadline that already fired when it is disarmed may still run its handler
+// later; `armed`, shared with the handler, tells it the stream may be gone by then.
+struct WriteDeadline {
+  explicit WriteDeadline(asio::any_io_executor ex) : timer(ex) {}
+  ~WriteDeadline() { disarm(); }
+  void arm(beast::tcp_stream& stream, std::chrono::milliseconds after) {
+    armed = std::make_shared<bool>(true);
+    timer.expires_after(after);
+    timer.async_wait([armed = armed, fired = fired, &stream](const boost::system::error_code& ec) {
+      if (ec || !*armed) return;
+      *fired = true;
+      boost::system::error_code ignore;
+      stream.socket().close(ignore);
+    });
+  }
+  void disarm() {
+    if (armed) *armed = false;
+    timer.cancel();
+  }
+  bool has_fired() const { return *fired; }
+
+  asio::steady_timer timer;
+  std::shared_ptr<bool> armed;
+  std::shared_ptr<bool> fired = std::make_shared<bool>(false);
 };
 
 // An error event; `call_id` echoes the "id" of the message it answers, when it had one.
@@ -140,32 +189,96 @@ void HttpServer::stop() {
 
 asio::awaitable<void> HttpServer::State::accept_loop() {
   auto self = shared_from_this();
+  asio::steady_timer pause(io);
+  std::int64_t backoff_ms = kAcceptBackoffInitialMs;
   while (!stopped) {
     auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+    if (stopped) break;
     if (ec) {
-      if (stopped) break;
-      spdlog::warn("http: accept failed: {}", ec.message());
+      // Out of file descriptors and the like: accepting again at once would fail again at once
+      // (a busy core, a log line each time). Wait, longer each time, and keep serving.
+      ++metrics.accept_errors;
+      accept_log.note(steady_ms(), [&](std::uint64_t count) {
+        spdlog::warn(
+            "http: accept failed: {} ({} times in the last interval); waiting up to {} ms "
+            "between tries; raise the open-file limit (ulimit -n) if it goes on",
+            ec.message(), count, kAcceptBackoffMaxMs);
+      });
+      pause.expires_after(std::chrono::milliseconds(backoff_ms));
+      co_await pause.async_wait(kUseTuple);
+      backoff_ms = std::min(backoff_ms * 2, kAcceptBackoffMaxMs);
       continue;
     }
+    backoff_ms = kAcceptBackoffInitialMs;
     asio::co_spawn(io, serve(std::move(socket)), asio::detached);
   }
 }
 
 asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
   auto self = shared_from_this();
+  boost::system::error_code aec;
+  const auto remote = socket.remote_endpoint(aec);
+  const std::string address = aec ? std::string("?") : remote.address().to_string();
+  if (!api.budgets().open_connection(address)) {
+    // Over its share: closed at once, without a write that a flood could make wait.
+    ++metrics.connections_refused;
+    refused_log.note(steady_ms(), [&](std::uint64_t count) {
+      spdlog::warn(
+          "http: refused {} connections of clients over their open-connection limit in "
+          "the last interval (last: {})",
+          count, address);
+    });
+    co_return;
+  }
   beast::tcp_stream stream(std::move(socket));
   streams.insert(&stream);
   ++metrics.connections_open;
   struct Guard {
     State& s;
     beast::tcp_stream& stream;
+    const std::string& address;
     ~Guard() {
       s.streams.erase(&stream);
       --s.metrics.connections_open;
+      s.api.budgets().close_connection(address);
     }
-  } guard{*this, stream};
+  } guard{*this, stream, address};
+  // The one catch of a connection: whatever its own code throws on a client's input ends this
+  // connection, never the node. (Beast's completion handlers run outside this frame; the
+  // parser they call does not throw, see request_parser.h.)
+  try {
+    co_await serve_connection(stream, address);
+  } catch (const std::exception& e) {
+    ++metrics.connections_failed;
+    failure_log.note(steady_ms(), [&](std::uint64_t count) {
+      spdlog::warn(
+          "http: a connection failed with an exception, closed it ({} such in the last "
+          "interval; last: {})",
+          count, e.what());
+    });
+  }
+}
 
-  if (metrics.connections_open > limits.max_connections) {
+namespace {
+
+// Paths that a monitor reads: answered even on a node with no connection left for the API.
+bool is_health_path(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  return target == "/healthz" || target == "/readyz" || target == "/metrics";
+}
+
+}  // namespace
+
+asio::awaitable<void> HttpServer::State::serve_connection(beast::tcp_stream& stream,
+                                                          const std::string& address) {
+  // Past the connection limit, a connection may still ask for health or metrics, once and
+  // quickly; past the reserve for that, it is closed unanswered.
+  const bool over_limit = metrics.connections_open > limits.max_connections;
+  if (metrics.connections_open > limits.max_connections + limits.health_reserve_connections) {
+    ++metrics.connections_refused;
+    co_return;
+  }
+  const auto refuse_full = [&]() -> asio::awaitable<void> {
     ++metrics.connections_refused;
     Response res = Api::error(http::status::service_unavailable, "too_many_connections",
                               "this node has too many open connections; retry or use another node");
@@ -173,30 +286,18 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
     res.prepare_payload();
     stream.expires_after(std::chrono::seconds(2));
     co_await http::async_write(stream, res, kUseTuple);
-    co_return;
-  }
+  };
 
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer = make_read_buffer(limits.request);
   for (;;) {
-    http::request_parser<http::string_body> parser;
-    parser.header_limit(limits.max_header_bytes);
-    parser.body_limit(limits.max_body_bytes);
-    stream.expires_after(limits.request_timeout);
+    RequestParser parser(limits.request);
+    stream.expires_after(over_limit ? std::chrono::milliseconds(2'000) : limits.request_timeout);
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, kUseTuple);
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof || ec == asio::error::bad_descriptor) {
-      break;
-    }
+    if (is_disconnect(ec)) break;
     if (ec) {
       // Malformed or oversized: say why once, then close; nothing reached the API.
-      const bool too_large = ec == http::error::body_limit || ec == http::error::header_limit ||
-                             ec == http::error::buffer_overflow;
-      Response res =
-          Api::error(too_large ? http::status::payload_too_large : http::status::bad_request,
-                     too_large ? "too_large" : "malformed_request",
-                     too_large ? "the request is larger than this node accepts"
-                               : "the request is not valid HTTP/1.1: " + ec.message());
+      const ReadRefusal why = parser.refusal(ec);
+      Response res = Api::error(why.status, why.code, why.message);
       ++metrics.http_client_errors;
       res.keep_alive(false);
       res.prepare_payload();
@@ -205,13 +306,25 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
       break;
     }
     Request req = parser.release();
-    if (websocket::is_upgrade(req)) {
-      co_await serve_websocket(stream, std::move(req));
+    const bool health = is_health_path(req.target());
+    if (over_limit && !health) {
+      co_await refuse_full();
       co_return;
     }
-    Response res = co_await api.handle(req);
+    if (websocket::is_upgrade(req)) {
+      co_await serve_websocket(stream, std::move(req), address);
+      co_return;
+    }
+    Response res;
+    const std::int64_t wait = health ? 0 : api.budgets().requests().take(address, 1, steady_ms());
+    if (wait > 0) {
+      api.budgets().count_refusal();
+      res = Api::too_many(wait, "requests");
+    } else {
+      res = co_await api.handle(req, address);
+    }
     res.version(req.version());
-    res.keep_alive(req.keep_alive() && !stopped);
+    res.keep_alive(req.keep_alive() && !stopped && !over_limit);
     if (req.method() == http::verb::head) {
       res.content_length(res.body().size());
       res.body().clear();
@@ -226,8 +339,8 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
 }
 
-asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stream,
-                                                         Request request) {
+asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stream, Request request,
+                                                         const std::string& address) {
   stream.expires_never();
   websocket::stream<beast::tcp_stream&> ws(stream);
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
@@ -240,6 +353,9 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
   // message names its own "token".
   const std::optional<sessions::Caller> socket_caller = api.caller_of(request);
   auto client = std::make_shared<WsClient>(io.get_executor());
+  const auto refuse = [&](const WsRefusal& r) {
+    client->push(ws_error(r.code, r.message, r.id), limits.max_ws_queued_pushes);
+  };
   auto reader = [&]() -> asio::awaitable<void> {
     beast::flat_buffer buf;
     for (;;) {
@@ -247,121 +363,116 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       if (ec) co_return;
       const std::string text = beast::buffers_to_string(buf.data());
       buf.consume(buf.size());
-      boost::system::error_code jec;
-      const boost::json::value msg = boost::json::parse(text, jec);
-      if (jec || !msg.is_object()) {
-        client->push(ws_error("bad_request",
-                              "send a JSON object like "
-                              "{\"op\":\"subscribe\",\"game_id\":\"g_...\"}"),
-                     limits.max_ws_queued_pushes);
+      if (const auto wait = api.budgets().requests().take(address, 1, steady_ms())) {
+        api.budgets().count_refusal();
+        refuse({"rate_limited",
+                fmt::format("too many messages from this client; retry in {} ms", wait),
+                std::nullopt});
         continue;
       }
-      const JsonFields f(msg.get_object(), "");
-      auto op = f.require_string("op");
-      auto game_id = f.require_string("game_id");
-      auto call_id = f.optional_int("id", 0, std::int64_t{1} << 53);
-      const std::optional<std::int64_t> echo_id =
-          call_id ? call_id.value() : std::optional<std::int64_t>();
-      if (!op || !game_id || !game::is_valid_id(game_id.value()) || !call_id) {
-        client->push(ws_error("bad_request",
-                              "each message needs \"op\" (subscribe, unsubscribe or act), a "
-                              "valid \"game_id\" and, if any, an \"id\" from 0 to 2^53",
-                              echo_id),
-                     limits.max_ws_queued_pushes);
+      auto command = parse_ws_message(text);
+      if (!command) {
+        refuse(command.error());
         continue;
       }
-      const std::string& id = game_id.value();
-      if (op.value() == "act") {
-        auto token = f.optional_string("token");
-        const boost::json::value* action = msg.get_object().if_contains("action");
-        std::optional<sessions::Caller> caller = socket_caller;
-        if (token && token.value()) caller = api.caller_of_token(*token.value());
-        if (!caller || caller->admin) {
-          client->push(ws_error("unauthorized",
-                                "open the socket with 'Authorization: Bearer TOKEN' or give "
-                                "\"token\" in the message, a token from POST /api/v1/users",
-                                echo_id),
-                       limits.max_ws_queued_pushes);
-        } else if (action == nullptr) {
-          client->push(ws_error("bad_request",
-                                "\"act\" needs \"action\", e.g. "
-                                "{\"type\":\"move\",\"vector\":{\"q\":1,\"r\":0}}",
-                                echo_id),
-                       limits.max_ws_queued_pushes);
-        } else if (client->calls_in_flight >= limits.max_ws_calls_in_flight) {
-          client->push(ws_error("too_many_calls",
-                                "too many actions in flight on this socket; wait for answers "
-                                "before sending more",
-                                echo_id),
-                       limits.max_ws_queued_pushes);
-        } else {
-          ++client->calls_in_flight;
-          asio::co_spawn(io,
-                         run_ws_act(api, client, limits.max_ws_queued_pushes, echo_id, id,
-                                    std::move(caller).value(), *action),
-                         asio::detached);
+      WsCommand& c = command.value();
+      const std::string& id = c.game_id;
+      switch (c.op) {
+        case WsCommand::Op::kAct: {
+          std::optional<sessions::Caller> caller = socket_caller;
+          if (c.token) caller = api.caller_of_token(*c.token);
+          if (!caller || caller->admin) {
+            refuse({"unauthorized",
+                    "open the socket with 'Authorization: Bearer TOKEN' or give \"token\" in the "
+                    "message, a token from POST /api/v1/users",
+                    c.id});
+          } else if (client->calls_in_flight >= limits.max_ws_calls_in_flight) {
+            refuse({"too_many_calls",
+                    "too many actions in flight on this socket; wait for answers before "
+                    "sending more",
+                    c.id});
+          } else {
+            client->authenticated = true;
+            ++client->calls_in_flight;
+            asio::co_spawn(io,
+                           run_ws_act(api, client, limits.max_ws_queued_pushes, c.id, id,
+                                      std::move(caller).value(), std::move(c.action)),
+                           asio::detached);
+          }
+          break;
         }
-        continue;
-      }
-      if (op.value() == "subscribe") {
-        if (client->subscriptions.count(id) != 0) continue;
-        if (client->subscriptions.size() >= limits.max_ws_subscriptions) {
-          client->push(ws_error("too_many_subscriptions",
-                                "unsubscribe from a game before subscribing to another"),
-                       limits.max_ws_queued_pushes);
-          continue;
-        }
-        auto exists = co_await host.get_game(id);
-        if (!exists) {
-          client->push(ws_error(exists.error().code, exists.error().message),
-                       limits.max_ws_queued_pushes);
-          continue;
-        }
-        std::weak_ptr<WsClient> weak = client;
-        const std::size_t limit = limits.max_ws_queued_pushes;
-        GatewayMetrics* m = &metrics;
-        client->subscriptions[id] =
-            host.subscribe(id, [weak, limit, m](const sessions::GameView& v) {
-              if (auto c = weak.lock()) {
-                // Each version once, in order: around a hand-off the same state can arrive
-                // twice (from the old owner, and as the new owner's first push).
-                auto [last, fresh] = c->last_version.try_emplace(v.game.id, v.game.version);
-                if (!fresh) {
-                  if (v.game.version <= last->second) return;
-                  last->second = v.game.version;
+        case WsCommand::Op::kSubscribe: {
+          if (client->subscriptions.count(id) != 0) break;
+          if (client->subscriptions.size() >= limits.max_ws_subscriptions) {
+            refuse({"too_many_subscriptions",
+                    "unsubscribe from a game before subscribing to another", c.id});
+            break;
+          }
+          auto exists = co_await host.get_game(id);
+          if (!exists) {
+            refuse({exists.error().code, exists.error().message, c.id});
+            break;
+          }
+          std::weak_ptr<WsClient> weak = client;
+          const std::size_t limit = limits.max_ws_queued_pushes;
+          GatewayMetrics* m = &metrics;
+          client->subscriptions[id] =
+              host.subscribe(id, [weak, limit, m](const sessions::GameView& v) {
+                if (auto cl = weak.lock()) {
+                  // Each version once, in order: around a hand-off the same state can arrive
+                  // twice (from the old owner, and as the new owner's first push).
+                  auto [last, fresh] = cl->last_version.try_emplace(v.game.id, v.game.version);
+                  if (!fresh) {
+                    if (v.game.version <= last->second) return;
+                    last->second = v.game.version;
+                  }
+                  ++m->websocket_pushes;
+                  cl->push(boost::json::serialize(
+                               boost::json::object{{"event", "game"}, {"game", game_view_json(v)}}),
+                           limit);
                 }
-                ++m->websocket_pushes;
-                c->push(boost::json::serialize(
-                            boost::json::object{{"event", "game"}, {"game", game_view_json(v)}}),
-                        limit);
-              }
-            });
-      } else if (op.value() == "unsubscribe") {
-        auto it = client->subscriptions.find(id);
-        if (it != client->subscriptions.end()) {
-          host.unsubscribe(id, it->second);
-          client->subscriptions.erase(it);
+              });
+          break;
         }
-      } else {
-        client->push(ws_error("bad_request", "op must be \"subscribe\", \"unsubscribe\" or \"act\"",
-                              echo_id),
-                     limits.max_ws_queued_pushes);
+        case WsCommand::Op::kUnsubscribe: {
+          auto it = client->subscriptions.find(id);
+          if (it != client->subscriptions.end()) {
+            host.unsubscribe(id, it->second);
+            client->subscriptions.erase(it);
+          }
+          break;
+        }
       }
     }
   };
+  // Writes have a deadline: a client that stops reading fills its TCP window, and a write
+  // without one would wait for ever while its pushes pile up. Past the deadline, or past the
+  // queue's limit, the socket is closed at once, without another write that could block too.
   auto writer = [&]() -> asio::awaitable<void> {
+    WriteDeadline deadline(io.get_executor());
     for (;;) {
       while (!client->queue.empty() && !client->overflowed) {
         ws.text(true);
+        deadline.arm(stream, limits.ws_write_timeout);
         auto [ec, n] = co_await ws.async_write(asio::buffer(client->queue.front()), kUseTuple);
+        deadline.disarm();
+        if (deadline.has_fired()) {
+          ++metrics.websockets_too_slow;
+          spdlog::info("websocket: a write waited {} ms for the client to read; closed it",
+                       limits.ws_write_timeout.count());
+          co_return;
+        }
         if (ec) co_return;
         client->queue.pop_front();
       }
       if (client->overflowed) {
+        ++metrics.websockets_too_slow;
         spdlog::info("websocket: client too slow to read its pushes; closing it");
+        deadline.arm(stream, kWsCloseTimeout);
         co_await ws.async_close(websocket::close_reason(websocket::close_code::try_again_later,
                                                         "too slow; resubscribe"),
                                 kUseTuple);
+        deadline.disarm();
         co_return;
       }
       client->wake.expires_at(asio::steady_timer::time_point::max());
@@ -369,7 +480,23 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       if (stopped) co_return;
     }
   };
-  co_await (reader() || writer());
+  // A socket that names no user and watches no game within its grace time is closed: idle
+  // unauthenticated sockets would otherwise hold connection slots for nothing.
+  client->authenticated = socket_caller.has_value();
+  auto idle_watch = [&]() -> asio::awaitable<void> {
+    asio::steady_timer t(io);
+    t.expires_after(limits.ws_unauthenticated_idle);
+    co_await t.async_wait(kUseTuple);
+    if (client->authenticated || !client->subscriptions.empty()) {
+      t.expires_at(asio::steady_timer::time_point::max());
+      co_await t.async_wait(kUseTuple);  // until the socket ends otherwise
+      co_return;
+    }
+    ++metrics.websockets_idle_closed;
+    boost::system::error_code ignore;
+    stream.socket().close(ignore);
+  };
+  co_await (reader() || writer() || idle_watch());
   for (const auto& [id, listener] : client->subscriptions) host.unsubscribe(id, listener);
   --metrics.websockets_open;
 }

@@ -22,18 +22,24 @@
 
 #include "base/result.h"
 #include "gateway/api.h"
+#include "gateway/request_parser.h"
 
 namespace minotaur::gateway {
 
 struct ServerLimits {
   std::size_t max_connections = 10'000;
-  std::uint32_t max_header_bytes = 8 * 1024;
-  std::uint64_t max_body_bytes = 64 * 1024;
+  RequestLimits request;  // header, body, trailer and chunk-extension bytes of one request
   std::chrono::milliseconds request_timeout{15'000};  // to read one request, and keep-alive idle
   std::size_t max_ws_message_bytes = 16 * 1024;
   std::size_t max_ws_subscriptions = 16;
   std::size_t max_ws_queued_pushes = 1024;
   std::size_t max_ws_calls_in_flight = 256;  // "act" messages not yet answered, per socket
+  // One WebSocket write: a client that does not read for this long is disconnected.
+  std::chrono::milliseconds ws_write_timeout{10'000};
+  // A WebSocket without a user token and without a subscription is closed after this.
+  std::chrono::milliseconds ws_unauthenticated_idle{10'000};
+  // Connections past max_connections that may still read /healthz, /readyz or /metrics.
+  std::size_t health_reserve_connections = 64;
 };
 
 class HttpServer {

@@ -206,6 +206,7 @@ int run_node(const NodeConfig& config) {
   };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };
+  if (config.client_limits == "off") api_options.budgets = gateway::BudgetLimits::off();
   gateway::Api api(router, signer, metrics, api_options);
   gateway::HttpServer server(io, api, router, metrics);
   auto bound = server.listen(http_host, http_port);

@@ -23,7 +23,8 @@ struct NodeConfig {
   std::string cookie;                                    // the cluster secret
   std::string admin_token;                               // empty: admin calls refused
   std::string replication = "async";
-  bool allow_reset = false;   // POST /api/v1/admin/reset drops every session (test clusters)
+  bool allow_reset = false;          // POST /api/v1/admin/reset drops every session (test clusters)
+  std::string client_limits = "on";  // "off": no per-address or per-user budgets
   std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
 };
 

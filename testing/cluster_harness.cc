@@ -66,9 +66,13 @@ ClusterHarness::~ClusterHarness() {
 }
 
 void ClusterHarness::spawn(Node& n) {
-  bench::NodeCommand command{MINOTAUR_BINARY,  n.spec.name,   n.cluster_port, n.http_port,
-                             n.round_time_ms,  n.cookie_file, admin_file_,    {},
-                             n.spec.extra_args};
+  // Tests drive nodes from one address, faster than any player: no client budgets, unless a
+  // test turns them on (its own --client-limits comes later and wins).
+  std::vector<std::string> extra{"--client-limits", "off"};
+  extra.insert(extra.end(), n.spec.extra_args.begin(), n.spec.extra_args.end());
+  bench::NodeCommand command{
+      MINOTAUR_BINARY, n.spec.name, n.cluster_port, n.http_port, n.round_time_ms, n.cookie_file,
+      admin_file_,     {},          extra};
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& other = nodes_[i];
     if (&other == &n) continue;
