@@ -25,7 +25,7 @@
 // all nodes are printed.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -83,6 +83,7 @@ async function until(what, ms, probe) {
 function spawnNode(cluster, node, seeds) {
   const args = ["node", "--name", node.name, "--cluster", node.cluster, "--http", node.http,
                 "--cookie-file", cluster.cookieFile, "--admin-token-file", cluster.adminFile,
+                "--token-keys-file", cluster.tokenKeysFile,
                 "--round-time-ms", "60000"];
   if (seeds.length) args.push("--seeds", seeds.join(","));
   const proc = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
@@ -125,9 +126,11 @@ async function startCluster() {
   const dir = mkdtempSync(join(tmpdir(), "minotaur-browser-"));
   const cluster = {
     dir, cookieFile: join(dir, "cookie"), adminFile: join(dir, "admin"),
+    tokenKeysFile: join(dir, "token-keys"),
     adminToken: "admin-" + randomBytes(16).toString("hex"), nodes: [],
   };
-  writeFileSync(cluster.cookieFile, "cookie-" + randomBytes(24).toString("hex") + "\n", { mode: 0o600 });
+  writeFileSync(cluster.cookieFile, randomBytes(32).toString("base64url") + "\n", { mode: 0o600 });
+  execFileSync(BINARY, ["token-keys", "new", cluster.tokenKeysFile]);
   writeFileSync(cluster.adminFile, cluster.adminToken + "\n", { mode: 0o600 });
   // Last resort (a test timeout, an uncaught error): never leave a node running.
   const onExit = () => { for (const n of cluster.nodes) if (alive(n)) n.proc.kill("SIGKILL"); };
