@@ -16,6 +16,7 @@
 #include "gateway/token_keys_file.h"
 #include "node/node.h"
 #include "sim/world.h"
+#include "transport/cluster_secret.h"
 
 namespace {
 
@@ -324,7 +325,13 @@ int main(int argc, char** argv) {
     }
     if (!error.empty() || node.cookie.empty()) {
       spdlog::error("no cluster secret: {}",
-                    error.empty() ? "give --cookie-file FILE or set MINOTAUR_COOKIE" : error);
+                    error.empty() ? "give --cookie-file FILE or set MINOTAUR_COOKIE; make the "
+                                    "file once with `head -c 32 /dev/urandom | base64 > cookie`"
+                                  : error);
+      return 2;
+    }
+    if (auto strong = minotaur::transport::check_cluster_secret(node.cookie); !strong) {
+      spdlog::error("refusing to start: {}", strong.error());
       return 2;
     }
     if (token_keys_file.empty()) {

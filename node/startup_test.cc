@@ -1,5 +1,6 @@
-// Multi-process tests of what a node refuses at start (missing or malformed token keys) and of
-// rotating the token keys of a running cluster, with real `minotaur node` processes.
+// Multi-process tests of what a node refuses at start (a weak cluster secret, missing or
+// malformed token keys) and of rotating the token keys of a running cluster, with real
+// `minotaur node` processes.
 #include <gtest/gtest.h>
 
 #include "testing/cluster_harness.h"
@@ -17,6 +18,16 @@ std::string refused(ClusterHarness& c, NodeSpec spec) {
   EXPECT_EQ(c.exit_code(n), 2);
   EXPECT_NE(c.request(n, "GET", "/healthz").status, 200);
   return c.log(n);
+}
+
+TEST(Startup, ANodeWithAWeakClusterSecretRefusesToStartAndSaysHowToMakeOne) {
+  ClusterHarness c;
+  int i = 0;
+  for (const char* cookie : {"s3cret", "passwordpasswordpasswordpassword"}) {
+    const std::string log = refused(c, NodeSpec("weak" + std::to_string(++i)).secret(cookie));
+    EXPECT_NE(log.find("refusing to start: the cluster secret"), std::string::npos) << log;
+    EXPECT_NE(log.find("head -c 32 /dev/urandom | base64 > cookie"), std::string::npos) << log;
+  }
 }
 
 TEST(Startup, ANodeWithoutTokenKeysRefusesToStartAndSaysHowToCreateThem) {
