@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "base/spawn.h"
+#include "bench/cluster_secrets.h"
 #include "bench/procs.h"
 
 namespace minotaur::app {
@@ -59,12 +59,12 @@ class Local {
     std::string dir = o_.dir;
     if (dir.empty()) dir = fs::temp_directory_path() / ("minotaur-local-" + random_hex(4));
     fs::create_directories(dir);
-    cookie_file_ = dir + "/cookie";
-    admin_file_ = dir + "/admin-token";
-    std::ofstream(cookie_file_) << random_hex(32) << "\n";
-    std::ofstream(admin_file_) << random_hex(16) << "\n";
-    fs::permissions(cookie_file_, fs::perms::owner_read | fs::perms::owner_write);
-    fs::permissions(admin_file_, fs::perms::owner_read | fs::perms::owner_write);
+    auto secrets = bench::write_cluster_secrets(dir);
+    if (!secrets) {
+      std::fprintf(stderr, "local: %s\n", secrets.error().c_str());
+      return 1;
+    }
+    secrets_ = std::move(secrets.value());
 
     for (int i = 1; i <= o_.nodes; ++i) {
       NodeProc n;
@@ -76,8 +76,8 @@ class Local {
       nodes_.push_back(n);
     }
     open_control();
-    std::printf("local: starting %d nodes; secret, admin token and logs in %s\n", o_.nodes,
-                dir.c_str());
+    std::printf("local: starting %d nodes; secret, token keys, admin token and logs in %s\n",
+                o_.nodes, dir.c_str());
     for (NodeProc& n : nodes_) {
       if (!start(n)) return stop_all(1);
     }
@@ -100,8 +100,9 @@ class Local {
                                static_cast<std::uint16_t>(n.cluster_port),
                                static_cast<std::uint16_t>(n.http_port),
                                o_.round_time_ms,
-                               cookie_file_,
-                               admin_file_,
+                               secrets_.cookie_file,
+                               secrets_.token_keys_file,
+                               secrets_.admin_token_file,
                                {},
                                {}};
     for (const NodeProc& other : nodes_) {
@@ -321,8 +322,7 @@ class Local {
 
   LocalOptions o_;
   std::string exe_;
-  std::string cookie_file_;
-  std::string admin_file_;
+  bench::ClusterSecrets secrets_;
   std::vector<NodeProc> nodes_;
   int control_fd_ = -1;
   bool quit_ = false;

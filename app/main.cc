@@ -1,4 +1,5 @@
-// minotaur: the one executable. Subcommands: node, local (see SPEC.md section 2).
+// minotaur: the one executable. Subcommands: node, local, token-keys, bench, sim (SPEC.md
+// section 2).
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -9,10 +10,13 @@
 #include <sstream>
 
 #include "app/local.h"
+#include "app/token_keys_command.h"
 #include "bench/cluster_bench.h"
 #include "crdt/bench.h"
+#include "gateway/token_keys_file.h"
 #include "node/node.h"
 #include "sim/world.h"
+#include "transport/cluster_secret.h"
 
 namespace {
 
@@ -44,7 +48,7 @@ int main(int argc, char** argv) {
 
   // minotaur node
   minotaur::node::NodeConfig node;
-  std::string cookie_file, admin_token_file;
+  std::string cookie_file, admin_token_file, token_keys_file;
   auto* node_cmd = app.add_subcommand("node", "Run one node of a cluster.");
   node_cmd->add_option("--name", node.name, "Unique name of this node in the cluster")
       ->envname("MINOTAUR_NAME")
@@ -83,6 +87,17 @@ int main(int argc, char** argv) {
       ->add_option("--cookie-file", cookie_file,
                    "File holding the cluster secret (or set MINOTAUR_COOKIE)")
       ->envname("MINOTAUR_COOKIE_FILE");
+  node_cmd
+      ->add_option("--token-keys-file", token_keys_file,
+                   "File of the keys that sign and verify players' tokens, the same for every "
+                   "node of the cluster; create it with `minotaur token-keys new FILE`")
+      ->envname("MINOTAUR_TOKEN_KEYS_FILE");
+  node_cmd
+      ->add_option("--token-key-overlap-ms", node.token_key_overlap_ms,
+                   minotaur::app::token_key_overlap_help())
+      ->envname("MINOTAUR_TOKEN_KEY_OVERLAP_MS")
+      ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(315'360'000'000)))
+      ->default_val(minotaur::gateway::kTokenLifetimeMs);
   node_cmd
       ->add_option("--admin-token-file", admin_token_file,
                    "File holding the admin token (or set MINOTAUR_ADMIN_TOKEN)")
@@ -130,8 +145,13 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--round-time-ms", local.round_time_ms, "Length of a round")
       ->default_val(30'000);
   local_cmd->add_option("--dir", local.dir,
-                        "Folder for the secret, the admin token and the nodes' logs "
+                        "Folder for the secret, the token keys (kept when the folder has them, so "
+                        "that players stay signed in), the admin token and the nodes' logs "
                         "(default: a new folder under /tmp)");
+
+  // minotaur token-keys
+  minotaur::app::TokenKeysCommand token_keys;
+  minotaur::app::add_token_keys_command(app, token_keys);
 
   // minotaur bench
   auto* bench_cmd = app.add_subcommand(
@@ -315,9 +335,28 @@ int main(int argc, char** argv) {
     }
     if (!error.empty() || node.cookie.empty()) {
       spdlog::error("no cluster secret: {}",
-                    error.empty() ? "give --cookie-file FILE or set MINOTAUR_COOKIE" : error);
+                    error.empty() ? "give --cookie-file FILE or set MINOTAUR_COOKIE; make the "
+                                    "file once with `head -c 32 /dev/urandom | base64 > cookie`"
+                                  : error);
       return 2;
     }
+    if (auto strong = minotaur::transport::check_cluster_secret(node.cookie); !strong) {
+      spdlog::error("refusing to start: {}", strong.error());
+      return 2;
+    }
+    if (token_keys_file.empty()) {
+      spdlog::error(
+          "refusing to start: no token keys; create the file once with `minotaur token-keys new "
+          "FILE` and give every node of the cluster the same file with --token-keys-file FILE "
+          "(or MINOTAUR_TOKEN_KEYS_FILE)");
+      return 2;
+    }
+    auto keys = minotaur::gateway::load_token_keys_file(token_keys_file);
+    if (!keys) {
+      spdlog::error("refusing to start: the token-keys file is not usable: {}", keys.error());
+      return 2;
+    }
+    node.token_keys = std::move(keys.value());
     if (!admin_token_file.empty()) {
       node.admin_token = read_secret_file(admin_token_file, error);
       if (!error.empty()) {
@@ -331,5 +370,6 @@ int main(int argc, char** argv) {
     return minotaur::node::run_node(node);
   }
   if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);
+  if (token_keys.new_command->parsed()) return minotaur::app::run_token_keys_command(token_keys);
   return 0;
 }

@@ -82,6 +82,10 @@ std::vector<std::string> node_command(const NodeCommand& c) {
                                 c.cookie_file,
                                 "--admin-token-file",
                                 c.admin_token_file};
+  if (!c.token_keys_file.empty()) {
+    args.push_back("--token-keys-file");
+    args.push_back(c.token_keys_file);
+  }
   std::string seeds;
   for (const std::uint16_t port : c.seed_ports) {
     if (!seeds.empty()) seeds += ",";
@@ -99,13 +103,12 @@ NodeProcs::NodeProcs(NodeProcsOptions options) : options_(std::move(options)) {
   namespace fs = std::filesystem;
   dir_ = (fs::temp_directory_path() / ("minotaur-bench-" + random_hex(4))).string();
   fs::create_directories(dir_);
-  cookie_file_ = dir_ + "/cookie";
-  admin_file_ = dir_ + "/admin-token";
-  admin_token_ = random_hex(16);
-  std::ofstream(cookie_file_) << random_hex(32) << "\n";
-  std::ofstream(admin_file_) << admin_token_ << "\n";
-  fs::permissions(cookie_file_, fs::perms::owner_read | fs::perms::owner_write);
-  fs::permissions(admin_file_, fs::perms::owner_read | fs::perms::owner_write);
+  auto secrets = write_cluster_secrets(dir_);
+  if (secrets) {
+    secrets_ = std::move(secrets.value());
+  } else {
+    setup_error_ = secrets.error();
+  }
 }
 
 NodeProcs::~NodeProcs() {
@@ -124,6 +127,7 @@ NodeProcs::~NodeProcs() {
 
 Result<Ok, std::string> NodeProcs::start(std::size_t count) {
   MINOTAUR_ASSERT(nodes_.empty());
+  if (!setup_error_.empty()) return err(setup_error_);
   for (std::size_t i = 0; i < count; ++i) {
     Node n;
     n.name = fmt::format("node{}", i + 1);
@@ -153,8 +157,9 @@ Result<Ok, std::string> NodeProcs::spawn(std::size_t i) {
                       n.cluster_port,
                       n.http_port,
                       options_.round_time_ms,
-                      cookie_file_,
-                      admin_file_,
+                      secrets_.cookie_file,
+                      secrets_.token_keys_file,
+                      secrets_.admin_token_file,
                       {},
                       args};
   for (const Node& other : nodes_) {

@@ -1,12 +1,12 @@
 // NodeProcs: the bench's own local cluster — real `minotaur node` processes on 127.0.0.1.
 //
-// Like `minotaur local` (app/local.cc) but on free ports, with a generated secret and admin token
-// in a new folder under /tmp, and with the operations a benchmark needs: stop one node with a
-// signal and measure the time to its exit, start it again with the same name and ports, read a
-// node's resident memory. Every node still running is killed (SIGKILL) when this goes away;
-// the folder (with the nodes' logs) stays unless remove_dir() was called.
-// Operating errors (a node that does not start or become ready) are values with a message that
-// says where its log is. Not thread-safe: one thread drives it.
+// Like `minotaur local` (app/local.cc) but on free ports, with a generated secret, token keys and
+// admin token (bench/cluster_secrets.h) in a new folder under /tmp, and with the operations a
+// benchmark needs: stop one node with a signal and measure the time to its exit, start it again
+// with the same name and ports, read a node's resident memory. Every node still running is killed
+// (SIGKILL) when this goes away; the folder (with the nodes' logs) stays unless remove_dir() was
+// called. Operating errors (a node that does not start or become ready) are values with a message
+// that says where its log is. Not thread-safe: one thread drives it.
 #pragma once
 
 #include <sys/types.h>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "bench/cluster_secrets.h"
 
 namespace minotaur::bench {
 
@@ -47,7 +48,7 @@ class NodeProcs {
   std::uint16_t http_port(std::size_t i) const { return nodes_.at(i).http_port; }
   pid_t pid(std::size_t i) const { return nodes_.at(i).pid; }
   const std::string& log_path(std::size_t i) const { return nodes_.at(i).log; }
-  const std::string& admin_token() const { return admin_token_; }
+  const std::string& admin_token() const { return secrets_.admin_token; }
   const std::string& dir() const { return dir_; }
   // The folder goes too when this goes away (call it when the logs are of no more use).
   void remove_dir() { remove_dir_ = true; }
@@ -67,9 +68,8 @@ class NodeProcs {
 
   NodeProcsOptions options_;
   std::string dir_;
-  std::string cookie_file_;
-  std::string admin_file_;
-  std::string admin_token_;
+  ClusterSecrets secrets_;
+  std::string setup_error_;  // why the secrets could not be written; start() returns it
   std::vector<Node> nodes_;
   bool remove_dir_ = false;
 };
@@ -83,6 +83,7 @@ struct NodeCommand {
   std::uint16_t http_port = 0;
   std::int64_t round_time_ms = 30'000;
   std::string cookie_file;
+  std::string token_keys_file;  // empty: no --token-keys-file (a node that must refuse to start)
   std::string admin_token_file;
   std::vector<std::uint16_t> seed_ports;
   std::vector<std::string> extra_args;

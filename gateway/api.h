@@ -41,7 +41,7 @@ struct GatewayMetrics {
 struct ApiOptions {
   std::string node_name;
   std::string admin_token;  // empty: admin calls are refused
-  std::int64_t token_lifetime_ms = 30LL * 24 * 3600 * 1000;
+  std::int64_t token_lifetime_ms = kTokenLifetimeMs;
   std::function<std::int64_t()> wall_clock_ms;
   std::function<bool()> ready;                        // GET /readyz
   std::function<boost::json::object()> cluster_view;  // GET /api/v1/cluster

@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "gateway/json_fields.h"
@@ -11,7 +12,9 @@
 namespace minotaur::gateway {
 namespace {
 
-constexpr std::string_view kPrefix = "v1.";
+constexpr std::string_view kPrefix = "v2.";
+// The first format, signed with a key derived from the cluster secret: never valid again.
+constexpr std::string_view kRetiredPrefix = "v1.";
 constexpr std::size_t kMaxTokenBytes = 1024;
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
@@ -67,19 +70,24 @@ Result<std::string, std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
-TokenSigner::TokenSigner(std::string_view cluster_secret)
-    : key_(hmac_sha256(cluster_secret, "minotaur user token key v1")) {}
-
-std::string TokenSigner::mac(std::string_view data) const {
-  return base64url_encode(hmac_sha256(key_, data));
+TokenSigner::TokenSigner(std::vector<TokenKey> keys, std::int64_t overlap_ms) {
+  MINOTAUR_ASSERT(!keys.empty());
+  MINOTAUR_ASSERT(overlap_ms >= 0);
+  for (const TokenKey& k : keys) {
+    keys_.push_back({k, token_key_retired_at_ms(keys, k, overlap_ms)});
+  }
+  std::sort(keys_.begin(), keys_.end(), [](const Verifier& a, const Verifier& b) {
+    return a.key.created_at_ms > b.key.created_at_ms;
+  });
 }
 
 std::string TokenSigner::issue(const TokenClaims& c) const {
+  const TokenKey& key = keys_.front().key;
   const boost::json::object payload{
       {"u", c.user_id}, {"n", c.display_name}, {"e", c.expires_at_ms}};
   std::string signed_part =
-      std::string(kPrefix) + base64url_encode(boost::json::serialize(payload));
-  return signed_part + "." + mac(signed_part);
+      std::string(kPrefix) + key.id + "." + base64url_encode(boost::json::serialize(payload));
+  return signed_part + "." + base64url_encode(hmac_sha256(key.secret, signed_part));
 }
 
 Result<TokenClaims, std::string> TokenSigner::verify(std::string_view token,
@@ -89,17 +97,34 @@ Result<TokenClaims, std::string> TokenSigner::verify(std::string_view token,
         std::string("the bearer token is not valid; create a user with POST /api/v1/users "
                     "and send its token"));
   };
-  if (token.size() > kMaxTokenBytes || token.substr(0, kPrefix.size()) != kPrefix) return bad();
+  if (token.size() > kMaxTokenBytes) return bad();
+  if (token.substr(0, kRetiredPrefix.size()) == kRetiredPrefix) {
+    return err(
+        std::string("the bearer token is of a format no longer accepted; create a new user "
+                    "with POST /api/v1/users"));
+  }
+  if (token.substr(0, kPrefix.size()) != kPrefix) return bad();
+  const std::size_t kid_end = token.find('.', kPrefix.size());
   const std::size_t dot = token.rfind('.');
-  if (dot < kPrefix.size()) return bad();
+  if (kid_end == std::string_view::npos || dot <= kid_end) return bad();
+  const std::string_view kid = token.substr(kPrefix.size(), kid_end - kPrefix.size());
+  const auto v =
+      std::find_if(keys_.begin(), keys_.end(), [&](const Verifier& k) { return k.key.id == kid; });
+  if (v == keys_.end()) return bad();  // never one of this cluster's keys, or removed
   const std::string_view signed_part = token.substr(0, dot);
-  if (!constant_time_equal(mac(signed_part), token.substr(dot + 1))) return bad();
-  auto payload = base64url_decode(signed_part.substr(kPrefix.size()));
+  const std::string mac = base64url_encode(hmac_sha256(v->key.secret, signed_part));
+  if (!constant_time_equal(mac, token.substr(dot + 1))) return bad();
+  if (v->retired_at_ms <= now_ms) {
+    return err(
+        std::string("the bearer token was signed with a key that has been retired; create a "
+                    "new user with POST /api/v1/users"));
+  }
+  auto payload = base64url_decode(signed_part.substr(kid_end + 1));
   if (!payload) return bad();
   boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(payload.value(), ec);
-  if (ec || !v.is_object()) return bad();
-  const JsonFields f(v.get_object(), "");
+  const boost::json::value j = boost::json::parse(payload.value(), ec);
+  if (ec || !j.is_object()) return bad();
+  const JsonFields f(j.get_object(), "");
   auto user = f.require_string("u");
   auto name = f.require_string("n");
   auto exp = f.require_int("e", 0, INT64_MAX);

@@ -98,7 +98,9 @@ TEST(Cluster, ANodeWithTheWrongSecretIsNeverAdmitted) {
   ClusterHarness c;
   const auto n1 = c.start("n1");
   const auto n2 = c.start("n2");
-  const auto evil = c.start(testing::NodeSpec("evil").secret("not-the-secret").no_wait());
+  // Strong, so that the node starts, but not the cluster's.
+  const auto evil = c.start(
+      testing::NodeSpec("evil").secret("6DSID8xWTA8IYAfuf/fdjJllwju4mMhrII7wwlqqeGo=").no_wait());
   std::this_thread::sleep_for(2s);  // several reconnect attempts
   for (auto o : {n1, n2}) {
     EXPECT_EQ(c.status_seen_by(o, "evil"), "") << "seen by " << c.name(o);

@@ -161,7 +161,9 @@ int run_node(const NodeConfig& config) {
   }
   store.start();
 
-  const gateway::TokenSigner signer(config.cookie);
+  const gateway::TokenSigner signer(config.token_keys, config.token_key_overlap_ms);
+  spdlog::info("node {}: {} token key(s); key {} signs players' tokens", config.name,
+               config.token_keys.size(), signer.signing_key_id());
   gateway::GatewayMetrics metrics;
   bool serving = false;
   gateway::ApiOptions api_options;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/token_keys.h"
+
 namespace minotaur::node {
 
 struct NodeConfig {
@@ -21,7 +23,9 @@ struct NodeConfig {
   std::int64_t concluded_retention_ms = 10 * 60 * 1000;  // then a concluded game is dropped
   std::int64_t lobby_retention_ms = 60 * 60 * 1000;      // an unchanged lobby is dropped then
   std::string cookie;                                    // the cluster secret
-  std::string admin_token;                               // empty: admin calls refused
+  std::vector<gateway::TokenKey> token_keys;  // players' token keys (gateway/token_keys.h)
+  std::int64_t token_key_overlap_ms = gateway::kTokenLifetimeMs;
+  std::string admin_token;  // empty: admin calls refused
   std::string replication = "async";
   bool allow_reset = false;          // POST /api/v1/admin/reset drops every session (test clusters)
   std::string client_limits = "on";  // "off": no per-address or per-user budgets

@@ -37,10 +37,12 @@ ClusterHarness::ClusterHarness() {
           ("minotaur-test-" + std::to_string(getpid()) + "-" + std::to_string(rd())))
              .string();
   std::filesystem::create_directories(dir_);
-  cookie_file_ = dir_ + "/cookie";
-  admin_file_ = dir_ + "/admin";
-  std::ofstream(cookie_file_) << "test-cookie-" << rd() << "\n";
-  std::ofstream(admin_file_) << kAdminToken << "\n";
+  auto secrets = bench::write_cluster_secrets(dir_, kAdminToken);
+  if (secrets) {
+    secrets_ = std::move(secrets.value());
+  } else {
+    ADD_FAILURE() << secrets.error();
+  }
 }
 
 ClusterHarness::~ClusterHarness() {
@@ -70,9 +72,16 @@ void ClusterHarness::spawn(Node& n) {
   // test turns them on (its own --client-limits comes later and wins).
   std::vector<std::string> extra{"--client-limits", "off"};
   extra.insert(extra.end(), n.spec.extra_args.begin(), n.spec.extra_args.end());
-  bench::NodeCommand command{
-      MINOTAUR_BINARY, n.spec.name, n.cluster_port, n.http_port, n.round_time_ms, n.cookie_file,
-      admin_file_,     {},          extra};
+  bench::NodeCommand command{MINOTAUR_BINARY,
+                             n.spec.name,
+                             n.cluster_port,
+                             n.http_port,
+                             n.round_time_ms,
+                             n.cookie_file,
+                             n.token_keys_file,
+                             secrets_.admin_token_file,
+                             {},
+                             extra};
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& other = nodes_[i];
     if (&other == &n) continue;
@@ -96,10 +105,15 @@ std::size_t ClusterHarness::start(NodeSpec spec, std::int64_t round_time_ms) {
   n.cluster_port = free_port();
   n.log_path = dir_ + "/" + n.spec.name + ".log";
   n.index = nodes_.size();
-  n.cookie_file = cookie_file_;
+  n.cookie_file = secrets_.cookie_file;
   if (!n.spec.cookie.empty()) {
     n.cookie_file = dir_ + "/" + n.spec.name + ".cookie";
     std::ofstream(n.cookie_file) << n.spec.cookie << "\n";
+  }
+  n.token_keys_file = n.spec.no_token_keys ? "" : secrets_.token_keys_file;
+  if (n.spec.token_keys_text) {
+    n.token_keys_file = dir_ + "/" + n.spec.name + ".token-keys";
+    std::ofstream(n.token_keys_file) << *n.spec.token_keys_text;
   }
   nodes_.push_back(n);
   const std::size_t index = nodes_.size() - 1;
@@ -235,6 +249,26 @@ std::pair<std::string, std::string> ClusterHarness::new_user(std::size_t i,
   const auto j = r.json();
   if (!j.is_object()) return {};
   return {std::string(j.at("user_id").as_string()), std::string(j.at("token").as_string())};
+}
+
+std::pair<int, std::string> ClusterHarness::run_minotaur(const std::vector<std::string>& args) {
+  const std::string out_path = dir_ + "/run-" + std::to_string(++runs_) + ".log";
+  std::vector<std::string> argv{MINOTAUR_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto pid = spawn_logged(argv, out_path);
+  if (!pid) return {-1, pid.error()};
+  int status = 0;
+  const bool done =
+      eventually([&] { return waitpid(pid.value(), &status, WNOHANG) == pid.value(); },
+                 std::chrono::seconds(30));
+  if (!done) {
+    kill(pid.value(), SIGKILL);
+    waitpid(pid.value(), &status, 0);
+  }
+  std::ifstream in(out_path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return {done && WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
 }
 
 bool ClusterHarness::eventually(const std::function<bool()>& check,

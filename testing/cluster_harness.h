@@ -1,7 +1,8 @@
 // ClusterHarness: real `minotaur node` processes on loopback for multi-process tests (the
 // counterpart of the journal's ClusterHelper).
 //
-// Starts nodes on free 127.0.0.1 ports with a shared secret, waits until each is ready, calls
+// Starts nodes on free 127.0.0.1 ports with a shared secret and token keys
+// (bench/cluster_secrets.h), waits until each is ready, calls
 // their HTTP API, stops them with SIGTERM (a deploy) or SIGKILL (a crash), restarts them, and
 // always kills what is left when it goes away. When the current test has failed, the destructor
 // prints the tail of every node's log. Not thread-safe: one test thread drives it.
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/cluster_secrets.h"
 #include "bench/http_client.h"
 #include "bench/procs.h"
 
@@ -41,6 +43,15 @@ struct NodeSpec {
     cookie = std::move(s);
     return *this;
   }
+  // The node's own token-keys file holds `text` (malformed, say); without_token_keys(): none.
+  NodeSpec& token_keys(std::string text) {
+    token_keys_text = std::move(text);
+    return *this;
+  }
+  NodeSpec& without_token_keys() {
+    no_token_keys = true;
+    return *this;
+  }
   NodeSpec& no_wait() {
     wait_ready = false;
     return *this;
@@ -50,8 +61,10 @@ struct NodeSpec {
   std::vector<std::string> extra_args;  // e.g. {"--replication", "sync"}
   // Which nodes (by index) it is seeded with; by default every other node started so far.
   std::optional<std::vector<std::size_t>> seed_nodes;
-  std::string cookie;      // empty: the cluster's secret; set it to start an impostor
-  bool wait_ready = true;  // false: start() returns without waiting for /readyz
+  std::string cookie;  // empty: the cluster's secret; set it to start an impostor
+  std::optional<std::string> token_keys_text;  // unset: the cluster's token-keys file
+  bool no_token_keys = false;                  // true: started without --token-keys-file
+  bool wait_ready = true;                      // false: start() returns without waiting for /readyz
 };
 
 class ClusterHarness {
@@ -90,6 +103,12 @@ class ClusterHarness {
   // A new user on `node`: its id and token.
   std::pair<std::string, std::string> new_user(std::size_t node, const std::string& name) const;
 
+  // The token-keys file every node is given (unless its spec says otherwise).
+  const std::string& token_keys_file() const { return secrets_.token_keys_file; }
+  // Runs `minotaur ARGS...` (a tool subcommand, say `token-keys new FILE`) to its exit, within
+  // 30 s: its exit code (-1 when it did not start or finish) and everything it printed.
+  std::pair<int, std::string> run_minotaur(const std::vector<std::string>& args);
+
   // Retries `check` every 20 ms until it returns true or the time-out passes.
   static bool eventually(const std::function<bool()>& check,
                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
@@ -104,15 +123,16 @@ class ClusterHarness {
     int exit_code = 0;
     std::string log_path;
     std::string cookie_file;
+    std::string token_keys_file;  // empty: none given
     std::size_t index = 0;
   };
   void spawn(Node& node);
   bool wait_ready(std::size_t node);
 
   std::string dir_;
-  std::string cookie_file_;
-  std::string admin_file_;
+  bench::ClusterSecrets secrets_;
   std::vector<Node> nodes_;
+  int runs_ = 0;  // of run_minotaur, to name their output files
 };
 
 // One player of a game given to POST /api/v1/games.

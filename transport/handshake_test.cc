@@ -61,7 +61,10 @@ Outcome run(Handshake& d, Handshake& a) {
   return o;
 }
 
-const std::string kSecret = "correct horse battery staple, the cluster cookie";
+// Strong, as a node requires (transport/cluster_secret.h); the wrong ones are strong too, so
+// that only the mismatch is tested.
+const std::string kSecret = "C2cSxc234vq5XKV36/QDbT78oBRlLAUuHbLszwNJEdI=";
+const std::string kOtherSecret = "MhxUlDGExej2wVJ1NId0KKyAEZgwc2rff/eQSf5WOVw=";
 
 TEST(Handshake, BothSidesAuthenticateAndLearnEachOther) {
   Handshake d(Role::kDialer, kSecret, id("alpha", 11), nonce(1));
@@ -83,7 +86,7 @@ TEST(Handshake, BothSidesAuthenticateAndLearnEachOther) {
 }
 
 TEST(Handshake, WrongSecretIsRefusedAndTheAcceptorRevealsNoProof) {
-  Handshake d(Role::kDialer, "not the cluster secret", id("intruder", 1), nonce(1));
+  Handshake d(Role::kDialer, kOtherSecret, id("intruder", 1), nonce(1));
   Handshake a(Role::kAcceptor, kSecret, id("beta", 2), nonce(2));
   Outcome o = run(d, a);
   EXPECT_FALSE(o.acceptor_done);
@@ -104,7 +107,7 @@ TEST(Handshake, WrongSecretIsRefusedAndTheAcceptorRevealsNoProof) {
 
 TEST(Handshake, AcceptorWithWrongSecretIsRefusedByTheDialer) {
   Handshake d(Role::kDialer, kSecret, id("alpha", 1), nonce(1));
-  Handshake a(Role::kAcceptor, "other", id("beta", 2), nonce(2));
+  Handshake a(Role::kAcceptor, kOtherSecret, id("beta", 2), nonce(2));
   // The acceptor cannot verify the dialer's proof, so it never sends its own; a forged acceptor
   // proof is refused by the dialer.
   ASSERT_TRUE(a.on_frame(d.hello()).ok());

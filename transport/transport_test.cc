@@ -23,7 +23,8 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-const std::string kSecret = "transport-test-secret-0123456789abcdef";
+// Strong, as a node requires (transport/cluster_secret.h).
+const std::string kSecret = "U3rHzCoWAAzaxHWNEb7HrAJylzYU1mRNtYO+edl9ec8=";
 
 struct Received {
   std::string from;
@@ -156,7 +157,8 @@ TEST(Transport, ThreeNodesDialingEachOtherKeepOneConnectionPerPair) {
 TEST(Transport, PeerWithTheWrongSecretIsRefusedBothWays) {
   asio::io_context io;
   Node a(io, "alpha", 1);
-  Node bad(io, "mallory", 2, "a-different-secret");
+  Node bad(io, "mallory", 2,
+           "UAJaW5VuIVfxmk6GI+kCZrgC2txxS6G4R5X2MiRKcu0=");  // strong, but another
   ASSERT_TRUE(bad.transport->connect(a.address()).ok());
   ASSERT_TRUE(a.transport->connect(bad.address()).ok());
   ASSERT_TRUE(run_until(io, [&] {

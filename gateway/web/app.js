@@ -46,6 +46,7 @@ async function api(method, path, body) {
       });
       const data = await res.json().catch(() => ({}));
       if (res.status === 503 && Date.now() < deadline) { nextBase(); await sleep(200); continue; }
+      if (res.status === 401 && S.token) throw signOut();
       if (!res.ok) {
         const e = new Error((data.error && data.error.message) || ("HTTP " + res.status));
         e.status = res.status; e.code = data.error && data.error.code;
@@ -62,6 +63,20 @@ async function api(method, path, body) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The cluster refused our stored token (expired, its key retired, or of an old format): forget
+// the user and everything of theirs, and ask for a name again. Returns the error to throw.
+function signOut() {
+  const ws = S.ws;
+  S.ws = null;  // its onclose must not reconnect
+  if (ws) ws.close();
+  Object.assign(S, {token: null, userId: null, name: null, lobby: null, gameId: null, game: null});
+  save();
+  const e = new Error("Your sign-in is no longer valid; enter your name to play again.");
+  e.status = 401; e.code = "unauthorized";
+  setTimeout(() => { route(); showError(e.message); });  // after the caller showed its error
+  return e;
+}
+
 function show(section) {
   for (const id of ["signin", "lobby-choice", "lobby", "game"]) $(id).hidden = id !== section;
 }
@@ -75,6 +90,7 @@ $("signin-form").addEventListener("submit", async (ev) => {
     const u = await api("POST", "/api/v1/users", {display_name: name});
     Object.assign(S, {token: u.token, userId: u.user_id, name});
     save();
+    showError("");
     route();
   } catch (e) { showError(e.message); }
 });
