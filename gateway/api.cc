@@ -90,7 +90,7 @@ Api::Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metr
       signer_(signer),
       metrics_(metrics),
       options_(std::move(options)),
-      budgets_(options_.budgets) {
+      budgets_(std::make_shared<ClientBudgets>(options_.budgets)) {
   MINOTAUR_ASSERT(options_.wall_clock_ms);
   MINOTAUR_ASSERT(options_.ready);
   MINOTAUR_ASSERT(options_.cluster_view);
@@ -123,8 +123,8 @@ boost::asio::awaitable<Result<json::object, Api::Refusal>> Api::act(std::string 
   }
   auto action = action_from_json(body);
   if (!action) co_return err(Refusal{http::status::bad_request, "bad_request", action.error()});
-  if (const auto wait = budgets_.calls().take(caller.user_id, 1, options_.wall_clock_ms())) {
-    budgets_.count_refusal();
+  if (const auto wait = budgets_->calls().take(caller.user_id, 1, options_.wall_clock_ms())) {
+    budgets_->count_refusal();
     co_return err(Refusal{http::status::too_many_requests, "rate_limited",
                           "too many actions from this user; slow down", wait});
   }
@@ -161,24 +161,24 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
                           std::string_view what) -> std::optional<Response> {
       const std::int64_t wait = b.take(key, 1, now_ms);
       if (wait == 0) return std::nullopt;
-      budgets_.count_refusal();
+      budgets_->count_refusal();
       return too_many(wait, what);
     };
     // A join code that names no lobby costs one guess of the address's and the user's budgets;
     // while either is spent, codes are not even looked up.
     const auto guesses_left =
         [&](const std::optional<sessions::Caller>& caller) -> std::optional<Response> {
-      std::int64_t wait = budgets_.join_misses_by_address().peek(address, 1, now_ms);
+      std::int64_t wait = budgets_->join_misses_by_address().peek(address, 1, now_ms);
       if (caller) {
-        wait = std::max(wait, budgets_.join_misses_by_user().peek(caller->user_id, 1, now_ms));
+        wait = std::max(wait, budgets_->join_misses_by_user().peek(caller->user_id, 1, now_ms));
       }
       if (wait == 0) return std::nullopt;
-      budgets_.count_refusal();
+      budgets_->count_refusal();
       return too_many(wait, "wrong join codes");
     };
     const auto missed = [&](const std::optional<sessions::Caller>& caller) {
-      (void)budgets_.join_misses_by_address().take(address, 1, now_ms);
-      if (caller) (void)budgets_.join_misses_by_user().take(caller->user_id, 1, now_ms);
+      (void)budgets_->join_misses_by_address().take(address, 1, now_ms);
+      if (caller) (void)budgets_->join_misses_by_user().take(caller->user_id, 1, now_ms);
     };
     const auto seg = path_segments(req.target());
     const http::verb m = req.method();
@@ -241,7 +241,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
           metrics_.connections_open, metrics_.connections_refused, metrics_.connections_failed,
           metrics_.accept_errors, metrics_.websockets_open, metrics_.websockets_too_slow,
-          metrics_.websockets_idle_closed, budgets_.refused(), metrics_.websocket_pushes,
+          metrics_.websockets_idle_closed, budgets_->refused(), metrics_.websocket_pushes,
           options_.game_count(), options_.lobby_count(),
           host_.ownership_counters().handoffs_received);
       if (options_.extra_metrics) out += options_.extra_metrics();
@@ -252,7 +252,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
       // Users.
       if (is({"api", "v1", "users"})) {
         if (m != http::verb::post) co_return method_not_allowed();
-        if (auto r = over(budgets_.users(), address, "new users")) co_return std::move(*r);
+        if (auto r = over(budgets_->users(), address, "new users")) co_return std::move(*r);
         auto body = parse_json(req.body());
         if (!body) co_return bad_request(body.error());
         if (!body.value().is_object()) co_return bad_request("the body must be a JSON object");
@@ -293,7 +293,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         if (is({"api", "v1", "lobbies"})) {
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller || caller->admin) co_return unauthorized();
-          if (auto r = over(budgets_.lobbies(), caller->user_id, "new lobbies")) {
+          if (auto r = over(budgets_->lobbies(), caller->user_id, "new lobbies")) {
             co_return std::move(*r);
           }
           auto lobby = co_await host_.create_lobby(*caller);
@@ -377,7 +377,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller) co_return unauthorized();
           if (!caller->admin) {
-            if (auto r = over(budgets_.calls(), caller->user_id, "calls")) co_return std::move(*r);
+            if (auto r = over(budgets_->calls(), caller->user_id, "calls")) co_return std::move(*r);
           }
           auto g = co_await host_.end_round(id, *caller);
           if (!g) co_return session_error(g.error());

@@ -11,6 +11,7 @@
 #include <boost/json.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "gateway/client_budgets.h"
@@ -84,7 +85,9 @@ class Api {
                                                                    boost::json::value action);
 
   // What the server itself checks: connections and requests per address.
-  ClientBudgets& budgets() { return budgets_; }
+  // Shared: a connection's coroutine may end after the Api is gone (at the node's shutdown),
+  // and it still gives its connection back.
+  const std::shared_ptr<ClientBudgets>& budgets() { return budgets_; }
 
   // 429 with Retry-After, for a budget that `wait_ms` would refill.
   static Response too_many(std::int64_t wait_ms, std::string_view what);
@@ -96,7 +99,7 @@ class Api {
   const TokenSigner& signer_;
   GatewayMetrics& metrics_;
   ApiOptions options_;
-  ClientBudgets budgets_;
+  std::shared_ptr<ClientBudgets> budgets_;
 };
 
 // The JSON of a game as the API returns it: the game plus "node" and "epoch".

@@ -51,6 +51,7 @@ struct HttpServer::State : std::enable_shared_from_this<State> {
         host(host_in),
         metrics(metrics_in),
         limits(limits_in),
+        budgets(api_in.budgets()),
         acceptor(io_in) {}
 
   asio::io_context& io;
@@ -58,6 +59,7 @@ struct HttpServer::State : std::enable_shared_from_this<State> {
   sessions::Router& host;
   GatewayMetrics& metrics;
   ServerLimits limits;
+  std::shared_ptr<ClientBudgets> budgets;  // the Api's, kept while a connection lives
   tcp::acceptor acceptor;
   std::set<beast::tcp_stream*> streams;  // open connections, to close on stop()
   bool stopped = false;
@@ -219,7 +221,7 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
   boost::system::error_code aec;
   const auto remote = socket.remote_endpoint(aec);
   const std::string address = aec ? std::string("?") : remote.address().to_string();
-  if (!api.budgets().open_connection(address)) {
+  if (!budgets->open_connection(address)) {
     // Over its share: closed at once, without a write that a flood could make wait.
     ++metrics.connections_refused;
     refused_log.note(steady_ms(), [&](std::uint64_t count) {
@@ -239,8 +241,10 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
     const std::string& address;
     ~Guard() {
       s.streams.erase(&stream);
-      --s.metrics.connections_open;
-      s.api.budgets().close_connection(address);
+      s.budgets->close_connection(address);
+      // After stop() the node's metrics may be gone: the io_context destroys what is left of
+      // the coroutines last.
+      if (!s.stopped) --s.metrics.connections_open;
     }
   } guard{*this, stream, address};
   // The one catch of a connection: whatever its own code throws on a client's input ends this
@@ -316,9 +320,9 @@ asio::awaitable<void> HttpServer::State::serve_connection(beast::tcp_stream& str
       co_return;
     }
     Response res;
-    const std::int64_t wait = health ? 0 : api.budgets().requests().take(address, 1, steady_ms());
+    const std::int64_t wait = health ? 0 : budgets->requests().take(address, 1, steady_ms());
     if (wait > 0) {
-      api.budgets().count_refusal();
+      budgets->count_refusal();
       res = Api::too_many(wait, "requests");
     } else {
       res = co_await api.handle(req, address);
@@ -363,8 +367,8 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       if (ec) co_return;
       const std::string text = beast::buffers_to_string(buf.data());
       buf.consume(buf.size());
-      if (const auto wait = api.budgets().requests().take(address, 1, steady_ms())) {
-        api.budgets().count_refusal();
+      if (const auto wait = budgets->requests().take(address, 1, steady_ms())) {
+        budgets->count_refusal();
         refuse({"rate_limited",
                 fmt::format("too many messages from this client; retry in {} ms", wait),
                 std::nullopt});
