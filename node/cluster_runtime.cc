@@ -257,9 +257,13 @@ std::string ClusterRuntime::metrics_text() const {
       "# TYPE minotaur_cluster_handshake_failures_total counter\n"
       "minotaur_cluster_handshake_failures_total {}\n"
       "# TYPE minotaur_cluster_frames_rejected_total counter\n"
-      "minotaur_cluster_frames_rejected_total {}\n",
+      "minotaur_cluster_frames_rejected_total {}\n"
+      "# TYPE minotaur_cluster_connections_refused_total counter\n"
+      "minotaur_cluster_connections_refused_total{{reason=\"unauthenticated\"}} {}\n"
+      "minotaur_cluster_connections_refused_total{{reason=\"established\"}} {}\n",
       up + 1, c.messages_sent, c.messages_received, c.bytes_sent, c.bytes_received, c.reconnects,
-      c.handshake_failures + c.handshake_timeouts, c.frames_rejected);
+      c.handshake_failures + c.handshake_timeouts, c.frames_rejected,
+      c.connections_refused_handshaking, c.connections_refused_limit);
 }
 
 void ClusterRuntime::announce_leaving() {

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "base/assert.h"
+#include "base/log_throttle.h"
 #include "transport/address.h"
 #include "transport/handshake.h"
 
@@ -318,19 +319,43 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
     while (!self->stopped_) {
       auto [ec, socket] = co_await self->acceptor_.async_accept(kNoThrow);
       if (self->stopped_) break;
+      const std::int64_t now_ms = steady_ms();
       if (ec) {
-        // Out of file descriptors and the like: say so, wait, keep serving.
-        spdlog::warn("transport: accept failed: {}; retrying in 100 ms", ec.message());
+        // Out of file descriptors and the like: say so (once per interval), wait, keep serving.
+        self->accept_log_.note(now_ms, [&](std::uint64_t count) {
+          spdlog::warn(
+              "transport: accept failed: {} ({} times in the last interval); retrying "
+              "every 100 ms; raise the open-file limit (ulimit -n) if it goes on",
+              ec.message(), count);
+        });
         co_await sleep(pause, 100);
         continue;
       }
-      if (self->connections_.size() >= self->config_.max_connections) {
-        ++self->counters_.connections_refused_limit;
-        spdlog::warn("transport: refusing a cluster connection: {} connections open (the limit)",
-                     self->connections_.size());
-        boost::system::error_code ignored;
-        socket.close(ignored);
-        continue;
+      // Strangers (accepted, not yet authenticated) have a budget of their own. When it is
+      // full, the oldest stranger makes room: a real peer finishes its handshake in a round
+      // trip, so under a flood of connections that say nothing it still gets through, and
+      // neither the established peers nor our own dials are touched.
+      const std::size_t handshaking = self->accepted_handshaking();
+      const bool full = self->connections_.size() - handshaking >= self->config_.max_connections;
+      if (full || handshaking >= self->config_.max_handshaking) {
+        ++(full ? self->counters_.connections_refused_limit
+                : self->counters_.connections_refused_handshaking);
+        self->refused_log_.note(now_ms, [&](std::uint64_t count) {
+          spdlog::warn(
+              "transport: {} cluster connections refused or dropped in the last interval: {}",
+              count,
+              full ? fmt::format("{} connections open (the limit)",
+                                 self->connections_.size() - handshaking)
+                   : fmt::format("{} unauthenticated connections at once (the limit); the oldest "
+                                 "made room",
+                                 handshaking));
+        });
+        if (full) {
+          boost::system::error_code ignored;
+          socket.close(ignored);
+          continue;
+        }
+        self->close_oldest_stranger();
       }
       ++self->counters_.connections_accepted;
       auto c = self->new_connection(Role::kAcceptor);
@@ -347,6 +372,30 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
                                             std::shared_ptr<Connection> c) {
     self->arm_deadline(c);
     co_await run_connection(self, c, nullptr);
+  }
+
+  void close_oldest_stranger() {
+    for (const auto& [id, c] : connections_) {  // by id: oldest first
+      if (c->role == Role::kAcceptor && !c->authenticated && !c->closed) {
+        close(*c);
+        return;
+      }
+    }
+  }
+
+  // Accepted connections whose peer has not authenticated yet.
+  std::size_t accepted_handshaking() const {
+    std::size_t n = 0;
+    for (const auto& [id, c] : connections_) {
+      if (c->role == Role::kAcceptor && !c->authenticated) ++n;
+    }
+    return n;
+  }
+
+  static std::int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
   }
 
   std::shared_ptr<Connection> new_connection(Role role) {
@@ -397,7 +446,7 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   static asio::awaitable<DialOutcome> dial_once(std::shared_ptr<TransportImpl> self,
                                                 std::shared_ptr<DialTarget> t) {
     ++self->counters_.dial_attempts;
-    if (self->connections_.size() >= self->config_.max_connections) {
+    if (self->connections_.size() - self->accepted_handshaking() >= self->config_.max_connections) {
       ++self->counters_.connections_refused_limit;
       co_return DialOutcome::kFailed;
     }
@@ -655,6 +704,8 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   TransportConfig config_;
   TransportHandlers handlers_;
   tcp::acceptor acceptor_;
+  LogThrottle accept_log_{10'000};
+  LogThrottle refused_log_{10'000};
   std::mt19937_64 rng_;  // back-off jitter only; nonces come from RAND_bytes
   std::uint16_t port_ = 0;
   bool started_ = false;
@@ -700,7 +751,9 @@ Result<Ok, SendError> Transport::send(std::string_view peer_name, v1::Channel ch
 void Transport::disconnect(std::string_view peer_name) {
   impl_->disconnect(peer_name);
 }
-bool Transport::idle() const { return impl_->idle(); }
+bool Transport::idle() const {
+  return impl_->idle();
+}
 
 bool Transport::connected(std::string_view peer_name) const {
   return impl_->connected(peer_name);

@@ -68,7 +68,11 @@ struct TransportConfig {
   std::uint32_t handshake_timeout_ms = 3000;                 // from connect start to authenticated
   std::uint32_t reconnect_initial_ms = 100;
   std::uint32_t reconnect_max_ms = 2000;
-  std::size_t max_connections = 512;  // handshaking + established, both directions
+  // Established connections and our own dials, both directions. Accepted connections that
+  // have not authenticated yet have a budget of their own, so that a flood of strangers at the
+  // cluster port cannot keep a restarted member from rejoining.
+  std::size_t max_connections = 512;
+  std::size_t max_handshaking = 64;  // accepted, not yet authenticated; the oldest makes room
   std::size_t max_dial_targets = 512;
 };
 
@@ -98,8 +102,9 @@ struct TransportCounters {
   std::uint64_t handshake_timeouts = 0;
   std::uint64_t peers_connected = 0;
   std::uint64_t peers_disconnected = 0;
-  std::uint64_t connections_refused_limit = 0;  // max_connections reached
-  std::uint64_t frames_rejected = 0;            // oversized or undecodable frames from peers
+  std::uint64_t connections_refused_limit = 0;        // max_connections reached
+  std::uint64_t connections_refused_handshaking = 0;  // oldest strangers dropped to make room
+  std::uint64_t frames_rejected = 0;                  // oversized or undecodable frames from peers
   std::uint64_t sends_not_connected = 0;
   std::uint64_t send_queue_overflows = 0;
 };

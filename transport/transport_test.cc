@@ -247,6 +247,31 @@ TEST(Transport, GarbageTruncatedAndOversizedFramesAreDroppedAndTheListenerKeepsS
   ASSERT_TRUE(run_until(io, [&] { return got(a, "beta", "still here"); }));
 }
 
+// A flood of strangers that connect and say nothing cannot keep peers out: they have their
+// own budget, the oldest of them makes room for a newcomer, and our own dials and the
+// established connections do not count them.
+TEST(Transport, StrangersAtTheClusterPortCannotKeepAPeerOut) {
+  asio::io_context io;
+  const auto tight = [](TransportConfig& c) {
+    c.max_handshaking = 8;
+    c.max_connections = 4;
+    c.handshake_timeout_ms = 30'000;  // they would hold their slots for the whole test
+  };
+  Node a(io, "alpha", 1, kSecret, 0, tight);
+  Node b(io, "beta", 2);
+  Node c(io, "gamma", 3);
+  std::vector<std::unique_ptr<RawClient>> strangers;
+  for (int i = 0; i < 20; ++i) strangers.push_back(std::make_unique<RawClient>(a.address()));
+  ASSERT_TRUE(
+      run_until(io, [&] { return a.transport->counters().connections_refused_handshaking >= 12; }));
+  // alpha dials beta; gamma dials alpha through the strangers.
+  ASSERT_TRUE(a.transport->connect(b.address()).ok());
+  ASSERT_TRUE(c.transport->connect(a.address()).ok());
+  ASSERT_TRUE(run_until(
+      io, [&] { return a.transport->connected("beta") && a.transport->connected("gamma"); }));
+  EXPECT_EQ(a.transport->counters().connections_refused_limit, 0u);
+}
+
 // Drives a Handshake over a RawClient while the node's io_context runs.
 bool raw_handshake(asio::io_context& io, RawClient& raw, Handshake& hs) {
   raw.write(encode_frame(hs.hello()).value());
