@@ -125,6 +125,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"on", "off"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->default_val("on");
+  node_cmd
+      ->add_option("--max-connections", node.max_connections,
+                   "Client connections (HTTP and WebSocket) this node keeps open at once; past "
+                   "it, 64 more may still read /healthz, /readyz and /metrics")
+      ->envname("MINOTAUR_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 1'000'000))
+      ->default_val(10'000);
 
   // minotaur local
   minotaur::app::LocalOptions local;

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -219,10 +220,9 @@ Result<Ok, std::string> NodeProcs::restart(std::size_t i) {
   return wait_ready(i);
 }
 
-std::uint64_t NodeProcs::rss_bytes(std::size_t i) const {
-  const pid_t p = nodes_.at(i).pid;
-  if (p <= 0) return 0;
-  std::ifstream in(fmt::format("/proc/{}/status", p));
+std::uint64_t process_rss_bytes(pid_t pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
   std::string line;
   while (std::getline(in, line)) {
     if (line.rfind("VmRSS:", 0) == 0) {
@@ -233,6 +233,30 @@ std::uint64_t NodeProcs::rss_bytes(std::size_t i) const {
     }
   }
   return 0;
+}
+
+std::uint64_t process_cpu_ms(pid_t pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces, so start after its ')'): state is
+  // field 3, utime and stime are fields 14 and 15, in clock ticks.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream s(stat.substr(close + 2));
+  std::string field;
+  std::uint64_t utime = 0;
+  std::uint64_t stime = 0;
+  for (int i = 3; i <= 15 && s >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  const long ticks = sysconf(_SC_CLK_TCK);
+  return ticks > 0 ? (utime + stime) * 1000 / static_cast<std::uint64_t>(ticks) : 0;
+}
+
+std::uint64_t NodeProcs::rss_bytes(std::size_t i) const {
+  return process_rss_bytes(nodes_.at(i).pid);
 }
 
 }  // namespace minotaur::bench

@@ -74,6 +74,11 @@ class NodeProcs {
   bool remove_dir_ = false;
 };
 
+// VmRSS of process `pid` from /proc/PID/status, in bytes; 0 when it cannot be read.
+std::uint64_t process_rss_bytes(pid_t pid);
+// The CPU time process `pid` has used (user + system, /proc/PID/stat), in ms; 0 when unreadable.
+std::uint64_t process_cpu_ms(pid_t pid);
+
 // The command line of one `minotaur node` on 127.0.0.1, seeded with the other nodes' cluster
 // ports. NodeProcs, `minotaur local` and the test harness start nodes with it.
 struct NodeCommand {

@@ -105,6 +105,13 @@ std::optional<sessions::Caller> Api::caller_of(const Request& req) const {
       std::string_view(auth.data() + kBearer.size(), auth.size() - kBearer.size()));
 }
 
+bool Api::is_admin(const Request& req) const {
+  const auto auth = req[http::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  return !options_.admin_token.empty() && auth.substr(0, kBearer.size()) == kBearer &&
+         constant_time_equal(auth.substr(kBearer.size()), options_.admin_token);
+}
+
 std::optional<sessions::Caller> Api::caller_of_token(std::string_view token) const {
   if (!options_.admin_token.empty() && constant_time_equal(token, options_.admin_token)) {
     return sessions::Caller{"", "admin", true};

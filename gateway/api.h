@@ -67,6 +67,8 @@ class Api {
   // The caller a request's `Authorization: Bearer` header names (also the WebSocket upgrade's);
   // nullopt when missing or invalid.
   std::optional<sessions::Caller> caller_of(const Request& request) const;
+  // Whether the request carries the admin token (the per-address budgets do not apply to it).
+  bool is_admin(const Request& request) const;
   // The caller a bearer token names (the admin token or a user token); nullopt when invalid.
   std::optional<sessions::Caller> caller_of_token(std::string_view token) const;
 

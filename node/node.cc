@@ -210,7 +210,9 @@ int run_node(const NodeConfig& config) {
   api_options.lobby_count = [&] { return host.lobby_count(); };
   if (config.client_limits == "off") api_options.budgets = gateway::BudgetLimits::off();
   gateway::Api api(router, signer, metrics, api_options);
-  gateway::HttpServer server(io, api, router, metrics);
+  gateway::ServerLimits server_limits;
+  server_limits.max_connections = config.max_connections;
+  gateway::HttpServer server(io, api, router, metrics, server_limits);
   auto bound = server.listen(http_host, http_port);
   if (!bound) {
     spdlog::error("{}", bound.error());

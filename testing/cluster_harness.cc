@@ -200,6 +200,10 @@ const std::string& ClusterHarness::name(std::size_t i) const {
   return nodes_.at(i).spec.name;
 }
 
+pid_t ClusterHarness::pid(std::size_t i) const {
+  return nodes_.at(i).pid;
+}
+
 std::string ClusterHarness::log(std::size_t i) const {
   std::ifstream in(nodes_.at(i).log_path);
   std::stringstream s;

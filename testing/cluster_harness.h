@@ -90,6 +90,7 @@ class ClusterHarness {
   bool running(std::size_t node) const;
 
   std::uint16_t http_port(std::size_t node) const;
+  pid_t pid(std::size_t node) const;  // of the running process; -1 when it is not running
   std::uint16_t cluster_port(std::size_t node) const;
   const std::string& name(std::size_t node) const;
   std::string log(std::size_t node) const;

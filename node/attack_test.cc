@@ -1,0 +1,367 @@
+// Attacks from outside against real `minotaur node` processes on loopback: what an outsider
+// with nothing but a socket, or a player with a token, tried against a cluster, each bounded
+// in count and time. After every attack the node must be alive, ready, with its canary game
+// unchanged, and its memory and log grown by a bounded amount (docs/THREATS.md).
+//
+// Client addresses: every address of 127.0.0.0/8 is loopback, so each test acts from its own
+// (127.0.0.N) and the per-address budgets of one test do not touch another's.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench/procs.h"
+#include "testing/cluster_harness.h"
+#include "testing/raw_client.h"
+
+namespace minotaur {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using testing::ClusterHarness;
+using testing::http_from;
+using testing::RawAnswer;
+using testing::RawSocket;
+
+constexpr const char* kCanary = "g_canary";
+
+// One node with the client budgets on (the harness turns them off by default), a canary game,
+// and what its process looked like before the attack.
+class Attack : public ::testing::Test {
+ protected:
+  void start(std::vector<std::string> args = {}) {
+    args.insert(args.begin(), {"--client-limits", "on"});
+    node = cluster.start(testing::NodeSpec("target").args(args));
+    const auto created = cluster.request(
+        node, "POST", "/api/v1/games",
+        testing::game_json(kCanary, {{1, "u_a", "Ada", 0, 0}, {2, "u_b", "Bob", 1, 0}}),
+        ClusterHarness::kAdminToken);
+    ASSERT_EQ(created.status, 201) << created.body;
+    canary_version = version_of(kCanary);
+    rss_before = bench::process_rss_bytes(cluster.pid(node));
+    log_before = log_bytes();
+  }
+
+  std::uint64_t version_of(const std::string& game) const {
+    const auto g = cluster.request(node, "GET", "/api/v1/games/" + game).json();
+    return g.is_object() ? g.at("version").to_number<std::uint64_t>() : 0;
+  }
+  std::uintmax_t log_bytes() const { return cluster.log(node).size(); }
+  std::uint16_t port() const { return cluster.http_port(node); }
+
+  // A counter or gauge of /metrics (the first sample of that name); -1 when absent.
+  double metric(const std::string& name) const {
+    const std::string text = cluster.request(node, "GET", "/metrics").body;
+    const auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size() + 2));
+  }
+
+  // What must hold after any attack.
+  void expect_unharmed(std::uint64_t max_rss_growth = 32u << 20) {
+    ASSERT_TRUE(cluster.running(node)) << "the node died";
+    EXPECT_EQ(cluster.request(node, "GET", "/readyz").status, 200);
+    EXPECT_EQ(version_of(kCanary), canary_version) << "the canary game changed";
+    const std::uint64_t rss = bench::process_rss_bytes(cluster.pid(node));
+    EXPECT_LT(rss, rss_before + max_rss_growth) << "memory grew from " << rss_before;
+    EXPECT_LT(log_bytes(), log_before + 256 * 1024) << "the log grew too much";
+  }
+
+  ClusterHarness cluster;
+  std::size_t node = 0;
+  std::uint64_t canary_version = 0;
+  std::uint64_t rss_before = 0;
+  std::uintmax_t log_before = 0;
+};
+
+std::string chunked_post(const std::string& chunk_line_tail, const std::string& trailer) {
+  return "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n1" +
+         chunk_line_tail + "\r\n{\r\n0\r\n" + trailer + "\r\n";
+}
+
+// The request that ended a node: one trailer field of 65,534 bytes made Beast throw inside a
+// completion handler. Now a 413, and the node serves on.
+TEST_F(Attack, AHugeTrailerFieldIsRefusedAndTheNodeServesOn) {
+  start();
+  RawSocket s("127.0.0.2", port());
+  s.send_all(chunked_post("", "X-Big: " + std::string(65'534, 'a') + "\r\n"));
+  EXPECT_EQ(testing::parse_answer(s.read_until_close(5s)).status, 413);
+  expect_unharmed();
+}
+
+// Trailers and chunk extensions had no limit (a 201 MB trailer was taken into memory): the
+// node now stops reading long before, whatever the client still sends.
+TEST_F(Attack, EndlessTrailersAndChunkExtensionsAreCutOffEarly) {
+  start();
+  std::string many_fields;
+  while (many_fields.size() < (8u << 20)) many_fields += "X-Field: some value\r\n";
+  RawSocket trailers("127.0.0.3", port());
+  const std::size_t taken = trailers.send_all(chunked_post("", many_fields));
+  EXPECT_EQ(testing::parse_answer(trailers.read_until_close(5s)).status, 413);
+  EXPECT_LT(taken, many_fields.size()) << "the node read the whole 8 MiB trailer";
+
+  RawSocket extension("127.0.0.3", port());
+  extension.send_all(chunked_post(";" + std::string(100'000, 'e'), ""));
+  EXPECT_EQ(testing::parse_answer(extension.read_until_close(5s)).status, 413);
+  RawSocket extensions("127.0.0.3", port());
+  std::string many_chunks = "POST / HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 500; ++i) many_chunks += "1;name=value\r\nx\r\n";
+  extensions.send_all(many_chunks + "0\r\n\r\n");
+  EXPECT_EQ(testing::parse_answer(extensions.read_until_close(5s)).status, 400);
+  expect_unharmed();
+}
+
+// Watchers that never read: their pushes pile up until the node closes them (a write past its
+// deadline, or a full queue), and the memory they held is bounded.
+TEST_F(Attack, WebSocketClientsThatNeverReadAreDisconnected) {
+  start();
+  // Pushes of about 2 KB: eight players with long names.
+  std::vector<testing::PlayerSpec> players;
+  for (int i = 1; i <= 8; ++i) {
+    players.push_back({i, "u_p" + std::to_string(i), std::string(60, 'n') + std::to_string(i),
+                       i % 3 - 1, i / 3 - 1});
+  }
+  ASSERT_EQ(cluster
+                .request(node, "POST", "/api/v1/games", testing::game_json("g_loud", players),
+                         ClusterHarness::kAdminToken)
+                .status,
+            201);
+  constexpr int kWatchers = 8;
+  std::vector<std::unique_ptr<RawSocket>> watchers;
+  for (int i = 0; i < kWatchers; ++i) {
+    auto s = std::make_unique<RawSocket>("127.0.0.4", port(), 4096);
+    s->send_all(testing::ws_upgrade_request());
+    ASSERT_NE(s->read_until("\r\n\r\n", 5s).find(" 101 "), std::string::npos);
+    s->send_all(testing::ws_text_frame(R"({"op":"subscribe","game_id":"g_loud"})"));
+    watchers.push_back(std::move(s));
+  }
+  ASSERT_TRUE(
+      ClusterHarness::eventually([&] { return metric("minotaur_websockets") == kWatchers; }));
+  // Each ended round is a push to every watcher; none of them reads.
+  for (int round = 0; round < 6'000 && metric("minotaur_websockets") > 0; round += 500) {
+    for (int i = 0; i < 500; ++i) {
+      cluster.request(node, "POST", "/api/v1/games/g_loud/end_round", "",
+                      ClusterHarness::kAdminToken);
+    }
+  }
+  EXPECT_TRUE(ClusterHarness::eventually([&] { return metric("minotaur_websockets") == 0; }, 20s))
+      << "still open: " << metric("minotaur_websockets");
+  EXPECT_GE(metric("minotaur_websockets_too_slow_total"), kWatchers);
+  expect_unharmed(64u << 20);
+}
+
+// One address cannot take every connection slot, and idle sockets that name no user and watch
+// no game are closed; other clients are served throughout.
+TEST_F(Attack, OneAddressCannotTakeEveryConnection) {
+  start();
+  std::vector<std::unique_ptr<RawSocket>> held;
+  int refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    held.push_back(std::make_unique<RawSocket>("127.0.0.5", port()));
+  }
+  std::this_thread::sleep_for(500ms);  // every one accepted, and the extra ones closed
+  for (auto& s : held) refused += s->closed_within(1ms) ? 1 : 0;
+  EXPECT_EQ(refused, 300 - 256) << "the per-address limit is 256 open connections";
+  EXPECT_EQ(http_from("127.0.0.6", port(), "GET", "/readyz").status, 200);
+  held.clear();
+
+  std::vector<std::unique_ptr<RawSocket>> idle;
+  for (int i = 0; i < 5; ++i) {
+    auto s = std::make_unique<RawSocket>("127.0.0.7", port());
+    s->send_all(testing::ws_upgrade_request());
+    ASSERT_NE(s->read_until("\r\n\r\n", 5s).find(" 101 "), std::string::npos);
+    idle.push_back(std::move(s));
+  }
+  RawSocket watching("127.0.0.7", port());
+  watching.send_all(testing::ws_upgrade_request());
+  ASSERT_NE(watching.read_until("\r\n\r\n", 5s).find(" 101 "), std::string::npos);
+  watching.send_all(testing::ws_text_frame(R"({"op":"subscribe","game_id":"g_canary"})"));
+  for (auto& s : idle) EXPECT_TRUE(s->closed_within(15s)) << "an idle anonymous socket stayed";
+  EXPECT_FALSE(watching.closed_within(500ms)) << "a socket that watches a game was closed";
+  EXPECT_GE(metric("minotaur_websockets_idle_closed_total"), 5);
+  expect_unharmed();
+}
+
+// With every connection slot taken, monitors still read health and metrics.
+TEST_F(Attack, HealthAndMetricsAnswerWhenEveryConnectionIsTaken) {
+  start({"--max-connections", "20"});
+  std::vector<std::unique_ptr<RawSocket>> held;
+  for (int i = 0; i < 20; ++i) held.push_back(std::make_unique<RawSocket>("127.0.0.8", port()));
+  std::this_thread::sleep_for(200ms);  // all accepted
+  EXPECT_EQ(http_from("127.0.0.9", port(), "GET", "/readyz").status, 200);
+  EXPECT_EQ(http_from("127.0.0.9", port(), "GET", "/metrics").status, 200);
+  const RawAnswer api = http_from("127.0.0.9", port(), "GET", "/api/v1/cluster");
+  EXPECT_EQ(api.status, 503);
+  EXPECT_NE(api.body.find("too_many_connections"), std::string::npos);
+  held.clear();
+  EXPECT_TRUE(ClusterHarness::eventually(
+      [&] { return http_from("127.0.0.9", port(), "GET", "/api/v1/cluster").status == 200; }));
+  expect_unharmed();
+}
+
+// Out of file descriptors, the accept loop waits between tries instead of spinning (it had
+// taken a core and written millions of log lines in seconds), and serves again after.
+TEST_F(Attack, OutOfFileDescriptorsTheNodeWaitsAndRecovers) {
+  start();
+  const pid_t pid = cluster.pid(node);
+  std::size_t open_fds = 0;
+  for ([[maybe_unused]] const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    ++open_fds;
+  }
+  // Only the soft limit: raising a hard limit back would need CAP_SYS_RESOURCE.
+  rlimit old{};
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, nullptr, &old), 0);
+  rlimit tight{open_fds + 8, old.rlim_max};
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
+  std::vector<std::unique_ptr<RawSocket>> held;
+  for (int i = 0; i < 40; ++i) held.push_back(std::make_unique<RawSocket>("127.0.0.10", port()));
+  std::this_thread::sleep_for(300ms);
+  const std::uint64_t cpu_before = bench::process_cpu_ms(pid);
+  std::this_thread::sleep_for(2s);
+  const std::uint64_t cpu_used = bench::process_cpu_ms(pid) - cpu_before;
+  EXPECT_LT(cpu_used, 500u) << "the node spun on accept for " << cpu_used << " ms of 2,000";
+  ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &old, nullptr), 0);
+  held.clear();
+  EXPECT_TRUE(ClusterHarness::eventually(
+      [&] { return http_from("127.0.0.11", port(), "GET", "/readyz").status == 200; }));
+  EXPECT_GT(metric("minotaur_http_accept_errors_total"), 0)
+      << cluster.request(node, "GET", "/metrics").body;
+  expect_unharmed();
+}
+
+// Join codes cannot be enumerated: wrong guesses cost, per address and per user, and a friend
+// with the right code still joins.
+TEST_F(Attack, JoinCodesCannotBeGuessed) {
+  start();
+  const auto user = [&](const std::string& source, const std::string& name) {
+    const auto r = http_from(source, port(), "POST", "/api/v1/users",
+                             json::serialize(json::object{{"display_name", name}}));
+    EXPECT_EQ(r.status, 201) << r.body;
+    return std::string(json::parse(r.body).at("token").as_string());
+  };
+  const std::string host = user("127.0.0.12", "Host");
+  const RawAnswer lobby = http_from("127.0.0.12", port(), "POST", "/api/v1/lobbies", "", host);
+  ASSERT_EQ(lobby.status, 201) << lobby.body;
+  const std::string code(json::parse(lobby.body).at("join_code").as_string());
+
+  const std::string guesser = user("127.0.0.13", "Guesser");
+  int not_found = 0;
+  RawAnswer last;
+  for (int i = 0; i < 30; ++i) {
+    std::string guess = "AAAA";
+    guess[2] = static_cast<char>('A' + i / 26);
+    guess[3] = static_cast<char>('A' + i % 26);
+    if (guess == code) continue;
+    last =
+        http_from("127.0.0.13", port(), "POST", "/api/v1/lobbies/" + guess + "/join", "", guesser);
+    if (last.status == 404) ++not_found;
+  }
+  EXPECT_EQ(not_found, 20) << "20 wrong guesses, then 429";
+  EXPECT_EQ(last.status, 429);
+  EXPECT_GE(std::stoi(last.header("Retry-After")), 1);
+  // Spent for that address, and for that user from anywhere, even with the right code.
+  EXPECT_EQ(
+      http_from("127.0.0.13", port(), "POST", "/api/v1/lobbies/" + code + "/join", "", guesser)
+          .status,
+      429);
+  EXPECT_EQ(http_from("127.0.0.13", port(), "GET", "/api/v1/lobbies/" + code).status, 429);
+  EXPECT_EQ(
+      http_from("127.0.0.14", port(), "POST", "/api/v1/lobbies/" + code + "/join", "", guesser)
+          .status,
+      429);
+  const std::string friend_token = user("127.0.0.15", "Friend");
+  EXPECT_EQ(
+      http_from("127.0.0.15", port(), "POST", "/api/v1/lobbies/" + code + "/join", "", friend_token)
+          .status,
+      200);
+  expect_unharmed();
+}
+
+// Budgets per address and per user answer 429 with Retry-After: users, lobbies, game calls.
+TEST_F(Attack, FloodsOfUsersLobbiesAndCallsAreBudgeted) {
+  start();
+  int created = 0;
+  RawAnswer last;
+  std::string token;
+  for (int i = 0; i < 25; ++i) {
+    last = http_from("127.0.0.16", port(), "POST", "/api/v1/users", R"({"display_name":"Flood"})");
+    if (last.status == 201) {
+      ++created;
+      token = std::string(json::parse(last.body).at("token").as_string());
+    }
+  }
+  EXPECT_EQ(created, 20);
+  EXPECT_EQ(last.status, 429);
+  EXPECT_FALSE(last.header("Retry-After").empty());
+
+  int lobbies = 0;
+  for (int i = 0; i < 15; ++i) {
+    last = http_from("127.0.0.17", port(), "POST", "/api/v1/lobbies", "", token);
+    if (last.status == 201) ++lobbies;
+  }
+  EXPECT_EQ(lobbies, 10);
+  EXPECT_EQ(last.status, 429);
+
+  // One user's game calls (here on a game it does not play, so that nothing changes): a flood
+  // is cut off, from any address.
+  int limited = 0;
+  for (int i = 0; i < 60; ++i) {
+    const RawAnswer r =
+        http_from("127.0.0.19", port(), "POST",
+                  "/api/v1/games/" + std::string(kCanary) + "/end_round", "", token);
+    if (r.status == 429) ++limited;
+    EXPECT_NE(r.status, 200) << "not a player of the canary: never a change";
+  }
+  EXPECT_GT(limited, 0);
+  expect_unharmed();
+}
+
+// Numbers and quirks from outside: range-checked deadlines, unknown methods, duplicate keys
+// and lengths, names that would change how the page shows text.
+TEST_F(Attack, OutsideNumbersAndQuirksAreRefused) {
+  start();
+  const std::string far =
+      testing::game_json("g_far", {{1, "u_a", "A", 0, 0}, {2, "u_b", "B", 1, 0}}, INT64_MAX);
+  EXPECT_EQ(cluster.request(node, "POST", "/api/v1/games", far, ClusterHarness::kAdminToken).status,
+            400);
+  // A deadline in the year 9000 is valid, and the round does not end at once.
+  const std::string late = testing::game_json(
+      "g_late", {{1, "u_a", "A", 0, 0}, {2, "u_b", "B", 1, 0}}, 221'845'392'000'000);
+  ASSERT_EQ(
+      cluster.request(node, "POST", "/api/v1/games", late, ClusterHarness::kAdminToken).status,
+      201);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(json::parse(cluster.request(node, "GET", "/api/v1/games/g_late").body).at("round"), 1);
+
+  const auto raw = [&](const std::string& bytes) {
+    RawSocket s("127.0.0.20", port());
+    s.send_all(bytes);
+    return testing::parse_answer(s.read_until_close(5s));
+  };
+  EXPECT_EQ(raw("FOO /readyz HTTP/1.1\r\nHost: n\r\n\r\n").status, 501);
+  EXPECT_EQ(raw("PUT /readyz HTTP/1.1\r\nHost: n\r\nContent-Length: 0\r\n\r\n").status, 405);
+  EXPECT_EQ(raw("POST /api/v1/users HTTP/1.1\r\nHost: n\r\nContent-Length: 21\r\n"
+                "Content-Length: 21\r\n\r\n{\"display_name\":\"A\"}")
+                .status,
+            400);
+  EXPECT_EQ(http_from("127.0.0.20", port(), "POST", "/api/v1/users",
+                      R"({"display_name":"A","display_name":"B"})")
+                .status,
+            400);
+  EXPECT_EQ(http_from("127.0.0.20", port(), "POST", "/api/v1/users",
+                      "{\"display_name\":\"abc\xe2\x80\xae"
+                      "cba\"}")
+                .status,
+            400);
+  expect_unharmed();
+}
+
+}  // namespace
+}  // namespace minotaur
