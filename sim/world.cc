@@ -458,18 +458,21 @@ class World {
       const transport::NodeIdentity io{other, o.incarnation, address(other)};
       const std::uint64_t inc = n->incarnation;
       const std::string me = self;
-      std::function<void()> notify = [this, me, inc, io] {
+      // When a new connection of the pair opened meanwhile, the transport reports nothing: it
+      // holds one connection per peer and a newer one replaces the old (transport.h). Telling
+      // the close after the new connection left both ends believing they had none, so each
+      // stopped its heartbeats to the other and one declared the other down for the cluster.
+      const auto closed = [this, me, inc, io] {
         Node* m = live(me);
         if (m == nullptr || m->incarnation != inc) return;
-        if (deferred(*m, [this, me, inc, io] {
-              Node* m2 = live(me);
-              if (m2 != nullptr && m2->incarnation == inc) {
-                apply(*m2, m2->membership->on_peer_disconnected(io, now_));
-              }
-            })) {
-          return;
-        }
+        if (connections_.count(pair_of(me, io.name)) != 0) return;
         apply(*m, m->membership->on_peer_disconnected(io, now_));
+      };
+      std::function<void()> notify = [this, me, inc, closed] {
+        Node* m = live(me);
+        if (m == nullptr || m->incarnation != inc) return;
+        if (deferred(*m, closed)) return;
+        closed();
       };
       after(uniform(config_.min_delay_ms, config_.max_delay_ms), notify);
     }
