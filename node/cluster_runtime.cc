@@ -211,13 +211,22 @@ std::vector<cluster::Member> ClusterRuntime::serving_members() const {
   return members_ ? members_->serving_members() : std::vector<cluster::Member>{};
 }
 
+boost::json::object ClusterRuntime::quorum_json() const {
+  if (!members_) return {{"held", false}, {"voters", 0}, {"formed", false}};
+  return {{"held", members_->has_quorum(now_ms())},
+          {"voters", members_->voter_count()},
+          {"formed", members_->formed()}};
+}
+
 boost::json::array ClusterRuntime::members_json() const {
   boost::json::array out;
   if (!members_) return out;
   for (const cluster::Member& m : members_->members()) {
     // Tombstones of replaced incarnations would list a name twice; show each name once, newest.
-    boost::json::object o{
-        {"name", m.name}, {"status", cluster::to_string(m.status)}, {"incarnation", m.incarnation}};
+    boost::json::object o{{"name", m.name},
+                          {"status", cluster::to_string(m.status)},
+                          {"incarnation", m.incarnation},
+                          {"voter", members_->votes(m.name)}};
     if (m.self) {
       o["sessions"] = session_count_();
       o["http"] = config_.http_address;

@@ -61,7 +61,8 @@ class ClusterRuntime {
   cluster::MemberEventHub& events() { return hub_; }
   transport::Transport& transport() { return net_; }
 
-  boost::json::array members_json() const;
+  boost::json::array members_json() const;  // each with its status and whether it votes
+  boost::json::object quorum_json() const;  // {"held", "voters", "formed"}: the quorum now
   std::string metrics_text() const;
 
   // Tells every member this node is leaving: they take it out of placement at once. The

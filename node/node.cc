@@ -170,7 +170,9 @@ int run_node(const NodeConfig& config) {
   api_options.wall_clock_ms = wall_clock_ms;
   api_options.ready = [&] { return serving && cluster.ready(); };
   api_options.cluster_view = [&] {
-    boost::json::object view{{"node", config.name}, {"members", cluster.members_json()}};
+    boost::json::object view{{"node", config.name},
+                             {"members", cluster.members_json()},
+                             {"quorum", cluster.quorum_json()}};
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     return view;
   };

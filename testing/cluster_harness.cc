@@ -39,7 +39,8 @@ ClusterHarness::ClusterHarness() {
   std::filesystem::create_directories(dir_);
   cookie_file_ = dir_ + "/cookie";
   admin_file_ = dir_ + "/admin";
-  std::ofstream(cookie_file_) << "test-cookie-" << rd() << "\n";
+  secret_ = "test-cookie-" + std::to_string(rd());
+  std::ofstream(cookie_file_) << secret_ << "\n";
   std::ofstream(admin_file_) << kAdminToken << "\n";
 }
 

@@ -79,6 +79,8 @@ class ClusterHarness {
   std::uint16_t http_port(std::size_t node) const;
   std::uint16_t cluster_port(std::size_t node) const;
   const std::string& name(std::size_t node) const;
+  // The cluster secret the nodes share (for tests that speak the cluster protocol themselves).
+  const std::string& secret() const { return secret_; }
   std::string log(std::size_t node) const;
   // The member list GET /api/v1/cluster of `node` reports: name -> status ("" when unreachable).
   std::vector<std::pair<std::string, std::string>> members_seen_by(std::size_t node) const;
@@ -111,6 +113,7 @@ class ClusterHarness {
 
   std::string dir_;
   std::string cookie_file_;
+  std::string secret_;
   std::string admin_file_;
   std::vector<Node> nodes_;
 };
