@@ -1,5 +1,7 @@
 #include "cluster/membership.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <optional>
 #include <utility>
@@ -212,16 +214,17 @@ bool Membership::all_in_touch(std::int64_t now_ms) const {
 
 bool Membership::any_admitted() const {
   for (const auto& [name, e] : entries_) {
-    if (e.admitted != 0) return true;
+    if (e.admitted != 0 && e.admitted > e.removed) return true;
   }
   return false;
 }
 
-// A name votes once admitted. Before the first admission (a cluster forming, or peers of a
-// version before voters) every name votes: the rule from before voters, so that mixed versions
-// agree.
+// A name votes once admitted, until an operator removes an incarnation at or after the admitted
+// one. Before the first admission (a cluster forming, or peers of a version before voters) every
+// name votes that is not removed: the rule from before voters, so that mixed versions agree.
 bool Membership::counts(const Entry& e, bool first_formation) const {
-  return first_formation || e.admitted != 0;
+  if (first_formation) return e.removed < e.member.incarnation;
+  return e.admitted != 0 && e.admitted > e.removed;
 }
 
 bool Membership::votes(std::string_view name) const {
@@ -238,15 +241,20 @@ std::size_t Membership::voter_count() const {
   return n;
 }
 
+bool Membership::removed(std::string_view name) const {
+  auto it = entries_.find(name);
+  return it != entries_.end() && it->second.removed >= it->second.member.incarnation;
+}
+
 bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters voters_are) const {
   if (self_down()) return false;
   const bool first_formation = !any_admitted();
   std::size_t voters = 0;
   std::size_t heard = 0;
   for (const auto& [name, e] : entries_) {
-    // A candidate (it never confirmed a quorum holder for a failure bound): neither for nor
-    // against. Counting every name let handshakes under new names stop the cluster for good:
-    // no majority was left to declare them down.
+    // A candidate (it never confirmed a quorum holder for a failure bound) or a removed name:
+    // neither for nor against. Counting every name let handshakes under new names stop the
+    // cluster for good: no majority was left to declare them down.
     if (!counts(e, first_formation)) continue;
     if (e.member.self) {
       ++voters;
@@ -310,7 +318,8 @@ void Membership::admit(std::int64_t now_ms, Step& step) {
   }
   if (!counts(self, first_formation) || !table_agreed(now_ms)) return;
   const auto full_member = [&](const Entry& e) {
-    return e.member.status == MemberStatus::kUp && e.confirmed_since_ms >= 0 &&
+    return e.member.status == MemberStatus::kUp && e.removed < e.member.incarnation &&
+           e.confirmed_since_ms >= 0 &&
            now_ms - e.confirmed_since_ms >= config_.failure_timeout_ms &&
            now_ms - e.confirmed_ms <= config_.quorum_lease_ms;
   };
@@ -337,6 +346,57 @@ void Membership::admit(std::int64_t now_ms, Step& step) {
     }
   }
   if (changed) push_news("", now_ms, step);
+}
+
+Result<Step, Membership::RemoveRefusal> Membership::remove(std::string_view name, bool force,
+                                                           std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return err(RemoveRefusal{RemoveError::kUnknown,
+                             fmt::format("no member named '{}' in this node's table; GET "
+                                         "/api/v1/cluster lists the members",
+                                         name)});
+  }
+  Entry& e = it->second;
+  if (e.member.self) {
+    return err(
+        RemoveRefusal{RemoveError::kAlive,
+                      fmt::format("'{}' is this node; stop it for good first, then remove it "
+                                  "through another node",
+                                  name)});
+  }
+  if (e.removed >= e.member.incarnation) return Step{};  // removing twice is removing once
+  if (e.member.status != MemberStatus::kDown &&
+      now_ms - e.last_heard_ms <= config_.failure_timeout_ms) {
+    return err(RemoveRefusal{
+        RemoveError::kAlive,
+        fmt::format("'{}' is {} and was heard from {} ms ago; only a member that is down can be "
+                    "removed: stop it for good first (it is down {} ms after it falls silent)",
+                    name, to_string(e.member.status), now_ms - e.last_heard_ms,
+                    config_.failure_timeout_ms)});
+  }
+  if (self_down() || (!force && !has_quorum(now_ms))) {
+    return err(RemoveRefusal{
+        RemoveError::kNoQuorum,
+        fmt::format("this node holds no quorum, so it cannot tell whether '{}' is gone or serves "
+                    "on the other side of a cut; remove it through a node that holds the quorum. "
+                    "If the majority's machines are gone for good, repeat with force (wrong "
+                    "during a cut, it lets two sides accept changes)",
+                    name)});
+  }
+  if (!force && !table_agreed(now_ms)) {
+    return err(RemoveRefusal{RemoveError::kBusy,
+                             "the last membership change has not reached every member yet; "
+                             "retry in a second"});
+  }
+  Step step;
+  e.removed = e.member.incarnation;
+  if (e.member.status != MemberStatus::kDown) set_status(e, MemberStatus::kDown, now_ms, step);
+  push_news("", now_ms, step);
+  check_invariants();
+  return step;
 }
 
 bool Membership::address_still_needed(const std::string& address) const {
@@ -372,13 +432,15 @@ bool Membership::evict_one_tombstone() {
 void Membership::merge_self(const Member& m, Votes votes, std::int64_t now_ms, Step& step) {
   Entry& self = self_entry();
   // What the cluster knows of our name's vote, also from an older incarnation's entry: a
-  // restarted node votes at once when its name was admitted.
+  // restarted node votes at once when its name was admitted, and not when it was removed since.
   self.admitted = std::max(self.admitted, votes.admitted);
+  self.removed = std::max(self.removed, votes.removed);
   if (self.member.status == MemberStatus::kDown) return;
   const bool replaced = m.incarnation > self.member.incarnation;
   const bool declared_down =
       m.incarnation == self.member.incarnation && m.status == MemberStatus::kDown;
-  if (replaced || declared_down) set_status(self, MemberStatus::kDown, now_ms, step);
+  const bool removed = self.removed >= self.member.incarnation;
+  if (replaced || declared_down || removed) set_status(self, MemberStatus::kDown, now_ms, step);
   // Older incarnations of our name, and "leaving" said by others, change nothing.
 }
 
@@ -391,39 +453,51 @@ void Membership::merge(const Member& m, Votes votes, std::int64_t now_ms, Step& 
   if (it == entries_.end()) {
     if (entries_.size() >= config_.max_members && !evict_one_tombstone()) return;  // full
     Entry e;
-    e.member = Member{m.name, m.incarnation, m.address, m.status, false};
+    // A removed incarnation is down, whatever status the message gives it.
+    const MemberStatus status = votes.removed >= m.incarnation ? MemberStatus::kDown : m.status;
+    e.member = Member{m.name, m.incarnation, m.address, status, false};
     e.last_heard_ms = now_ms;
     e.status_since_ms = now_ms;
     e.admitted = votes.admitted;
+    e.removed = votes.removed;
     auto& inserted = entries_.emplace(m.name, std::move(e)).first->second;
-    if (m.status != MemberStatus::kDown) {
-      step.events.push_back(MemberEvent{m.status, inserted.member, now_ms});
+    if (status != MemberStatus::kDown) {
+      step.events.push_back(MemberEvent{status, inserted.member, now_ms});
       step.connect.push_back(m.address);
     }
     return;
   }
   Entry& e = it->second;
-  // A fact about the name, whichever incarnation the message is about.
+  // Facts about the name, whichever incarnation the message is about.
   e.admitted = std::max(e.admitted, votes.admitted);
-  if (m.incarnation < e.member.incarnation) return;  // stale news of an older process
+  e.removed = std::max(e.removed, votes.removed);
   if (m.incarnation > e.member.incarnation) {
     // The old process is gone; keep dialing its address when the new one lives there too.
     if (e.member.status != MemberStatus::kDown) {
       set_status(e, MemberStatus::kDown, now_ms, step, e.member.address != m.address);
     }
-    const std::uint64_t admitted = e.admitted;
+    const Votes name_votes{e.admitted, e.removed};
+    const MemberStatus status =
+        name_votes.removed >= m.incarnation ? MemberStatus::kDown : m.status;
     e = Entry{};
-    e.member = Member{m.name, m.incarnation, m.address, m.status, false};
+    e.member = Member{m.name, m.incarnation, m.address, status, false};
     e.last_heard_ms = now_ms;
     e.status_since_ms = now_ms;
-    e.admitted = admitted;
-    if (m.status != MemberStatus::kDown) {
-      step.events.push_back(MemberEvent{m.status, e.member, now_ms});
+    e.admitted = name_votes.admitted;
+    e.removed = name_votes.removed;
+    if (status != MemberStatus::kDown) {
+      step.events.push_back(MemberEvent{status, e.member, now_ms});
       step.connect.push_back(m.address);
     }
     return;
   }
-  if (m.status > e.member.status) set_status(e, m.status, now_ms, step);
+  // Older incarnations' news is stale; but a removal it carries may reach the current one.
+  if (m.incarnation == e.member.incarnation && m.status > e.member.status) {
+    set_status(e, m.status, now_ms, step);
+  }
+  if (e.removed >= e.member.incarnation && e.member.status != MemberStatus::kDown) {
+    set_status(e, MemberStatus::kDown, now_ms, step);
+  }
 }
 
 void Membership::push_news(std::string_view except, std::int64_t now_ms, Step& step) {
@@ -445,6 +519,7 @@ v1::MembershipMessage Membership::gossip() const {
     s->set_status(to_wire(e.member.status));
     s->set_address(e.member.address);
     s->set_admitted_incarnation(e.admitted);
+    s->set_removed_incarnation(e.removed);
   }
   return msg;
 }
@@ -463,6 +538,10 @@ std::uint64_t Membership::table_hash() const {
     // Only when set: a table without votes hashes as before voters existed, so that nodes of
     // that version and this one agree on it (and on the first admission, see admit()).
     if (e.admitted != 0) fnv_u64(h, e.admitted);
+    if (e.removed != 0) {
+      fnv(h, "removed");
+      fnv_u64(h, e.removed);
+    }
   }
   return h;
 }
@@ -546,7 +625,7 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
         const auto status = from_wire(m.status());
         if (m.name() == config_.self.name && status) {
           merge_self(Member{m.name(), m.incarnation(), m.address(), *status, false},
-                     Votes{m.admitted_incarnation()}, now_ms, step);
+                     Votes{m.admitted_incarnation(), m.removed_incarnation()}, now_ms, step);
         }
       }
     }
@@ -566,7 +645,7 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
         continue;
       }
       merge(Member{s.name(), s.incarnation(), s.address(), *status, false},
-            Votes{s.admitted_incarnation()}, now_ms, step);
+            Votes{s.admitted_incarnation(), s.removed_incarnation()}, now_ms, step);
     }
     // News (a join, a leave, a death) is passed on at once to every other connected member, so
     // it spreads in two network delays even to members the source is not yet connected to.
@@ -694,6 +773,8 @@ void Membership::check_invariants() const {
     MINOTAUR_ASSERT(e.member.incarnation != 0);
     MINOTAUR_ASSERT(e.member.self == (name == config_.self.name));
     MINOTAUR_ASSERT(e.last_heard_ms <= now_ms_ && e.status_since_ms <= now_ms_);
+    // A removed incarnation is down (this node too, once it learned it).
+    MINOTAUR_ASSERT(e.removed < e.member.incarnation || e.member.status == MemberStatus::kDown);
   }
 }
 

@@ -46,13 +46,25 @@
 //   dropped: they may be alive on the other side of a cut, or back there as a new incarnation.
 // - One change at a time, as in Raft's single-server changes: the majorities of a voter set and
 //   of that set plus (or minus) one name always intersect, so two sides that differ by one
-//   admission cannot both hold a majority. Hence only one node admits, the voter that is up and
-//   first by name, it admits one name per step, and only once every member that is not down
-//   confirmed its current table (the previous change reached everyone).
+//   admission or removal cannot both hold a majority. Hence only one node admits, the voter
+//   that is up and first by name, it admits one name per step, and only once every member that
+//   is not down confirmed its current table (the previous change reached everyone); an operator
+//   removal waits for the same.
 // - The first formation: while this node's table has no voter at all (a cluster just formed, or
-//   nodes of a version before voters), every name in the table counts, as before voters existed.
+//   nodes of a version before voters), every name in the table counts that is not removed, as
+//   before voters existed.
 //   The first admission takes every member that is up at once, once each of them confirmed for a
 //   failure bound and holds the same table: everyone counts the same names before and after.
+// - An operator removes a name that is down (remove): the removal (removed_incarnation, per
+//   name) revokes the votes of that incarnation and every earlier one, marks it down, and
+//   spreads by gossip; a removed node that comes back is told it is down, exits, and rejoins as
+//   a new incarnation, a candidate that must be admitted again (a later admission outranks the
+//   removal; an earlier one never does, whatever stale gossip says). Only a node that holds the
+//   quorum removes: on the minority side of a cut a node cannot tell a member that is gone from
+//   one that serves on the other side, and a removal decided there would hand it a majority of
+//   its own. When the majority is gone for good (two of three machines lost), the operator says
+//   so (force): that is the operator's word, not the protocol's, and wrong on the minority side
+//   of a cut it breaks the one-owner guarantee.
 //
 // Limits: at most max_members entries (tombstones first to go, those of non-voters before those
 // of voters), kMaxGossipEntries per message.
@@ -62,12 +74,13 @@
 // Weaknesses: failure detection is per observer and down is final, so a member cut off from just
 // one other member for longer than the bound is removed from the whole cluster and must restart
 // (a conservative choice: no flapping, one view). Heartbeats are a full mesh, O(n^2) messages
-// per interval: fine for tens of nodes, not for thousands. Voter changes are not consensus: two
-// nodes that each believe they are the first voter (one has not yet learned the other is up),
-// each changing one name at the moment a cut parts them, can leave two views that differ by two
-// names; a tombstone dropped after down_retention_ms shrinks the voters without coordination.
+// per interval: fine for tens of nodes, not for thousands. Voter changes are not consensus: an
+// admission and an operator's removal decided on two nodes at once (or two admitters, when one
+// has not yet learned that a voter first by name is up), parted by a cut at that moment, can
+// leave two views that differ by two names; a tombstone dropped after down_retention_ms shrinks
+// the voters without coordination.
 // During the first formation every name counts, so a handshake under a new name then can stop
-// the quorum. Anyone with the secret can still lie in
+// the quorum until an operator removes the name (force). Anyone with the secret can still lie in
 // gossip (declare members down, admit names): the secret is the trust boundary.
 #pragma once
 
@@ -158,7 +171,7 @@ class Membership {
   // The quorum lease: true when this node heard, within lease_ms, from a majority of the
   // cluster's voters that they count it alive (their table has this incarnation up or leaving:
   // a node cut off long enough to be declared down regains no quorum when it reconnects — it
-  // learns it is down instead). Voters: the names admitted (see "Voters" above),
+  // learns it is down instead). Voters: the names admitted and not removed (see "Voters"),
   // itself included when it is one, whatever their status until their tombstone is dropped
   // (down_retention_ms): those that are up or leaving (also those that have not yet counted it
   // alive: a node that joins sees the cluster's voters in its seed's table, and must not hold a
@@ -166,17 +179,31 @@ class Membership {
   // on the other side of a partition, or back as a new incarnation this node has not heard of),
   // and also those that left gracefully (a deploy restarts them, maybe on the other side of a
   // cut). The cost: a cluster shrunk for good keeps its old size for the quorum until the
-  // tombstones go. On the minority side of a partition
+  // tombstones go or an operator removes them (remove). On the minority side of a partition
   // this turns false within lease_ms, before the majority declares the minority down
   // (failure_timeout_ms): choose lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the
   // minority stops accepting changes before the majority starts the same sessions again.
   bool has_quorum(std::int64_t now_ms) const;
-  // Whether the name counts for the quorum now (admitted; before the first admission, every
-  // name), and how many names do.
+  // Whether the name counts for the quorum now (admitted, not removed; before the first
+  // admission, every name not removed), and how many names do.
   bool votes(std::string_view name) const;
   std::size_t voter_count() const;
   // True once a name was admitted here (the cluster formed); before, every name counts.
   bool formed() const { return any_admitted(); }
+  // Whether an operator removed the name's current incarnation.
+  bool removed(std::string_view name) const;
+
+  // An operator's removal of a member that is gone for good, so that the voters shrink. Refused
+  // (nothing changes) for a name not in the table (kUnknown), this node itself or a member heard
+  // from within the failure bound (kAlive: stop it first), without the quorum unless `force`
+  // (kNoQuorum, see "Voters"), and while the last membership change has not reached every
+  // member yet (kBusy: retry; not with force). Removing a removed name again succeeds.
+  enum class RemoveError { kUnknown, kAlive, kNoQuorum, kBusy };
+  struct RemoveRefusal {
+    RemoveError error = RemoveError::kUnknown;
+    std::string message;  // says what to do next
+  };
+  Result<Step, RemoveRefusal> remove(std::string_view name, bool force, std::int64_t now_ms);
   // Every member that is up or leaving counted this node alive within the quorum lease: none is
   // cut off or unknown to it. Only then does the replicated store hold what every live node
   // stashed (once caught up), and may a session be started from it.
@@ -202,11 +229,13 @@ class Membership {
     std::uint64_t agreed_hash = 0;
     std::int64_t agreed_ms = -1;
     // Per name, kept when a newer incarnation replaces this one (see "Voters"): the incarnation
-    // admitted as a voter (0: none).
+    // admitted as a voter and the last one an operator removed (0: none).
     std::uint64_t admitted = 0;
+    std::uint64_t removed = 0;
   };
   struct Votes {  // what a gossiped member state says of its name's vote
     std::uint64_t admitted = 0;
+    std::uint64_t removed = 0;
   };
 
   void advance(std::int64_t now_ms);

@@ -515,6 +515,118 @@ TEST(Membership, AJoinerCountsTheVotersItsSeedLists) {
   EXPECT_TRUE(m.has_quorum(3100));
 }
 
+// An operator's removal of members that are gone shrinks the voters: of five voters, two down
+// and removed, three are left, and two of them hold a majority again.
+TEST(Membership, RemovalShrinksTheQuorum) {
+  Membership m(config("a"));
+  const std::vector<NodeIdentity> all = {id("b", 5), id("c", 6), id("d", 7), id("e", 8)};
+  form(m, all);
+  hold(m, {id("b", 5), id("c", 6)}, 2100, 4000);  // d and e fall silent
+  ASSERT_EQ(m.find("d")->status, MemberStatus::kDown);
+  ASSERT_EQ(m.find("e")->status, MemberStatus::kDown);
+  Step s = m.remove("d", false, 4000).value();
+  EXPECT_EQ(send_targets(s, true), (std::vector<std::string>{"b", "c"}));  // it spreads
+  EXPECT_TRUE(m.removed("d"));
+  EXPECT_FALSE(m.votes("d"));
+  // Until b and c hold the table with d removed, the next change waits.
+  auto busy = m.remove("e", false, 4000);
+  ASSERT_FALSE(busy.ok());
+  EXPECT_EQ(busy.error().error, Membership::RemoveError::kBusy);
+  hold(m, {id("b", 5), id("c", 6)}, 4100, 4100);
+  ASSERT_TRUE(m.remove("e", false, 4100).ok());
+  EXPECT_EQ(m.voter_count(), 3u);
+  // c falls silent too: a and b are two of the three voters left (before: two of five).
+  hold(m, {id("b", 5)}, 4200, 6000);
+  EXPECT_TRUE(m.has_quorum(6000));
+  EXPECT_EQ(m.find("c")->status, MemberStatus::kDown);
+}
+
+TEST(Membership, RemovalOfALiveOrUnknownMemberIsRefused) {
+  Membership m(config("a"));
+  form(m, {id("b", 5), id("c", 6)});
+  const auto alive = m.remove("b", false, 2000);
+  ASSERT_FALSE(alive.ok());
+  EXPECT_EQ(alive.error().error, Membership::RemoveError::kAlive);
+  EXPECT_NE(alive.error().message.find("stop it"), std::string::npos) << alive.error().message;
+  EXPECT_FALSE(m.remove("b", true, 2000).ok());  // not even with force
+  const auto self = m.remove("a", true, 2000);
+  ASSERT_FALSE(self.ok());
+  EXPECT_EQ(self.error().error, Membership::RemoveError::kAlive);
+  const auto unknown = m.remove("zz", false, 2000);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().error, Membership::RemoveError::kUnknown);
+  EXPECT_EQ(m.find("b")->status, MemberStatus::kUp);
+  EXPECT_EQ(m.voter_count(), 3u);
+  EXPECT_TRUE(m.has_quorum(2000));
+}
+
+// Two of three are gone for good: the survivor holds no quorum, and refuses to remove them on
+// its own word (it might be the minority side of a cut). The operator's force removes them;
+// then one voter of one holds the quorum.
+TEST(Membership, WithoutTheQuorumOnlyForceRemoves) {
+  Membership m(config("a"));
+  form(m, {id("b", 5), id("c", 6)});
+  for (std::int64_t t = 2100; t <= 5000; t += 100) (void)m.tick(t);
+  ASSERT_FALSE(m.has_quorum(5000));
+  ASSERT_EQ(m.find("b")->status, MemberStatus::kUp);  // nobody declared it down
+  const auto refused = m.remove("b", false, 5000);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().error, Membership::RemoveError::kNoQuorum);
+  EXPECT_NE(refused.error().message.find("force"), std::string::npos);
+  EXPECT_EQ(m.find("b")->status, MemberStatus::kUp);
+  Step s = m.remove("b", true, 5000).value();
+  EXPECT_TRUE(has_event(s, "b", MemberStatus::kDown, 5));
+  ASSERT_TRUE(m.remove("c", true, 5000).ok());
+  EXPECT_TRUE(m.remove("c", true, 5000).ok());  // twice is once
+  EXPECT_EQ(m.voter_count(), 1u);
+  for (std::int64_t t = 5100; t <= 5600; t += 100) (void)m.tick(t);
+  EXPECT_TRUE(m.has_quorum(5600));
+}
+
+// A removed member that comes back is told it is down, and its next incarnation is a
+// candidate: stale gossip of the old admission does not bring its vote back.
+TEST(Membership, ARemovedMemberRejoinsAsANewMember) {
+  Membership m(config("a"));
+  form(m, {id("b", 5), id("c", 6)});
+  hold(m, {id("b", 5)}, 2100, 4000);
+  ASSERT_EQ(m.find("c")->status, MemberStatus::kDown);
+  ASSERT_TRUE(m.remove("c", false, 4000).ok());
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(1);
+  Step told = m.on_message(id("c", 6), hb, 4200);  // the old process talks again
+  ASSERT_EQ(send_targets(told, true), (std::vector<std::string>{"c"}));
+  bool says_removed = false;
+  for (const auto& x : told.sends.front().message.gossip().members()) {
+    if (x.name() == "c" && x.status() == v1::MEMBER_STATUS_DOWN && x.removed_incarnation() == 6) {
+      says_removed = true;
+    }
+  }
+  EXPECT_TRUE(says_removed);
+  // b had not heard of the removal and says c (incarnation 6) votes: changes nothing.
+  (void)m.on_message(id("b", 5), gossip_of({member("c", 6, MemberStatus::kUp)}, true), 4300);
+  EXPECT_FALSE(m.votes("c"));
+  (void)m.on_peer_connected(id("c", 11), 4400);
+  EXPECT_EQ(m.find("c")->status, MemberStatus::kUp);
+  EXPECT_FALSE(m.votes("c"));
+  EXPECT_EQ(m.voter_count(), 2u);
+  hold(m, {id("b", 5), id("c", 11)}, 4500, 6200);
+  EXPECT_TRUE(m.votes("c"));
+  EXPECT_EQ(m.voter_count(), 3u);
+}
+
+TEST(Membership, TheClusterRemovingThisNodeIsTold) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  // b says this incarnation is up (a stale status) but removed.
+  v1::MembershipMessage g =
+      gossip_of({member("b", 5, MemberStatus::kUp), member("a", 1, MemberStatus::kUp)});
+  g.mutable_gossip()->mutable_members(1)->set_removed_incarnation(1);
+  Step s = m.on_message(id("b", 5), g, 10);
+  EXPECT_TRUE(has_event(s, "a", MemberStatus::kDown, 1));
+  EXPECT_TRUE(m.self_down());
+}
+
 TEST(Membership, CodecRefusesGarbageAndUnknownKinds) {
   EXPECT_FALSE(decode_membership("\xff\xff garbage").ok());
   EXPECT_FALSE(decode_membership("").ok());  // no body

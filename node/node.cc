@@ -206,6 +206,29 @@ int run_node(const NodeConfig& config) {
                host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
                o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped);
   };
+  api_options.remove_member =
+      [&](const std::string& name,
+          bool force) -> Result<boost::json::object, sessions::SessionError> {
+    using cluster::Membership;
+    auto removed = cluster.remove_member(name, force);
+    if (removed) return boost::json::object{{"removed", name}, {"quorum", cluster.quorum_json()}};
+    const Membership::RemoveRefusal& why = removed.error();
+    switch (why.error) {
+      case Membership::RemoveError::kUnknown:
+        return err(sessions::SessionError{sessions::SessionError::Kind::kNotFound,
+                                          "member_not_found", why.message});
+      case Membership::RemoveError::kAlive:
+        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "member_alive",
+                                          why.message});
+      case Membership::RemoveError::kNoQuorum:
+        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "no_quorum",
+                                          why.message});
+      case Membership::RemoveError::kBusy:
+        break;
+    }
+    return err(sessions::SessionError{sessions::SessionError::Kind::kUnavailable,
+                                      "membership_changing", why.message});
+  };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };
   gateway::Api api(router, signer, metrics, api_options);

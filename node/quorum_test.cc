@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "sessions/placement.h"
 #include "testing/cluster_harness.h"
 #include "transport/frame.h"
 #include "transport/handshake.h"
@@ -94,21 +95,25 @@ bool holds_quorum_of(const ClusterHarness& c, std::size_t node, std::int64_t vot
          q.at("voters").as_int64() == voters;
 }
 
+// Starts n1, n2 and n3 (indices 0, 1, 2) and waits until each holds the quorum of the three,
+// admitted as voters once they confirmed each other for a failure bound.
+bool start_three_voters(ClusterHarness& c) {
+  const std::vector<std::size_t> nodes = {c.start("n1"), c.start("n2"), c.start("n3")};
+  return ClusterHarness::eventually([&] {
+    for (auto o : nodes) {
+      if (!holds_quorum_of(c, o, 3)) return false;
+    }
+    return true;
+  });
+}
+
 // Three handshakes under new names, with the real secret and the real transport handshake, left
 // a 3-node cluster with six member names, of which three are alive: no quorum any more, and
 // none to declare the newcomers down. They never took part, so they must not count.
 TEST(Quorum, HandshakesUnderNewNamesDoNotStopTheCluster) {
   ClusterHarness c;
-  const auto n1 = c.start("n1");
-  const auto n2 = c.start("n2");
-  const auto n3 = c.start("n3");
-  // The three are admitted as voters once they confirmed each other for a failure bound.
-  ASSERT_TRUE(ClusterHarness::eventually([&] {
-    for (auto o : {n1, n2, n3}) {
-      if (!holds_quorum_of(c, o, 3)) return false;
-    }
-    return true;
-  })) << "three voters were not admitted";
+  ASSERT_TRUE(start_three_voters(c)) << "three voters were not admitted";
+  const std::size_t n1 = 0, n2 = 1, n3 = 2;
   ASSERT_EQ(c.request(n1, "POST", "/api/v1/games", two_player_game("g_rogue"), kAdmin).status, 201);
   ASSERT_TRUE(ClusterHarness::eventually([&] { return end_round(c, n2, "g_rogue").status == 200; }))
       << "the cluster took no change before the handshakes";
@@ -132,6 +137,90 @@ TEST(Quorum, HandshakesUnderNewNamesDoNotStopTheCluster) {
   }));
   EXPECT_EQ(end_round(c, n3, "g_rogue").status, 200);
   for (auto o : {n1, n2, n3}) EXPECT_TRUE(holds_quorum_of(c, o, 3)) << c.name(o);
+}
+
+// What GET /api/v1/cluster of `node` says of `member`: its "voter" flag.
+bool votes_seen_by(const ClusterHarness& c, std::size_t node, const std::string& member) {
+  const boost::json::value view = c.request(node, "GET", "/api/v1/cluster").json();
+  if (!view.is_object()) return false;
+  for (const auto& m : view.at("members").as_array()) {
+    if (m.at("name").as_string() == member) return m.at("voter").as_bool();
+  }
+  return false;
+}
+
+testing::HttpReply remove_member(const ClusterHarness& c, std::size_t node,
+                                 const std::string& member, bool force) {
+  return c.request(node, "POST", "/api/v1/admin/members/" + member + "/remove",
+                   force ? R"({"force":true})" : "", kAdmin);
+}
+
+// Two of three nodes are gone for good (SIGKILL). The survivor holds changes: it cannot tell a
+// crash from a cut, and nobody is left to declare the two down. The operator removes their
+// names: refused on the survivor's own word (no quorum), done with force. One voter of one, the
+// survivor accepts changes again, with the game's state from the store. A removed name that
+// comes back is a new member: it votes once it is admitted again, not on its old vote.
+TEST(Quorum, AnOperatorRemovesTheDeadWhenTheMajorityIsLost) {
+  ClusterHarness c;
+  ASSERT_TRUE(start_three_voters(c)) << "three voters were not admitted";
+  const std::size_t n1 = 0, n2 = 1, n3 = 2;
+  // A game that n2 hosts, so that the survivor starts it from its replica of the store.
+  std::string game;
+  for (int i = 0; game.empty(); ++i) {
+    const std::string id = "g_lost" + std::to_string(i);
+    if (sessions::owner_of(sessions::game_key(id), {"n1", "n2", "n3"}) == "n2") game = id;
+  }
+  ASSERT_EQ(c.request(n1, "POST", "/api/v1/games", two_player_game(game), kAdmin).status, 201);
+  const auto before = end_round(c, n1, game);
+  ASSERT_EQ(before.status, 200) << before.body;
+  ASSERT_EQ(before.json().at("node").as_string(), "n2");
+  const std::int64_t version = before.json().at("version").as_int64();
+  std::this_thread::sleep_for(1s);  // async replication: on n1's replica well before the kill
+
+  c.stop(n2, SIGKILL);
+  c.stop(n3, SIGKILL);
+  ASSERT_TRUE(ClusterHarness::eventually([&] {
+    const auto q = quorum_of(c, n1);
+    return q.contains("held") && !q.at("held").as_bool();
+  })) << "the survivor kept its quorum";
+  // Not taken: n2 still looks up to the survivor, so the call waits for it (owner_unreachable);
+  // nor would the survivor take it itself (no_quorum). The version below shows it was not.
+  const auto held = end_round(c, n1, game);
+  EXPECT_EQ(held.status, 503) << held.body;
+
+  EXPECT_EQ(remove_member(c, n1, "nobody", false).status, 404);
+  const auto self = remove_member(c, n1, "n1", true);
+  EXPECT_EQ(self.status, 409) << self.body;
+  EXPECT_NE(self.body.find("member_alive"), std::string::npos) << self.body;
+  EXPECT_EQ(c.request(n1, "POST", "/api/v1/admin/members/n2/remove").status, 401);
+  EXPECT_EQ(c.request(n1, "GET", "/api/v1/admin/members/n2/remove", "", kAdmin).status, 405);
+  const auto no_force = remove_member(c, n1, "n2", false);
+  EXPECT_EQ(no_force.status, 409) << no_force.body;
+  EXPECT_NE(no_force.body.find("no_quorum"), std::string::npos) << no_force.body;
+  EXPECT_NE(no_force.body.find("force"), std::string::npos) << no_force.body;
+  EXPECT_EQ(c.status_seen_by(n1, "n2"), "up") << "a refused removal changed the table";
+
+  for (const std::string dead : {"n2", "n3"}) {
+    const auto r = remove_member(c, n1, dead, true);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(c.status_seen_by(n1, dead), "down");
+  }
+  EXPECT_EQ(remove_member(c, n1, "n3", true).status, 200);  // twice is once
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return holds_quorum_of(c, n1, 1); }));
+  const auto after = end_round(c, n1, game);
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(after.json().at("version").as_int64(), version + 1) << "the state from the store";
+  EXPECT_EQ(after.json().at("node").as_string(), "n1");
+
+  // n2 comes back: a new incarnation of a removed name is a candidate until admitted again (the
+  // admission waits for 1.5 s of its confirmations, so just after it joined it does not vote).
+  c.restart(n2);
+  EXPECT_FALSE(votes_seen_by(c, n1, "n2"));
+  ASSERT_TRUE(ClusterHarness::eventually([&] {
+    return holds_quorum_of(c, n1, 2) && holds_quorum_of(c, n2, 2) && votes_seen_by(c, n1, "n2");
+  })) << "n2 was not admitted again";
+  const auto both = end_round(c, n2, game);
+  EXPECT_EQ(both.status, 200) << both.body;
 }
 
 }  // namespace
