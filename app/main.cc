@@ -273,6 +273,9 @@ int main(int argc, char** argv) {
       "--no-partitions", [&](std::int64_t) { sim.partitions = false; }, "No partitions");
   sim_cmd->add_flag(
       "--no-freezes", [&](std::int64_t) { sim.freezes = false; }, "No stalls");
+  sim_cmd->add_flag("--removals", sim.removals,
+                    "An operator removes the names of members that are down, through random "
+                    "nodes, as POST /api/v1/admin/members/{name}/remove does");
   sim_cmd->add_flag("--overlapping-faults", sim.overlapping_faults,
                     "Let kills and cuts overlap (two failures at once: beyond the guarantees, "
                     "which hold for one at a time; for exploring)");
@@ -284,6 +287,8 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("--unsafe-no-quorum", sim.unsafe_no_quorum, "BROKEN variant: no quorum lease");
   sim_cmd->add_flag("--unsafe-stale-quorum", sim.unsafe_stale_quorum,
                     "BROKEN variant: the quorum lease read at ticks, not at each call");
+  sim_cmd->add_flag("--unsafe-force-removals", sim.unsafe_force_removals,
+                    "BROKEN variant (with --removals): remove every name not heard, with force");
   sim_cmd->add_flag("--full-trace", sim_full_trace, "Print the whole trace of a failed seed");
 
   CLI11_PARSE(app, argc, argv);

@@ -24,9 +24,10 @@ Result<std::string, std::string> random_base64url(std::size_t bytes) {
 
 Result<ClusterSecrets, std::string> write_cluster_secrets(const std::string& dir,
                                                           const std::string& admin_token) {
-  ClusterSecrets s{dir + "/cookie", dir + "/token-keys", dir + "/admin-token", admin_token};
+  ClusterSecrets s{dir + "/cookie", dir + "/token-keys", dir + "/admin-token", admin_token, ""};
   auto cookie = random_base64url(32);
   if (!cookie) return err(cookie.error());
+  s.cookie = cookie.value();
   if (s.admin_token.empty()) {
     auto admin = random_base64url(16);
     if (!admin) return err(admin.error());

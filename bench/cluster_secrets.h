@@ -14,6 +14,7 @@ struct ClusterSecrets {
   std::string token_keys_file;   // DIR/token-keys: --token-keys-file
   std::string admin_token_file;  // DIR/admin-token: --admin-token-file
   std::string admin_token;
+  std::string cookie;  // the cluster secret itself (for tests that speak the cluster protocol)
 };
 
 // Writes into the existing folder `dir`, each file mode 0600: a new cluster secret (32 random

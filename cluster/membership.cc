@@ -1,5 +1,7 @@
 #include "cluster/membership.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <optional>
 #include <utility>
@@ -170,11 +172,12 @@ void Membership::set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step&
 // that joined a moment ago may vouch for this node once before it learns that the cluster
 // declared this node down, and then fall silent towards it; one such word must not be enough.
 //
-// Two counts: has_quorum counts every member that is up as a voter, confirmed or not, so that a
-// node that joins (or restarts) on the minority side of a partition, and learns of the majority
-// only from a seed's table, holds no quorum with the seed alone. The loss-and-regain tracking
-// counts only members that confirmed this node at least once: a newcomer that has not yet
-// answered makes the quorum wait for one round trip, but does not trip the regain delay.
+// Two counts, both over the voters (counts()): has_quorum counts every voter that is up,
+// confirmed or not, so that a node that joins (or restarts) on the minority side of a partition,
+// and learns of the majority only from a seed's table, holds no quorum with the seed alone. The
+// loss-and-regain tracking counts only voters that confirmed this node at least once: a
+// newcomer that has not yet answered makes the quorum wait for one round trip, but does not
+// trip the regain delay.
 bool Membership::has_quorum(std::int64_t now_ms) const {
   return !quorum_lost_ && quorum_now(now_ms, config_.quorum_lease_ms, Voters::kAll);
 }
@@ -209,11 +212,50 @@ bool Membership::all_in_touch(std::int64_t now_ms) const {
   return true;
 }
 
+bool Membership::any_admitted() const {
+  for (const auto& [name, e] : entries_) {
+    if (e.admitted != 0 && e.admitted > e.removed) return true;
+  }
+  return false;
+}
+
+// A name votes once admitted, until an operator removes an incarnation at or after the admitted
+// one. Before the first admission (a cluster forming, or peers of a version before voters) every
+// name votes that is not removed: the rule from before voters, so that mixed versions agree.
+bool Membership::counts(const Entry& e, bool first_formation) const {
+  if (first_formation) return e.removed < e.member.incarnation;
+  return e.admitted != 0 && e.admitted > e.removed;
+}
+
+bool Membership::votes(std::string_view name) const {
+  auto it = entries_.find(name);
+  return it != entries_.end() && counts(it->second, !any_admitted());
+}
+
+std::size_t Membership::voter_count() const {
+  const bool first_formation = !any_admitted();
+  std::size_t n = 0;
+  for (const auto& [name, e] : entries_) {
+    if (counts(e, first_formation)) ++n;
+  }
+  return n;
+}
+
+bool Membership::removed(std::string_view name) const {
+  auto it = entries_.find(name);
+  return it != entries_.end() && it->second.removed >= it->second.member.incarnation;
+}
+
 bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters voters_are) const {
   if (self_down()) return false;
+  const bool first_formation = !any_admitted();
   std::size_t voters = 0;
   std::size_t heard = 0;
   for (const auto& [name, e] : entries_) {
+    // A candidate (it never confirmed a quorum holder for a failure bound) or a removed name:
+    // neither for nor against. Counting every name let handshakes under new names stop the
+    // cluster for good: no majority was left to declare them down.
+    if (!counts(e, first_formation)) continue;
     if (e.member.self) {
       ++voters;
       ++heard;
@@ -222,7 +264,7 @@ bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters v
     if (e.member.status != MemberStatus::kDown) {
       // Up but never heard counting us alive: a voter all the same (kAll). Skipping it let a
       // node restarted inside a minority count only the seed it joined through, hold a
-      // "quorum" of two, and declare the majority down (sim seed 247, 5 nodes).
+      // "quorum" of two, and declare the majority down (found by the simulator, 5 nodes).
       if (!e.ever_confirmed && voters_are == Voters::kConfirmed) continue;
       ++voters;
       if (e.confirmed_ms >= 0 && now_ms - e.confirmed_ms <= lease_ms) ++heard;
@@ -230,15 +272,131 @@ bool Membership::quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters v
       // Failed, or cut off: it may still be serving on the other side, or be back under a new
       // incarnation this node has not heard of (a node that restarted behind a cut). Without
       // this a node cut off with one other kept a "majority" of three voters in a cluster of
-      // five (sim seed 212, 5 nodes). Left gracefully: a voter all the same until its
-      // tombstone goes — it is restarting in a deploy, maybe on the other side of a cut, where
-      // it joins a majority this node does not see. Not counting it let two sides of a cut
-      // each hold a majority of their own voters (sim seed 527, 5 nodes: two nodes restarted
-      // during a cut that cut two others off).
+      // five. Left gracefully: a voter all the same until its tombstone goes — it is restarting
+      // in a deploy, maybe on the other side of a cut, where it joins a majority this node does
+      // not see. Not counting it let two sides of a cut each hold a majority of their own voters
+      // (two nodes restarted during a cut that cut two others off).
       ++voters;
     }
   }
   return 2 * heard > voters;
+}
+
+void Membership::note_confirmed(Entry& e, std::int64_t now_ms) {
+  if (e.confirmed_ms < 0 || now_ms - e.confirmed_ms > config_.quorum_lease_ms) {
+    e.confirmed_since_ms = now_ms;
+  }
+  e.confirmed_ms = now_ms;
+  e.ever_confirmed = true;
+}
+
+bool Membership::table_agreed(std::int64_t now_ms) const {
+  const std::uint64_t mine = table_hash();
+  for (const auto& [name, e] : entries_) {
+    if (e.member.self || e.member.status == MemberStatus::kDown) continue;
+    if (e.agreed_hash != mine || e.agreed_ms < 0 ||
+        now_ms - e.agreed_ms > config_.quorum_lease_ms) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The admission of full members (see "Voters" in the header). One admitter: the first voter by
+// name that is up in this node's table (before the first admission, the first member that is
+// up), so that two nodes seldom change the voters at once; one name per tick, and only when
+// every member that is not down holds this table, so that a change reached everyone before the
+// next. A candidate qualifies once it has confirmed this node for a failure bound without a gap.
+void Membership::admit(std::int64_t now_ms, Step& step) {
+  Entry& self = self_entry();
+  if (!joined_ || self.member.status != MemberStatus::kUp || !has_quorum(now_ms)) return;
+  const bool first_formation = !any_admitted();
+  for (const auto& [name, e] : entries_) {
+    if (e.member.status != MemberStatus::kUp || !counts(e, first_formation)) continue;
+    if (!e.member.self) return;  // another voter admits
+    break;
+  }
+  if (!counts(self, first_formation) || !table_agreed(now_ms)) return;
+  const auto full_member = [&](const Entry& e) {
+    return e.member.status == MemberStatus::kUp && e.removed < e.member.incarnation &&
+           e.confirmed_since_ms >= 0 &&
+           now_ms - e.confirmed_since_ms >= config_.failure_timeout_ms &&
+           now_ms - e.confirmed_ms <= config_.quorum_lease_ms;
+  };
+  bool changed = false;
+  if (first_formation) {
+    // Every member that is up at once, this node included, or none: the names counted before
+    // (all) and after (those admitted) must be the same, or the two counts could part.
+    if (now_ms - self.status_since_ms < config_.failure_timeout_ms) return;
+    for (const auto& [name, e] : entries_) {
+      if (!e.member.self && e.member.status != MemberStatus::kDown && !full_member(e)) return;
+    }
+    for (auto& [name, e] : entries_) {
+      if (e.member.status == MemberStatus::kUp) {
+        e.admitted = std::max(e.admitted, e.member.incarnation);
+        changed = true;
+      }
+    }
+  } else {
+    for (auto& [name, e] : entries_) {
+      if (e.member.self || counts(e, false) || !full_member(e)) continue;
+      e.admitted = std::max(e.admitted, e.member.incarnation);
+      changed = true;
+      break;
+    }
+  }
+  if (changed) push_news("", now_ms, step);
+}
+
+Result<Step, Membership::RemoveRefusal> Membership::remove(std::string_view name, bool force,
+                                                           std::int64_t now_ms) {
+  MINOTAUR_ASSERT(started_);
+  advance(now_ms);
+  auto it = entries_.find(name);
+  if (it == entries_.end()) {
+    return err(RemoveRefusal{RemoveError::kUnknown,
+                             fmt::format("no member named '{}' in this node's table; GET "
+                                         "/api/v1/cluster lists the members",
+                                         name)});
+  }
+  Entry& e = it->second;
+  if (e.member.self) {
+    return err(
+        RemoveRefusal{RemoveError::kAlive,
+                      fmt::format("'{}' is this node; stop it for good first, then remove it "
+                                  "through another node",
+                                  name)});
+  }
+  if (e.removed >= e.member.incarnation) return Step{};  // removing twice is removing once
+  if (e.member.status != MemberStatus::kDown &&
+      now_ms - e.last_heard_ms <= config_.failure_timeout_ms) {
+    return err(RemoveRefusal{
+        RemoveError::kAlive,
+        fmt::format("'{}' is {} and was heard from {} ms ago; only a member that is down can be "
+                    "removed: stop it for good first (it is down {} ms after it falls silent)",
+                    name, to_string(e.member.status), now_ms - e.last_heard_ms,
+                    config_.failure_timeout_ms)});
+  }
+  if (self_down() || (!force && !has_quorum(now_ms))) {
+    return err(RemoveRefusal{
+        RemoveError::kNoQuorum,
+        fmt::format("this node holds no quorum, so it cannot tell whether '{}' is gone or serves "
+                    "on the other side of a cut; remove it through a node that holds the quorum. "
+                    "If the majority's machines are gone for good, repeat with force (wrong "
+                    "during a cut, it lets two sides accept changes)",
+                    name)});
+  }
+  if (!force && !table_agreed(now_ms)) {
+    return err(RemoveRefusal{RemoveError::kBusy,
+                             "the last membership change has not reached every member yet; "
+                             "retry in a second"});
+  }
+  Step step;
+  e.removed = e.member.incarnation;
+  if (e.member.status != MemberStatus::kDown) set_status(e, MemberStatus::kDown, now_ms, step);
+  push_news("", now_ms, step);
+  check_invariants();
+  return step;
 }
 
 bool Membership::address_still_needed(const std::string& address) const {
@@ -252,65 +410,94 @@ bool Membership::address_still_needed(const std::string& address) const {
 }
 
 bool Membership::evict_one_tombstone() {
+  // The oldest tombstone of a name that does not vote, else the oldest of a voter (which shrinks
+  // the voters here alone).
+  const bool first_formation = !any_admitted();
   auto oldest = entries_.end();
+  const auto before = [&](const Entry& a, const Entry& b) {
+    const bool a_votes = counts(a, first_formation);
+    const bool b_votes = counts(b, first_formation);
+    if (a_votes != b_votes) return !a_votes;
+    return a.status_since_ms < b.status_since_ms;
+  };
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->second.member.self || it->second.member.status != MemberStatus::kDown) continue;
-    if (oldest == entries_.end() || it->second.status_since_ms < oldest->second.status_since_ms) {
-      oldest = it;
-    }
+    if (oldest == entries_.end() || before(it->second, oldest->second)) oldest = it;
   }
   if (oldest == entries_.end()) return false;
   entries_.erase(oldest);
   return true;
 }
 
-void Membership::merge_self(const Member& m, std::int64_t now_ms, Step& step) {
+void Membership::merge_self(const Member& m, Votes votes, std::int64_t now_ms, Step& step) {
   Entry& self = self_entry();
+  // What the cluster knows of our name's vote, also from an older incarnation's entry: a
+  // restarted node votes at once when its name was admitted, and not when it was removed since.
+  self.admitted = std::max(self.admitted, votes.admitted);
+  self.removed = std::max(self.removed, votes.removed);
   if (self.member.status == MemberStatus::kDown) return;
   const bool replaced = m.incarnation > self.member.incarnation;
   const bool declared_down =
       m.incarnation == self.member.incarnation && m.status == MemberStatus::kDown;
-  if (replaced || declared_down) set_status(self, MemberStatus::kDown, now_ms, step);
+  const bool removed = self.removed >= self.member.incarnation;
+  if (replaced || declared_down || removed) set_status(self, MemberStatus::kDown, now_ms, step);
   // Older incarnations of our name, and "leaving" said by others, change nothing.
 }
 
-void Membership::merge(const Member& m, std::int64_t now_ms, Step& step) {
+void Membership::merge(const Member& m, Votes votes, std::int64_t now_ms, Step& step) {
   if (m.name == config_.self.name) {
-    merge_self(m, now_ms, step);
+    merge_self(m, votes, now_ms, step);
     return;
   }
   auto it = entries_.find(m.name);
   if (it == entries_.end()) {
     if (entries_.size() >= config_.max_members && !evict_one_tombstone()) return;  // full
     Entry e;
-    e.member = Member{m.name, m.incarnation, m.address, m.status, false};
+    // A removed incarnation is down, whatever status the message gives it.
+    const MemberStatus status = votes.removed >= m.incarnation ? MemberStatus::kDown : m.status;
+    e.member = Member{m.name, m.incarnation, m.address, status, false};
     e.last_heard_ms = now_ms;
     e.status_since_ms = now_ms;
+    e.admitted = votes.admitted;
+    e.removed = votes.removed;
     auto& inserted = entries_.emplace(m.name, std::move(e)).first->second;
-    if (m.status != MemberStatus::kDown) {
-      step.events.push_back(MemberEvent{m.status, inserted.member, now_ms});
+    if (status != MemberStatus::kDown) {
+      step.events.push_back(MemberEvent{status, inserted.member, now_ms});
       step.connect.push_back(m.address);
     }
     return;
   }
   Entry& e = it->second;
-  if (m.incarnation < e.member.incarnation) return;  // stale news of an older process
+  // Facts about the name, whichever incarnation the message is about.
+  e.admitted = std::max(e.admitted, votes.admitted);
+  e.removed = std::max(e.removed, votes.removed);
   if (m.incarnation > e.member.incarnation) {
     // The old process is gone; keep dialing its address when the new one lives there too.
     if (e.member.status != MemberStatus::kDown) {
       set_status(e, MemberStatus::kDown, now_ms, step, e.member.address != m.address);
     }
+    const Votes name_votes{e.admitted, e.removed};
+    const MemberStatus status =
+        name_votes.removed >= m.incarnation ? MemberStatus::kDown : m.status;
     e = Entry{};
-    e.member = Member{m.name, m.incarnation, m.address, m.status, false};
+    e.member = Member{m.name, m.incarnation, m.address, status, false};
     e.last_heard_ms = now_ms;
     e.status_since_ms = now_ms;
-    if (m.status != MemberStatus::kDown) {
-      step.events.push_back(MemberEvent{m.status, e.member, now_ms});
+    e.admitted = name_votes.admitted;
+    e.removed = name_votes.removed;
+    if (status != MemberStatus::kDown) {
+      step.events.push_back(MemberEvent{status, e.member, now_ms});
       step.connect.push_back(m.address);
     }
     return;
   }
-  if (m.status > e.member.status) set_status(e, m.status, now_ms, step);
+  // Older incarnations' news is stale; but a removal it carries may reach the current one.
+  if (m.incarnation == e.member.incarnation && m.status > e.member.status) {
+    set_status(e, m.status, now_ms, step);
+  }
+  if (e.removed >= e.member.incarnation && e.member.status != MemberStatus::kDown) {
+    set_status(e, MemberStatus::kDown, now_ms, step);
+  }
 }
 
 void Membership::push_news(std::string_view except, std::int64_t now_ms, Step& step) {
@@ -331,6 +518,8 @@ v1::MembershipMessage Membership::gossip() const {
     s->set_incarnation(e.member.incarnation);
     s->set_status(to_wire(e.member.status));
     s->set_address(e.member.address);
+    s->set_admitted_incarnation(e.admitted);
+    s->set_removed_incarnation(e.removed);
   }
   return msg;
 }
@@ -346,6 +535,13 @@ std::uint64_t Membership::table_hash() const {
     fnv(h, name);
     fnv_u64(h, e.member.incarnation);
     fnv_u64(h, static_cast<std::uint64_t>(e.member.status));
+    // Only when set: a table without votes hashes as before voters existed, so that nodes of
+    // that version and this one agree on it (and on the first admission, see admit()).
+    if (e.admitted != 0) fnv_u64(h, e.admitted);
+    if (e.removed != 0) {
+      fnv(h, "removed");
+      fnv_u64(h, e.removed);
+    }
   }
   return h;
 }
@@ -355,7 +551,8 @@ Step Membership::on_peer_connected(const NodeIdentity& peer, std::int64_t now_ms
   advance(now_ms);
   Step step;
   if (peer.name == config_.self.name) return step;
-  merge(Member{peer.name, peer.incarnation, peer.address, MemberStatus::kUp, false}, now_ms, step);
+  merge(Member{peer.name, peer.incarnation, peer.address, MemberStatus::kUp, false}, Votes{},
+        now_ms, step);
   auto it = entries_.find(peer.name);
   if (it != entries_.end() && it->second.member.incarnation == peer.incarnation &&
       it->second.member.status != MemberStatus::kDown) {
@@ -415,7 +612,8 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
   Step step;
   if (from.name == config_.self.name) return step;
   // The sender is alive and talking: that is an up member, unless we know better.
-  merge(Member{from.name, from.incarnation, from.address, MemberStatus::kUp, false}, now_ms, step);
+  merge(Member{from.name, from.incarnation, from.address, MemberStatus::kUp, false}, Votes{},
+        now_ms, step);
   auto it = entries_.find(from.name);
   if (it == entries_.end() || it->second.member.incarnation != from.incarnation ||
       it->second.member.status == MemberStatus::kDown) {
@@ -426,7 +624,8 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
       for (const auto& m : message.gossip().members()) {
         const auto status = from_wire(m.status());
         if (m.name() == config_.self.name && status) {
-          merge_self(Member{m.name(), m.incarnation(), m.address(), *status, false}, now_ms, step);
+          merge_self(Member{m.name(), m.incarnation(), m.address(), *status, false},
+                     Votes{m.admitted_incarnation(), m.removed_incarnation()}, now_ms, step);
         }
       }
     }
@@ -445,7 +644,8 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
           !transport::valid_address(s.address())) {
         continue;
       }
-      merge(Member{s.name(), s.incarnation(), s.address(), *status, false}, now_ms, step);
+      merge(Member{s.name(), s.incarnation(), s.address(), *status, false},
+            Votes{s.admitted_incarnation(), s.removed_incarnation()}, now_ms, step);
     }
     // News (a join, a leave, a death) is passed on at once to every other connected member, so
     // it spreads in two network delays even to members the source is not yet connected to.
@@ -456,8 +656,7 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
       if (s.name() == config_.self.name && s.incarnation() == config_.self.incarnation &&
           from_wire(s.status()) != MemberStatus::kDown) {
         if (auto e = entries_.find(from.name); e != entries_.end()) {
-          e->second.confirmed_ms = now_ms;
-          e->second.ever_confirmed = true;
+          note_confirmed(e->second, now_ms);
         }
       }
     }
@@ -465,8 +664,9 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
     Entry& e = entries_.find(from.name)->second;
     const bool differs = message.heartbeat().table_hash() != table_hash();
     if (!differs) {  // the same table: it has this incarnation alive
-      e.confirmed_ms = now_ms;
-      e.ever_confirmed = true;
+      note_confirmed(e, now_ms);
+      e.agreed_hash = message.heartbeat().table_hash();
+      e.agreed_ms = now_ms;
     }
     const bool rate_ok = e.last_gossip_sent_ms < 0 ||
                          now_ms - e.last_gossip_sent_ms >= config_.heartbeat_interval_ms;
@@ -522,6 +722,7 @@ Step Membership::tick(std::int64_t now_ms) {
     }
   }
   if (news) push_news("", now_ms, step);
+  if (self_alive) admit(now_ms, step);
   if (self_alive && now_ms - last_heartbeat_ms_ >= config_.heartbeat_interval_ms) {
     last_heartbeat_ms_ = now_ms;
     v1::MembershipMessage hb;
@@ -572,6 +773,8 @@ void Membership::check_invariants() const {
     MINOTAUR_ASSERT(e.member.incarnation != 0);
     MINOTAUR_ASSERT(e.member.self == (name == config_.self.name));
     MINOTAUR_ASSERT(e.last_heard_ms <= now_ms_ && e.status_since_ms <= now_ms_);
+    // A removed incarnation is down (this node too, once it learned it).
+    MINOTAUR_ASSERT(e.removed < e.member.incarnation || e.member.status == MemberStatus::kDown);
   }
 }
 

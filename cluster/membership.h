@@ -30,15 +30,58 @@
 // - Down entries stay as tombstones for down_retention_ms so that stale gossip cannot bring an
 //   old incarnation back, then are dropped.
 //
-// Limits: at most max_members entries (tombstones first to go), kMaxGossipEntries per message.
+// Voters (who counts for the quorum, see has_quorum)
+// - A name votes once it is a full member: a node holding the quorum heard its current
+//   incarnation confirm this node's table (its table has this node alive) without a gap longer
+//   than the lease for at least failure_timeout_ms. That node records it in the table
+//   (admitted_incarnation, per name) and the record spreads by gossip like a status. A name that
+//   connected (handshook) and went silent, or that only appears in gossip, never confirmed
+//   anyone for a failure bound: it is a candidate and counts neither for nor against the quorum.
+//   So a process with the secret that handshakes under new names cannot stop the cluster; the
+//   quorum declares those names down as usual. A candidate is a learner: it has the quorum when
+//   a majority of the voters count it alive, as anyone, and it is placed and serves.
+// - The vote belongs to the name: a restarted node (a new incarnation) votes at once, as before,
+//   because the cluster knows its name was admitted (and so it itself learns from the first
+//   gossip). Members that crashed, were cut off or left keep their votes until their tombstone is
+//   dropped: they may be alive on the other side of a cut, or back there as a new incarnation.
+// - One change at a time, as in Raft's single-server changes: the majorities of a voter set and
+//   of that set plus (or minus) one name always intersect, so two sides that differ by one
+//   admission or removal cannot both hold a majority. Hence only one node admits, the voter
+//   that is up and first by name, it admits one name per step, and only once every member that
+//   is not down confirmed its current table (the previous change reached everyone); an operator
+//   removal waits for the same.
+// - The first formation: while this node's table has no voter at all (a cluster just formed, or
+//   nodes of a version before voters), every name in the table counts that is not removed, as
+//   before voters existed.
+//   The first admission takes every member that is up at once, once each of them confirmed for a
+//   failure bound and holds the same table: everyone counts the same names before and after.
+// - An operator removes a name that is down (remove): the removal (removed_incarnation, per
+//   name) revokes the votes of that incarnation and every earlier one, marks it down, and
+//   spreads by gossip; a removed node that comes back is told it is down, exits, and rejoins as
+//   a new incarnation, a candidate that must be admitted again (a later admission outranks the
+//   removal; an earlier one never does, whatever stale gossip says). Only a node that holds the
+//   quorum removes: on the minority side of a cut a node cannot tell a member that is gone from
+//   one that serves on the other side, and a removal decided there would hand it a majority of
+//   its own. When the majority is gone for good (two of three machines lost), the operator says
+//   so (force): that is the operator's word, not the protocol's, and wrong on the minority side
+//   of a cut it breaks the one-owner guarantee.
+//
+// Limits: at most max_members entries (tombstones first to go, those of non-voters before those
+// of voters), kMaxGossipEntries per message.
 //
 // Threads: not thread-safe; one owner calls every method from one thread.
 //
 // Weaknesses: failure detection is per observer and down is final, so a member cut off from just
 // one other member for longer than the bound is removed from the whole cluster and must restart
 // (a conservative choice: no flapping, one view). Heartbeats are a full mesh, O(n^2) messages
-// per interval: fine for tens of nodes, not for thousands. There is no quorum: a partition forms
-// two clusters, each seeing the other down; ownership epochs (sessions/) keep writes safe.
+// per interval: fine for tens of nodes, not for thousands. Voter changes are not consensus: an
+// admission and an operator's removal decided on two nodes at once (or two admitters, when one
+// has not yet learned that a voter first by name is up), parted by a cut at that moment, can
+// leave two views that differ by two names; a tombstone dropped after down_retention_ms shrinks
+// the voters without coordination.
+// During the first formation every name counts, so a handshake under a new name then can stop
+// the quorum until an operator removes the name (force). Anyone with the secret can still lie in
+// gossip (declare members down, admit names): the secret is the trust boundary.
 #pragma once
 
 #include <cstddef>
@@ -128,19 +171,39 @@ class Membership {
   // The quorum lease: true when this node heard, within lease_ms, from a majority of the
   // cluster's voters that they count it alive (their table has this incarnation up or leaving:
   // a node cut off long enough to be declared down regains no quorum when it reconnects — it
-  // learns it is down instead). Voters: every name in the table until its tombstone is dropped
-  // (down_retention_ms): itself, the members that are up or leaving (also those that have not
-  // yet counted it alive: a node that joins sees the cluster's members in its seed's table, and
-  // must not hold a quorum with the seed alone), and those that are down — crashed or cut off
-  // (they may be alive on the other side of a partition, or back as a new incarnation this
-  // node has not heard of), and also those that left gracefully (a deploy restarts them, maybe
-  // on the other side of a cut). The cost: a cluster shrunk for good keeps its old size for
-  // the quorum until the tombstones go (of two nodes, the one left holds changes). On the
-  // minority side of a partition this turns false within
-  // lease_ms, before the majority declares the minority down (failure_timeout_ms): choose
-  // lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the minority stops accepting
-  // changes before the majority starts the same sessions again.
+  // learns it is down instead). Voters: the names admitted and not removed (see "Voters"),
+  // itself included when it is one, whatever their status until their tombstone is dropped
+  // (down_retention_ms): those that are up or leaving (also those that have not yet counted it
+  // alive: a node that joins sees the cluster's voters in its seed's table, and must not hold a
+  // quorum with the seed alone), and those that are down — crashed or cut off (they may be alive
+  // on the other side of a partition, or back as a new incarnation this node has not heard of),
+  // and also those that left gracefully (a deploy restarts them, maybe on the other side of a
+  // cut). The cost: a cluster shrunk for good keeps its old size for the quorum until the
+  // tombstones go or an operator removes them (remove). On the minority side of a partition
+  // this turns false within lease_ms, before the majority declares the minority down
+  // (failure_timeout_ms): choose lease_ms < failure_timeout_ms - heartbeat_interval_ms, and the
+  // minority stops accepting changes before the majority starts the same sessions again.
   bool has_quorum(std::int64_t now_ms) const;
+  // Whether the name counts for the quorum now (admitted, not removed; before the first
+  // admission, every name not removed), and how many names do.
+  bool votes(std::string_view name) const;
+  std::size_t voter_count() const;
+  // True once a name was admitted here (the cluster formed); before, every name counts.
+  bool formed() const { return any_admitted(); }
+  // Whether an operator removed the name's current incarnation.
+  bool removed(std::string_view name) const;
+
+  // An operator's removal of a member that is gone for good, so that the voters shrink. Refused
+  // (nothing changes) for a name not in the table (kUnknown), this node itself or a member heard
+  // from within the failure bound (kAlive: stop it first), without the quorum unless `force`
+  // (kNoQuorum, see "Voters"), and while the last membership change has not reached every
+  // member yet (kBusy: retry; not with force). Removing a removed name again succeeds.
+  enum class RemoveError { kUnknown, kAlive, kNoQuorum, kBusy };
+  struct RemoveRefusal {
+    RemoveError error = RemoveError::kUnknown;
+    std::string message;  // says what to do next
+  };
+  Result<Step, RemoveRefusal> remove(std::string_view name, bool force, std::int64_t now_ms);
   // Every member that is up or leaving counted this node alive within the quorum lease: none is
   // cut off or unknown to it. Only then does the replicated store hold what every live node
   // stashed (once caught up), and may a session be started from it.
@@ -160,18 +223,37 @@ class Membership {
     // our table's hash, or a gossip listing us): what the quorum lease counts.
     std::int64_t confirmed_ms = -1;
     bool ever_confirmed = false;
+    // Since when it has confirmed without a gap longer than the lease (-1: not now).
+    std::int64_t confirmed_since_ms = -1;
+    // The table hash of its last heartbeat that matched ours, and when: it holds that table.
+    std::uint64_t agreed_hash = 0;
+    std::int64_t agreed_ms = -1;
+    // Per name, kept when a newer incarnation replaces this one (see "Voters"): the incarnation
+    // admitted as a voter and the last one an operator removed (0: none).
+    std::uint64_t admitted = 0;
+    std::uint64_t removed = 0;
+  };
+  struct Votes {  // what a gossiped member state says of its name's vote
+    std::uint64_t admitted = 0;
+    std::uint64_t removed = 0;
   };
 
   void advance(std::int64_t now_ms);
   // Merges one member state (the join of the two tables, see the design note).
-  void merge(const Member& m, std::int64_t now_ms, Step& step);
-  void merge_self(const Member& m, std::int64_t now_ms, Step& step);
+  void merge(const Member& m, Votes votes, std::int64_t now_ms, Step& step);
+  void merge_self(const Member& m, Votes votes, std::int64_t now_ms, Step& step);
   void set_status(Entry& e, MemberStatus s, std::int64_t now_ms, Step& step,
                   bool may_forget = true);
   void send_gossip(Entry& e, std::int64_t now_ms, Step& step);
   enum class Voters { kAll, kConfirmed };  // see has_quorum
   bool quorum_now(std::int64_t now_ms, std::int64_t lease_ms, Voters voters_are) const;
-  void track_quorum(std::int64_t now_ms);  // on every step
+  bool counts(const Entry& e, bool first_formation) const;  // a voter (see "Voters")
+  bool any_admitted() const;
+  void note_confirmed(Entry& e, std::int64_t now_ms);
+  // True when every member that is not down holds this node's current table.
+  bool table_agreed(std::int64_t now_ms) const;
+  void admit(std::int64_t now_ms, Step& step);  // on every tick
+  void track_quorum(std::int64_t now_ms);       // on every step
   void tell_it_is_down(const transport::NodeIdentity& peer, std::int64_t now_ms, Step& step);
   // Sends our table to every connected live member but `except`.
   void push_news(std::string_view except, std::int64_t now_ms, Step& step);

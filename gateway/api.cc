@@ -294,6 +294,32 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         co_return ok_json(json::object{{"sessions_dropped", dropped.value()}});
       }
 
+      // An operator removes the name of a member that is gone for good, so that the quorum
+      // shrinks; {"force": true} also without the quorum (docs/API.md says when that is safe).
+      if (is({"api", "v1", "admin", "members", "*", "remove"}) && options_.remove_member) {
+        if (m != http::verb::post) co_return method_not_allowed();
+        const auto caller = caller_of(req);
+        if (!caller) co_return unauthorized();
+        if (!caller->admin) {
+          co_return error(http::status::forbidden, "admin_only",
+                          "removing a member takes the admin token");
+        }
+        bool force = false;
+        if (!req.body().empty()) {
+          auto body = parse_json(req.body());
+          if (!body) co_return bad_request(body.error());
+          const json::object* o = body.value().if_object();
+          if (o == nullptr) co_return bad_request("the body must be a JSON object");
+          if (const json::value* f = o->if_contains("force")) {
+            if (!f->is_bool()) co_return bad_request("force must be true or false");
+            force = f->as_bool();
+          }
+        }
+        auto removed = options_.remove_member(seg[4], force);
+        if (!removed) co_return session_error(removed.error());
+        co_return ok_json(removed.value());
+      }
+
       // Lobbies.
       if (seg.size() >= 3 && seg[2] == "lobbies") {
         const auto caller = caller_of(req);

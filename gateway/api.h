@@ -50,6 +50,12 @@ struct ApiOptions {
   std::function<std::size_t()> game_count;            // games hosted here
   std::function<std::size_t()> lobby_count;           // lobbies hosted here
   BudgetLimits budgets;                               // per client address and per user
+  // POST /api/v1/admin/members/{name}/remove (admin): an operator removes a member that is gone
+  // for good (cluster/membership.h, Membership::remove). The answer's JSON, or why not. None:
+  // the path answers 404.
+  std::function<Result<boost::json::object, sessions::SessionError>(const std::string& name,
+                                                                    bool force)>
+      remove_member;
 };
 
 class Api {

@@ -211,13 +211,40 @@ std::vector<cluster::Member> ClusterRuntime::serving_members() const {
   return members_ ? members_->serving_members() : std::vector<cluster::Member>{};
 }
 
+Result<Ok, cluster::Membership::RemoveRefusal> ClusterRuntime::remove_member(
+    const std::string& name, bool force) {
+  if (!members_) {
+    return err(cluster::Membership::RemoveRefusal{cluster::Membership::RemoveError::kUnknown,
+                                                  "this node has not started its membership yet"});
+  }
+  const cluster::Member* m = members_->find(name);
+  const std::uint64_t incarnation = m == nullptr ? 0 : m->incarnation;
+  auto step = members_->remove(name, force, now_ms());
+  if (!step) return err(step.error());
+  spdlog::warn("cluster: an operator removed member {} (incarnation {}){}; {} voter(s) left", name,
+               incarnation, force ? " with force, without the quorum" : "",
+               members_->voter_count());
+  apply(std::move(step).value());
+  return Ok{};
+}
+
+boost::json::object ClusterRuntime::quorum_json() const {
+  if (!members_) return {{"held", false}, {"voters", 0}, {"formed", false}};
+  return {{"held", members_->has_quorum(now_ms())},
+          {"voters", members_->voter_count()},
+          {"formed", members_->formed()}};
+}
+
 boost::json::array ClusterRuntime::members_json() const {
   boost::json::array out;
   if (!members_) return out;
   for (const cluster::Member& m : members_->members()) {
     // Tombstones of replaced incarnations would list a name twice; show each name once, newest.
-    boost::json::object o{
-        {"name", m.name}, {"status", cluster::to_string(m.status)}, {"incarnation", m.incarnation}};
+    boost::json::object o{{"name", m.name},
+                          {"status", cluster::to_string(m.status)},
+                          {"incarnation", m.incarnation},
+                          {"voter", members_->votes(m.name)},
+                          {"removed", members_->removed(m.name)}};
     if (m.self) {
       o["sessions"] = session_count_();
       o["http"] = config_.http_address;

@@ -61,7 +61,12 @@ class ClusterRuntime {
   cluster::MemberEventHub& events() { return hub_; }
   transport::Transport& transport() { return net_; }
 
-  boost::json::array members_json() const;
+  // An operator's removal of a member that is gone for good (Membership::remove): applied here
+  // and spread to every member by gossip.
+  Result<Ok, cluster::Membership::RemoveRefusal> remove_member(const std::string& name, bool force);
+
+  boost::json::array members_json() const;  // each with its status and whether it votes
+  boost::json::object quorum_json() const;  // {"held", "voters", "formed"}: the quorum now
   std::string metrics_text() const;
 
   // Tells every member this node is leaving: they take it out of placement at once. The

@@ -172,7 +172,9 @@ int run_node(const NodeConfig& config) {
   api_options.wall_clock_ms = wall_clock_ms;
   api_options.ready = [&] { return serving && cluster.ready(); };
   api_options.cluster_view = [&] {
-    boost::json::object view{{"node", config.name}, {"members", cluster.members_json()}};
+    boost::json::object view{{"node", config.name},
+                             {"members", cluster.members_json()},
+                             {"quorum", cluster.quorum_json()}};
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     return view;
   };
@@ -205,6 +207,29 @@ int run_node(const NodeConfig& config) {
                c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
                host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
                o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped);
+  };
+  api_options.remove_member =
+      [&](const std::string& name,
+          bool force) -> Result<boost::json::object, sessions::SessionError> {
+    using cluster::Membership;
+    auto removed = cluster.remove_member(name, force);
+    if (removed) return boost::json::object{{"removed", name}, {"quorum", cluster.quorum_json()}};
+    const Membership::RemoveRefusal& why = removed.error();
+    switch (why.error) {
+      case Membership::RemoveError::kUnknown:
+        return err(sessions::SessionError{sessions::SessionError::Kind::kNotFound,
+                                          "member_not_found", why.message});
+      case Membership::RemoveError::kAlive:
+        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "member_alive",
+                                          why.message});
+      case Membership::RemoveError::kNoQuorum:
+        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "no_quorum",
+                                          why.message});
+      case Membership::RemoveError::kBusy:
+        break;
+    }
+    return err(sessions::SessionError{sessions::SessionError::Kind::kUnavailable,
+                                      "membership_changing", why.message});
   };
   api_options.game_count = [&] { return host.game_count(); };
   api_options.lobby_count = [&] { return host.lobby_count(); };

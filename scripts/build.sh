@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Usage: scripts/build.sh [release|asan|fuzz] — configures and builds into build/<kind>.
-# release: optimised, assertions on. asan: AddressSanitizer + UBSan. fuzz: clang + libFuzzer targets.
+# Usage: scripts/build.sh [release|asan|tsan|fuzz] — configures and builds into build/<kind>.
+# release: optimised, assertions on. asan: AddressSanitizer + UBSan. tsan: ThreadSanitizer.
+# fuzz: clang + libFuzzer targets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
@@ -8,9 +9,10 @@ jobs=${MINOTAUR_JOBS:-$(nproc)}
 case "$kind" in
   release) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan)    flags=(-DCMAKE_BUILD_TYPE=Debug -DMINOTAUR_SANITIZE=ON) ;;
+  tsan)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINOTAUR_TSAN=ON) ;;
   fuzz)    flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMINOTAUR_FUZZ=ON
                   -DCMAKE_CXX_COMPILER=clang++) ;;
-  *) echo "build.sh: unknown build kind '$kind'; use release, asan or fuzz" >&2; exit 2 ;;
+  *) echo "build.sh: unknown build kind '$kind'; use release, asan, tsan or fuzz" >&2; exit 2 ;;
 esac
 echo "build: configuring build/$kind"
 cmake -S . -B "build/$kind" -G Ninja "${flags[@]}" >/dev/null

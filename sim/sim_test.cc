@@ -22,13 +22,18 @@ class Sim : public ::testing::Test {
   void TearDown() override { spdlog::set_level(spdlog::level::info); }
 };
 
-void run_seeds(SimConfig config, std::uint64_t first, std::uint64_t count) {
+// Returns how many names an operator removed in all those runs.
+std::uint64_t run_seeds(SimConfig config, std::uint64_t first, std::uint64_t count) {
+  std::uint64_t removals = 0;
   for (std::uint64_t seed = first; seed < first + count; ++seed) {
     config.seed = seed;
     const SimResult r = run(config);
-    ASSERT_TRUE(r.ok) << r.report(seed);
+    EXPECT_TRUE(r.ok) << r.report(seed);
+    if (!r.ok) break;
     EXPECT_GT(r.acknowledged, 0u) << r.report(seed);
+    removals += r.removals;
   }
+  return removals;
 }
 
 // Each configuration below passes every checker for every seed of its range; the ranges hold
@@ -115,6 +120,24 @@ TEST_F(Sim, StopsKillsAndPartitionsMixed) {
   run_seeds(c, 42'001, seed_count(40));
 }
 
+// An operator removes the names of members that are down (killed, stopped, stalled or cut
+// off), through random nodes, among all the other faults. Where that node still hears the
+// member, holds no quorum (the minority side of a cut) or has not seen the last change spread,
+// the removal is refused; a removed node that is alive is told it is down and rejoins as a new
+// member, a voter only once admitted again. One owner and nothing lost all the same.
+TEST_F(Sim, OperatorRemovalsKeepOneOwnerAndLoseNothing) {
+  SimConfig c;
+  c.removals = true;
+  std::uint64_t removed = run_seeds(c, 60'001, seed_count(150));
+  c.sync = true;
+  removed += run_seeds(c, 61'001, seed_count(100));
+  c.sync = false;
+  c.nodes = 5;
+  c.games = 10;
+  removed += run_seeds(c, 62'001, seed_count(40));
+  EXPECT_GT(removed, 0u) << "no removal was accepted: the test checks nothing";
+}
+
 // Kills and cuts that overlap are beyond the guarantees (one failure at a time), and some such
 // seeds still fail (issue 7's note has the long run). Seed 212 (5 nodes) found a bug that is
 // fixed: a node cut off with one other, which had not heard of two restarted members, counted
@@ -172,6 +195,18 @@ TEST_F(Sim, ALeaseReadOnlyAtTicksIsCaughtByAStall) {
   EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a stalled node serving on its old lease";
 }
 
+// An operator who forces removals (no quorum needed) of every member one node cannot hear hands
+// the minority side of a cut a majority of its own: both sides accept changes.
+TEST_F(Sim, ForcedRemovalsOnTheMinoritySideAreCaught) {
+  SimConfig c;
+  c.freezes = false;
+  c.stops = false;
+  c.kills = false;
+  c.removals = true;
+  c.unsafe_force_removals = true;
+  EXPECT_GT(failing_seeds(c, 50), 0u) << "no seed caught a minority that forced removals";
+}
+
 TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
   SimConfig c;
   c.freezes = false;
@@ -185,13 +220,14 @@ TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
 // the new epoch left it, and accepted changes at that epoch within its lease; the majority then
 // picked the game up from the older stash at the same epoch. A pick-up now takes changes only
 // once a peer holds its new epoch. The broken variant fails a checker at a seed where that
-// matters (about 1 in 2,000; at seed 388 today acknowledged actions are lost), the protocol
-// passes it. A protocol change that moves the timing may need a new seed:
-// `minotaur sim --seeds 2000 --unsafe-skip-confirm`.
+// matters, and the protocol passes it; such seeds are rare (of seeds 1 to 10,000 of this
+// configuration, seed 10105 is the one where the broken variant loses acknowledged actions). A
+// protocol change that moves the timing may need a new seed:
+// `minotaur sim --seeds 10000 --unsafe-skip-confirm`.
 TEST_F(Sim, APickUpTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
   SimConfig c;
-  run_seeds(c, 388, 1);
-  c.seed = 388;
+  run_seeds(c, 10105, 1);
+  c.seed = 10105;
   c.unsafe_skip_confirm = true;
   EXPECT_FALSE(run(c).ok) << "the broken variant passed: the seed no longer replays the case";
 }

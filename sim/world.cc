@@ -458,18 +458,21 @@ class World {
       const transport::NodeIdentity io{other, o.incarnation, address(other)};
       const std::uint64_t inc = n->incarnation;
       const std::string me = self;
-      std::function<void()> notify = [this, me, inc, io] {
+      // When a new connection of the pair opened meanwhile, the transport reports nothing: it
+      // holds one connection per peer and a newer one replaces the old (transport.h). Telling
+      // the close after the new connection left both ends believing they had none, so each
+      // stopped its heartbeats to the other and one declared the other down for the cluster.
+      const auto closed = [this, me, inc, io] {
         Node* m = live(me);
         if (m == nullptr || m->incarnation != inc) return;
-        if (deferred(*m, [this, me, inc, io] {
-              Node* m2 = live(me);
-              if (m2 != nullptr && m2->incarnation == inc) {
-                apply(*m2, m2->membership->on_peer_disconnected(io, now_));
-              }
-            })) {
-          return;
-        }
+        if (connections_.count(pair_of(me, io.name)) != 0) return;
         apply(*m, m->membership->on_peer_disconnected(io, now_));
+      };
+      std::function<void()> notify = [this, me, inc, closed] {
+        Node* m = live(me);
+        if (m == nullptr || m->incarnation != inc) return;
+        if (deferred(*m, closed)) return;
+        closed();
       };
       after(uniform(config_.min_delay_ms, config_.max_delay_ms), notify);
     }
@@ -852,6 +855,7 @@ class World {
       killed_at_.push_back(std::make_pair(now_, v.id()));
       v.frozen_until = now_ + pause;
       frozen_.insert(victim);
+      maybe_remove_later(victim);
       at(v.frozen_until, [this, victim] {
         trace(fmt::format("{} runs again", victim));
         frozen_.erase(victim);
@@ -884,6 +888,7 @@ class World {
         }
       }
       ++result_.faults;
+      maybe_remove_later(shuffled.front());
       after(uniform(500, 4000), [this] { heal(); });
       return;
     }
@@ -893,6 +898,7 @@ class World {
     Node& v = node(victim);
     ++result_.faults;
     restart_pending_.insert(victim);
+    maybe_remove_later(victim);
     if (kind == 0) {
       stop_gracefully(v);
       // The deploy restarts it once it has exited.
@@ -907,6 +913,44 @@ class World {
         if (live(victim) == nullptr) start_node(victim);
       });
     }
+  }
+
+  // The operator sees a member gone and, a while later, removes its name through some live node,
+  // as the admin endpoint does (no force: the guarantees hold for what the protocol decides).
+  void maybe_remove_later(const std::string& victim) {
+    if (!config_.removals || !chance(0.5)) return;
+    after(uniform(500, 3000), [this, victim] { operator_removal(victim); });
+  }
+
+  void operator_removal(const std::string& victim) {
+    std::vector<std::string> running;
+    for (const std::string& name : names_) {
+      if (Node* n = live(name); n != nullptr && now_ >= n->frozen_until) running.push_back(name);
+    }
+    if (running.empty()) return;
+    Node& via = node(running[static_cast<std::size_t>(
+        uniform(0, static_cast<std::int64_t>(running.size()) - 1))]);
+    if (!config_.unsafe_force_removals) {
+      remove_through(via, victim, false);
+      return;
+    }
+    // The broken variant: every name this node does not hear, with force.
+    for (const std::string& name : names_) {
+      if (name != via.name && live(via.name) != nullptr) remove_through(via, name, true);
+    }
+  }
+
+  void remove_through(Node& via, const std::string& victim, bool force) {
+    auto removed = via.membership->remove(victim, force, now_);
+    if (!removed) {
+      static constexpr const char* kWhy[] = {"unknown", "alive", "no quorum", "busy"};
+      trace(fmt::format("operator: {} refuses to remove {} ({})", via.id(), victim,
+                        kWhy[static_cast<int>(removed.error().error)]));
+      return;
+    }
+    ++result_.removals;
+    trace(fmt::format("operator: {} removes {}{}", via.id(), victim, force ? " with force" : ""));
+    apply(via, std::move(removed).value());
   }
 
   void wait_exit_then_restart(const std::string& name, std::uint64_t inc) {
@@ -1106,9 +1150,9 @@ class World {
 std::string SimResult::summary() const {
   return fmt::format(
       "{}: {} actions acknowledged, {} calls not served, {} faults, {} hand-offs, {} pick-ups, "
-      "{} excused async losses, {} events",
-      ok ? "ok" : "FAILED", acknowledged, refused, faults, handoffs, pickups, excused_losses,
-      events);
+      "{} removals, {} excused async losses, {} events",
+      ok ? "ok" : "FAILED", acknowledged, refused, faults, handoffs, pickups, removals,
+      excused_losses, events);
 }
 
 std::string SimResult::report(std::uint64_t seed) const {

@@ -19,8 +19,13 @@
 // later, and stalls (a node stops running for 0.2-4 s, a long pause or SIGSTOP: past the failure
 // bound the cluster declares it down). Kills, cuts and stalls come one at a time (see
 // overlapping_faults). A node the cluster declared down exits and is restarted, as a supervisor
-// would. Clients write to games the whole time, through random nodes, following forwards and waits
-// as the HTTP API does, and record what was acknowledged.
+// would. With `removals`, an operator asks a random live node, a while after a fault, to remove
+// the victim's name (cluster::Membership::remove, as the admin endpoint does, without force):
+// refused where that node still hears the victim, holds no quorum (the minority side of a cut)
+// or has not yet seen the last change spread; a removed node that is alive is told it is down,
+// exits and rejoins as a new incarnation that must be admitted as a voter again. Clients write
+// to games the whole time, through random nodes, following forwards and waits as the HTTP API
+// does, and record what was acknowledged.
 //
 // Checkers (separate from the code they check): after every accepted change, one owner at a
 // time (the epochs of accepted changes of a game never go down, and no two incarnations accept
@@ -63,8 +68,9 @@ struct SimConfig {
   // can take the only other copy of a change away with its writer — beyond what SPEC.md
   // promises, for exploring.
   bool overlapping_faults = false;
-  bool freezes = true;   // stalls: a node stops running for 0.2-4 s, then goes on
-  double loss = 0.0005;  // per message: its connection breaks
+  bool freezes = true;    // stalls: a node stops running for 0.2-4 s, then goes on
+  bool removals = false;  // operator removals of members that are down (see above)
+  double loss = 0.0005;   // per message: its connection breaks
   double duplicate = 0.01;
   std::int64_t min_delay_ms = 1;
   std::int64_t max_delay_ms = 15;
@@ -75,6 +81,9 @@ struct SimConfig {
   // The lease read at ticks only, not at each decision: a node that stalled past the failure
   // bound serves a call with what it knew before the stall (the bug CI found in session 2).
   bool unsafe_stale_quorum = false;
+  // With removals: the operator removes every name the chosen node does not hear, with force
+  // (no quorum needed): on the minority side of a cut that hands it a majority of its own.
+  bool unsafe_force_removals = false;
   std::size_t trace_tail = 60;  // lines of trace printed with a failure
 };
 
@@ -89,6 +98,7 @@ struct SimResult {
   std::uint64_t faults = 0;
   std::uint64_t handoffs = 0;
   std::uint64_t pickups = 0;
+  std::uint64_t removals = 0;  // names an operator removed
   std::uint64_t events = 0;
   std::string summary() const;                   // one line
   std::string report(std::uint64_t seed) const;  // failures, seed, trace tail

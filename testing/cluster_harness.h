@@ -93,6 +93,8 @@ class ClusterHarness {
   pid_t pid(std::size_t node) const;  // of the running process; -1 when it is not running
   std::uint16_t cluster_port(std::size_t node) const;
   const std::string& name(std::size_t node) const;
+  // The cluster secret the nodes share (for tests that speak the cluster protocol themselves).
+  const std::string& secret() const { return secrets_.cookie; }
   std::string log(std::size_t node) const;
   // The member list GET /api/v1/cluster of `node` reports: name -> status ("" when unreachable).
   std::vector<std::pair<std::string, std::string>> members_seen_by(std::size_t node) const;
