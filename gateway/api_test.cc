@@ -1,10 +1,7 @@
 // The API of SPEC.md section 3 against a real `minotaur node` process: every endpoint, every
 // error, and that a refused request changes nothing.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -13,6 +10,7 @@
 #include <set>
 
 #include "testing/cluster_harness.h"
+#include "testing/raw_client.h"
 
 namespace minotaur {
 namespace {
@@ -24,27 +22,9 @@ using testing::HttpReply;
 // Sends raw bytes to 127.0.0.1:port and returns everything read until the server closes or
 // 2 s pass.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return {};
-  }
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  (void)send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-  }
-  close(fd);
-  return out;
+  testing::RawSocket s("127.0.0.1", port);
+  s.send_all(bytes);
+  return s.read_until_close(std::chrono::seconds(2));
 }
 
 std::string error_code(const HttpReply& r) {

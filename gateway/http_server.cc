@@ -15,6 +15,7 @@
 #include <optional>
 #include <set>
 
+#include "base/clock.h"
 #include "base/log_throttle.h"
 #include "game/validate.h"
 #include "gateway/json_fields.h"
@@ -36,12 +37,6 @@ constexpr std::chrono::milliseconds kWsCloseTimeout{1'000};
 // After accept() fails (no file descriptor left, say), wait this long, doubling up to the max.
 constexpr std::int64_t kAcceptBackoffInitialMs = 10;
 constexpr std::int64_t kAcceptBackoffMaxMs = 1'000;
-
-std::int64_t steady_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 struct HttpServer::State : std::enable_shared_from_this<State> {
   State(asio::io_context& io_in, Api& api_in, sessions::Router& host_in, GatewayMetrics& metrics_in,
@@ -200,7 +195,7 @@ asio::awaitable<void> HttpServer::State::accept_loop() {
       // Out of file descriptors and the like: accepting again at once would fail again at once
       // (a busy core, a log line each time). Wait, longer each time, and keep serving.
       ++metrics.accept_errors;
-      accept_log.note(steady_ms(), [&](std::uint64_t count) {
+      accept_log.note(steady_now_ms(), [&](std::uint64_t count) {
         spdlog::warn(
             "http: accept failed: {} ({} times in the last interval); waiting up to {} ms "
             "between tries; raise the open-file limit (ulimit -n) if it goes on",
@@ -224,7 +219,7 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
   if (!budgets->open_connection(address)) {
     // Over its share: closed at once, without a write that a flood could make wait.
     ++metrics.connections_refused;
-    refused_log.note(steady_ms(), [&](std::uint64_t count) {
+    refused_log.note(steady_now_ms(), [&](std::uint64_t count) {
       spdlog::warn(
           "http: refused {} connections of clients over their open-connection limit in "
           "the last interval (last: {})",
@@ -254,7 +249,7 @@ asio::awaitable<void> HttpServer::State::serve(tcp::socket socket) {
     co_await serve_connection(stream, address);
   } catch (const std::exception& e) {
     ++metrics.connections_failed;
-    failure_log.note(steady_ms(), [&](std::uint64_t count) {
+    failure_log.note(steady_now_ms(), [&](std::uint64_t count) {
       spdlog::warn(
           "http: a connection failed with an exception, closed it ({} such in the last "
           "interval; last: {})",
@@ -321,7 +316,7 @@ asio::awaitable<void> HttpServer::State::serve_connection(beast::tcp_stream& str
     }
     Response res;
     const bool exempt = health || api.is_admin(req);  // monitors and the operator
-    const std::int64_t wait = exempt ? 0 : budgets->requests().take(address, 1, steady_ms());
+    const std::int64_t wait = exempt ? 0 : budgets->requests().take(address, 1, steady_now_ms());
     if (wait > 0) {
       budgets->count_refusal();
       res = Api::too_many(wait, "requests");
@@ -368,7 +363,7 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       if (ec) co_return;
       const std::string text = beast::buffers_to_string(buf.data());
       buf.consume(buf.size());
-      if (const auto wait = budgets->requests().take(address, 1, steady_ms())) {
+      if (const auto wait = budgets->requests().take(address, 1, steady_now_ms())) {
         budgets->count_refusal();
         refuse({"rate_limited",
                 fmt::format("too many messages from this client; retry in {} ms", wait),

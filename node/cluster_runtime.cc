@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 
+#include "base/clock.h"
 #include "node/node_info.pb.h"
 #include "transport/identity.h"
 
@@ -86,9 +87,7 @@ ClusterRuntime::~ClusterRuntime() {
 }
 
 std::int64_t ClusterRuntime::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return steady_now_ms();
 }
 
 void ClusterRuntime::on_channel(Channel channel, ChannelHandler handler) {

@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "base/log_throttle.h"
 #include "transport/address.h"
 #include "transport/handshake.h"
@@ -319,7 +320,7 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
     while (!self->stopped_) {
       auto [ec, socket] = co_await self->acceptor_.async_accept(kNoThrow);
       if (self->stopped_) break;
-      const std::int64_t now_ms = steady_ms();
+      const std::int64_t now_ms = steady_now_ms();
       if (ec) {
         // Out of file descriptors and the like: say so (once per interval), wait, keep serving.
         self->accept_log_.note(now_ms, [&](std::uint64_t count) {
@@ -390,12 +391,6 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
       if (c->role == Role::kAcceptor && !c->authenticated) ++n;
     }
     return n;
-  }
-
-  static std::int64_t steady_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
   }
 
   std::shared_ptr<Connection> new_connection(Role role) {
