@@ -132,6 +132,15 @@ int main(int argc, char** argv) {
       ->envname("MINOTAUR_MAX_CONNECTIONS")
       ->check(CLI::Range(1, 1'000'000))
       ->default_val(10'000);
+  node_cmd
+      ->add_option("--join-code-letters", node.join_code_letters,
+                   "Letters in the join codes of the lobbies this node creates. Every node reads "
+                   "codes of 4 to 8 letters; builds before 6-letter codes read only 4, so while "
+                   "such a build still runs in the cluster (a rolling deploy onto it, or back to "
+                   "it), start the new nodes with 4")
+      ->envname("MINOTAUR_JOIN_CODE_LETTERS")
+      ->check(CLI::Range(4, 8))
+      ->default_val(6);
 
   // minotaur local
   minotaur::app::LocalOptions local;

@@ -376,9 +376,10 @@ async function meetAndStart(A, B, base, shots) {
   await signIn(B, base, "Bob");
   await A.click("#create-lobby");
   await A.locator("#lobby").waitFor({ state: "visible" });
-  await A.waitForFunction(() => /^[A-Z]{4}$/.test(document.getElementById("lobby-code").textContent));
+  await A.waitForFunction(() => /^[A-Z]{6}$/.test(document.getElementById("lobby-code").textContent));
   const code = await text(A, "#lobby-code");
-  await B.fill("#join-code", code);
+  // Typed in lower case: the node reads it as upper case, and Bob's page shows its spelling.
+  await B.fill("#join-code", code.toLowerCase());
   await B.click("#join-form button[type=submit]");
   await B.locator("#lobby").waitFor({ state: "visible" });
   await B.locator("#lobby-wait").waitFor({ state: "visible" });

@@ -152,7 +152,7 @@ TEST_F(ApiTest, LobbiesFromCreationToStart) {
   EXPECT_EQ(joined.json().at("members").as_array().size(), 2u);
   EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/" + code + "/join", "", bo)),
             "already_member");
-  EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/ZZZ1/join", "", bo)), "bad_request");
+  EXPECT_EQ(error_code(call("POST", "/api/v1/lobbies/ZZZ2/join", "", bo)), "bad_request");
   const auto unknown = call(
       "POST", "/api/v1/lobbies/" + std::string(code == "QQQQ" ? "QQQR" : "QQQQ") + "/join", "", bo);
   EXPECT_EQ(unknown.status, 404);

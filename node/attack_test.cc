@@ -6,10 +6,14 @@
 // Client addresses: every address of 127.0.0.0/8 is loopback, so each test acts from its own
 // (127.0.0.N) and the per-address budgets of one test do not touch another's.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/resource.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -374,6 +378,83 @@ TEST_F(Attack, OutsideNumbersAndQuirksAreRefused) {
                       "cba\"}")
                 .status,
             400);
+  expect_unharmed();
+}
+
+
+// The cluster port's slots were shared by handshakes and members: ~1,000 connects/s from an
+// outsider kept a restarted node from rejoining for as long as the flood lasted. Strangers now
+// have slots of their own (the oldest makes room for the next), so a member's handshake gets
+// through in the middle of a flood that holds hundreds of connections open and opens more.
+TEST_F(Attack, AFloodAtTheClusterPortDoesNotKeepARestartedNodeOut) {
+  start();
+  const std::size_t peer = cluster.start(testing::NodeSpec("peer"));
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return cluster.status_seen_by(node, "peer") == "up"; }));
+  const std::uint64_t before = cluster.incarnation_seen_by(node, "peer");
+
+  // Three connects a millisecond, sending nothing or garbage, each held until the node closes
+  // it (or for 4 s, past the 3 s handshake time-out), from 20 addresses so that no one address
+  // runs out of local ports. Under the old rule (every slot shared, no stranger ever made room)
+  // the 512 slots stayed full of strangers, each freed slot was taken again within a
+  // millisecond, and the node could neither accept the restarted member nor dial it.
+  std::atomic<bool> stop{false};
+  std::atomic<int> connects{0};
+  std::thread flood([&] {
+    using Clock = std::chrono::steady_clock;
+    std::deque<std::pair<Clock::time_point, std::unique_ptr<RawSocket>>> held;
+    std::vector<pollfd> polled;
+    auto next = Clock::now();
+    for (int i = 0; !stop.load(); ++i) {
+      next += 1ms;
+      std::this_thread::sleep_until(next);
+      for (int k = 0; k < 3; ++k) {
+        auto s = std::make_unique<RawSocket>("127.0.0." + std::to_string(40 + (3 * i + k) % 20),
+                                             cluster.cluster_port(node));
+        if (!s->ok()) continue;
+        ++connects;
+        if (k == 1) s->send_all(std::string("\x00\x00\x10\x00garbage", 11));
+        held.emplace_back(Clock::now(), std::move(s));
+      }
+      if (i % 10 != 0) continue;  // every 10 ms: let go of what the node closed
+      polled.clear();
+      for (const auto& h : held) polled.push_back({h.second->fd(), POLLRDHUP, 0});
+      poll(polled.data(), polled.size(), 0);
+      std::size_t at = 0;
+      std::erase_if(held, [&](const auto& h) {
+        const bool closed = (polled[at++].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+        return closed || Clock::now() - h.first > 4s;
+      });
+    }
+  });
+  const auto flood_started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return connects.load() > 3000; }));
+  const auto flood_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - flood_started)
+                            .count();
+  const int connects_at_kill = connects.load();
+  cluster.stop(peer, SIGKILL);
+  cluster.restart(peer);
+  const bool rejoined = ClusterHarness::eventually(
+      [&] {
+        return cluster.status_seen_by(node, "peer") == "up" &&
+               cluster.incarnation_seen_by(node, "peer") > before &&
+               cluster.status_seen_by(peer, "target") == "up";
+      },
+      20s);
+  const int connects_while_rejoining = connects.load() - connects_at_kill;
+  stop = true;
+  flood.join();
+  EXPECT_TRUE(rejoined) << "the restarted node was kept out by the flood";
+  // The flood went on through the restart (the member is back within tens of milliseconds, at
+  // three connects a millisecond).
+  EXPECT_GT(connects_while_rejoining, 10)
+      << "the flood did not go on while the node rejoined (3,000 connects took " << flood_ms
+      << " ms)";
+  // Strangers made room for each other; no connection was refused for want of a member's slot
+  // (the old rule refused the member's own dials and handshakes there, so it got in only when a
+  // batch of strangers timed out).
+  EXPECT_GT(metric("minotaur_cluster_connections_refused_total{reason=\"unauthenticated\"}"), 0);
+  EXPECT_EQ(metric("minotaur_cluster_connections_refused_total{reason=\"established\"}"), 0);
   expect_unharmed();
 }
 

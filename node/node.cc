@@ -117,6 +117,7 @@ int run_node(const NodeConfig& config) {
                           &store, config.replication == "sync");
   router.set_quorum_source([&] { return cluster.has_quorum(); });
   router.set_in_touch_source([&] { return cluster.all_in_touch(); });
+  router.set_join_code_length(config.join_code_letters);
   router.set_allow_reset(config.allow_reset);
   if (config.allow_reset) {
     spdlog::warn(

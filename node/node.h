@@ -30,6 +30,7 @@ struct NodeConfig {
   bool allow_reset = false;          // POST /api/v1/admin/reset drops every session (test clusters)
   std::string client_limits = "on";  // "off": no per-address or per-user budgets
   std::size_t max_connections = 10'000;  // client connections open at once
+  std::size_t join_code_letters = 6;     // letters of the join codes this node makes (4-8)
   std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
 };
 

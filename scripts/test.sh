@@ -5,18 +5,33 @@
 #   3. AddressSanitizer + UBSan build and its test suite
 #   4. ThreadSanitizer build and its test suite
 #   5. the fuzz targets, built with libFuzzer and run for a short while each
+# Each stage prints how long it took, and the end prints the whole run's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${MINOTAUR_JOBS:-$(nproc)}
+started=$SECONDS
+stage_started=$SECONDS
+stage() {  # stage NAME: ends the stage before (printing its time) and announces the next
+  if [[ -n "${stage_name:-}" ]]; then
+    echo "== $stage_name took $((SECONDS - stage_started)) s"
+  fi
+  stage_name=$1
+  stage_started=$SECONDS
+  [[ -n "$stage_name" ]] && echo "== $stage_name"
+  return 0
+}
 
+stage "Debian packages"
 scripts/install-deps.sh
 
-echo "== release build and tests"
+stage "release build"
 scripts/build.sh release
+stage "release tests"
 ctest --test-dir build/release --output-on-failure -j "$jobs"
 
-echo "== ASan+UBSan build and tests"
+stage "ASan+UBSan build"
 scripts/build.sh asan
+stage "ASan+UBSan tests"
 # Not under the sanitizers: the browser test (Chromium), and the tiny benchmark runs (label
 # bench), which load a 2-core machine until the 5-10x slower nodes stall past the failure bound.
 # The simulator's tests run 40 seeds per configuration here (MINOTAUR_SIM_SEEDS): the release
@@ -24,14 +39,16 @@ scripts/build.sh asan
 MINOTAUR_SIM_SEEDS=40 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j "$jobs" -LE "browser|bench"
 
-echo "== ThreadSanitizer build and tests"
+stage "ThreadSanitizer build"
 scripts/build.sh tsan
+stage "ThreadSanitizer tests"
 # The same tests as under ASan. The node is one thread, but the transport tests, the harness
 # and the tests' own client threads are not; TSan also checks the nodes they start.
 MINOTAUR_SIM_SEEDS=40 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --test-dir build/tsan --output-on-failure -j "$jobs" -LE "browser|bench"
 
-echo "== fuzz targets (libFuzzer, ${MINOTAUR_FUZZ_SECONDS:-20} s each)"
+stage "fuzz targets (libFuzzer, ${MINOTAUR_FUZZ_SECONDS:-20} s each)"
 scripts/build.sh fuzz
 scripts/fuzz.sh "${MINOTAUR_FUZZ_SECONDS:-20}"
-echo "test: everything passed"
+stage ""
+echo "test: everything passed in $((SECONDS - started)) s"

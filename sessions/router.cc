@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/assert.h"
 #include "game/join_code.h"
 #include "game/validate.h"
 #include "proto/codec.h"
@@ -555,10 +556,16 @@ asio::awaitable<Result<GameView, SessionError>> Router::end_round(std::string id
   co_return std::move(*out.value().game);
 }
 
+void Router::set_join_code_length(std::size_t letters) {
+  MINOTAUR_ASSERT(letters >= game::kMinJoinCodeLength && letters <= game::kMaxJoinCodeLength);
+  join_code_length_ = letters;
+}
+
 asio::awaitable<Result<game::Lobby, SessionError>> Router::create_lobby(Caller host) {
   std::random_device rd;
   for (int attempt = 0; attempt < 16; ++attempt) {
-    const std::string code = game::make_join_code((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+    const std::string code = game::make_join_code((static_cast<std::uint64_t>(rd()) << 32) ^ rd(),
+                                                  join_code_length_);
     v1::Request r;
     *r.mutable_create_lobby()->mutable_host() = to_proto(host);
     r.mutable_create_lobby()->set_join_code(code);

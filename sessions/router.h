@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "game/join_code.h"
 #include "handoff/store.h"
 #include "sessions/host.h"
 #include "sessions/ownership.h"
@@ -71,6 +72,9 @@ class Router {
   void set_quorum_source(std::function<bool()> has_quorum) { has_quorum_ = std::move(has_quorum); }
   // Where "every live member is in touch" comes from (Membership::all_in_touch); none: always.
   void set_in_touch_source(std::function<bool()> in_touch) { in_touch_ = std::move(in_touch); }
+  // How many letters the join codes of the lobbies this node creates have (--join-code-letters;
+  // game/join_code.h). Every node reads codes of any length from 4 to 8 letters.
+  void set_join_code_length(std::size_t letters);
   ~Router();
 
   asio::awaitable<Result<GameView, SessionError>> create_game(game::Game game);
@@ -148,6 +152,7 @@ class Router {
   Ownership core_;
   std::function<bool()> has_quorum_;
   std::function<bool()> in_touch_;
+  std::size_t join_code_length_ = game::kDefaultJoinCodeLength;
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;
   std::unique_ptr<asio::steady_timer> tick_timer_;

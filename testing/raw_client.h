@@ -22,6 +22,7 @@ class RawSocket {
   RawSocket& operator=(const RawSocket&) = delete;
 
   bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }  // for poll() over many sockets at once
   // Sends all of `bytes`, or as much as the peer takes before it closes; the bytes sent.
   std::size_t send_all(const std::string& bytes);
   // Reads until the peer closes or `timeout` passes; what was read.

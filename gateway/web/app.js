@@ -106,8 +106,9 @@ $("join-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const code = $("join-code").value.trim().toUpperCase();
   try {
-    await api("POST", `/api/v1/lobbies/${code}/join`);
-    S.lobby = code; save(); route();
+    // The node reads look-alike digits as letters ("QX1RPT" is "QXIRPT"): keep its spelling.
+    const l = await api("POST", `/api/v1/lobbies/${encodeURIComponent(code)}/join`);
+    S.lobby = l.join_code; save(); route();
   } catch (e) {
     if (e.code === "already_member") { S.lobby = code; save(); route(); return; }
     showError(e.message);
