@@ -34,8 +34,6 @@ const char* to_string(SyncError e) {
       return "too many neighbours";
     case SyncError::kTooManyRetired:
       return "too many retired replicas pending";
-    case SyncError::kTooManyWaiters:
-      return "too many waiters";
     case SyncError::kTooManyFlushes:
       return "too many pending flushes";
     case SyncError::kKeyTooLong:
@@ -59,7 +57,6 @@ SyncReplica::SyncReplica(ReplicaId self, SyncOptions options)
 Result<Ok, SyncError> SyncReplica::put(std::string key, std::string value, std::uint64_t now_ms) {
   auto m = map_.put(std::move(key), std::move(value), now_ms);
   if (!m) return err(from_map_error(m.error()));
-  if (!waits_.empty()) wake({m.value().key});
   log_mutation(std::move(m).value());
   check_invariants();
   return Ok{};
@@ -179,15 +176,13 @@ Result<Ok, SyncError> SyncReplica::receive(ReplicaId from, SyncMessage message,
 }
 
 Result<bool, SyncError> SyncReplica::join(Delta d, std::uint64_t now_ms, AwlwwMap::JoinMode mode) {
-  std::vector<std::string> arrived;
-  auto joined = map_.join(std::move(d), now_ms, waits_.empty() ? nullptr : &arrived, mode);
+  auto joined = map_.join(std::move(d), now_ms, nullptr, mode);
   if (!joined) {
     // A full context is an operating condition, not a fault: the delta is dropped (a batch is
     // not acknowledged) and comes again once re-sends have filled the gaps.
     if (joined.error() == MapError::kContextFull) return false;
     return err(from_map_error(joined.error()));
   }
-  if (!arrived.empty()) wake(arrived);
   return true;
 }
 
@@ -319,13 +314,6 @@ void SyncReplica::tick(std::uint64_t now_ms) {
       n.next_digest_ms = now_ms + options_.anti_entropy_interval_ms;
     }
   }
-  while (!waits_by_deadline_.empty() && waits_by_deadline_.begin()->first <= now_ms) {
-    const WaitId id = waits_by_deadline_.begin()->second;
-    const auto w = waits_.find(id);
-    MINOTAUR_ASSERT(w != waits_.end());
-    events_.push_back(KeyWaitTimedOut{id, w->second.key});
-    cancel_wait(id);
-  }
   settle_flushes(now_ms, true);
   try_compact();
   check_invariants();
@@ -334,7 +322,7 @@ void SyncReplica::tick(std::uint64_t now_ms) {
 std::vector<Outgoing> SyncReplica::take_outbox() {
   return std::exchange(outbox_, {});
 }
-std::vector<SyncEvent> SyncReplica::take_events() {
+std::vector<FlushDone> SyncReplica::take_events() {
   return std::exchange(events_, {});
 }
 
@@ -399,45 +387,6 @@ void SyncReplica::settle_flushes(std::uint64_t now_ms, bool expire) {
   }
 }
 
-Result<WaitId, SyncError> SyncReplica::wait_for_key(std::string key, std::uint64_t deadline_ms) {
-  if (waits_.size() >= options_.max_waiters) return err(SyncError::kTooManyWaiters);
-  const WaitId id = next_wait_++;
-  if (map_.find(key) != nullptr) {
-    events_.push_back(KeyArrived{id, std::move(key)});
-    return id;
-  }
-  waits_by_key_.emplace(key, id);
-  waits_by_deadline_.emplace(deadline_ms, id);
-  waits_.emplace(id, Wait{std::move(key), deadline_ms});
-  return id;
-}
-
-void SyncReplica::cancel_wait(WaitId id) {
-  const auto w = waits_.find(id);
-  if (w == waits_.end()) return;
-  waits_by_deadline_.erase({w->second.deadline_ms, id});
-  auto [lo, hi] = waits_by_key_.equal_range(w->second.key);
-  for (auto it = lo; it != hi; ++it) {
-    if (it->second == id) {
-      waits_by_key_.erase(it);
-      break;
-    }
-  }
-  waits_.erase(w);
-}
-
-void SyncReplica::wake(const std::vector<std::string>& keys) {
-  for (const std::string& key : keys) {
-    auto [lo, hi] = waits_by_key_.equal_range(key);
-    std::vector<WaitId> ids;
-    for (auto it = lo; it != hi; ++it) ids.push_back(it->second);
-    for (const WaitId id : ids) {
-      events_.push_back(KeyArrived{id, key});
-      cancel_wait(id);
-    }
-  }
-}
-
 // --- compaction ---
 
 void SyncReplica::try_compact() {
@@ -475,9 +424,6 @@ void SyncReplica::check_invariants() const {
   MINOTAUR_ASSERT(neighbours_.size() <= options_.max_neighbours);
   MINOTAUR_ASSERT(retired_.size() <= options_.max_retired);
   MINOTAUR_ASSERT(flushes_.size() <= options_.max_flushes);
-  MINOTAUR_ASSERT(waits_.size() <= options_.max_waiters);
-  MINOTAUR_ASSERT(waits_.size() == waits_by_key_.size());
-  MINOTAUR_ASSERT(waits_.size() == waits_by_deadline_.size());
   for (const auto& [id, n] : neighbours_) {
     MINOTAUR_ASSERT(n.cursor >= log_base_ && n.cursor <= log_end());
     MINOTAUR_ASSERT(acked_prefix(n) >= log_base_);

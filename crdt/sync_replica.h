@@ -24,8 +24,6 @@
 // flush(deadline): completes when every neighbour at the time of the call has everything this
 // replica wrote before it — by acknowledged batches, or, for records it never got in a batch (it
 // was added later, or its backlog overflowed the log and was dropped), by an in-sync digest.
-// wait_for_key(key, deadline): an event when the key is present (at once if it is already),
-// or a time-out event on the first tick past the deadline.
 //
 // Compaction: retire_replica(R) says incarnation R is gone for good (and is no neighbour). R's
 // dots are forgotten once no live entry here carries one and every neighbour's digest, received
@@ -51,8 +49,6 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "base/result.h"
@@ -71,7 +67,6 @@ struct SyncOptions {
   std::size_t max_log_records = 1 << 20;
   std::size_t max_neighbours = 256;
   std::size_t max_retired = 1024;
-  std::size_t max_waiters = 1 << 16;
   std::size_t max_flushes = 1024;
   MapLimits map;
 };
@@ -81,7 +76,6 @@ enum class SyncError {
   kInvalidNeighbour,  // self, 0, or a replica that is still a neighbour (retire)
   kTooManyNeighbours,
   kTooManyRetired,
-  kTooManyWaiters,
   kTooManyFlushes,
   kKeyTooLong,
   kValueTooLarge,
@@ -90,7 +84,6 @@ enum class SyncError {
 const char* to_string(SyncError e);
 
 using FlushId = std::uint64_t;
-using WaitId = std::uint64_t;
 
 struct FlushDone {
   FlushId id = 0;
@@ -100,17 +93,6 @@ struct FlushDone {
   bool acked = false;
   friend bool operator==(const FlushDone&, const FlushDone&) = default;
 };
-struct KeyArrived {
-  WaitId id = 0;
-  std::string key;
-  friend bool operator==(const KeyArrived&, const KeyArrived&) = default;
-};
-struct KeyWaitTimedOut {
-  WaitId id = 0;
-  std::string key;
-  friend bool operator==(const KeyWaitTimedOut&, const KeyWaitTimedOut&) = default;
-};
-using SyncEvent = std::variant<FlushDone, KeyArrived, KeyWaitTimedOut>;
 
 class SyncReplica {
  public:
@@ -140,12 +122,10 @@ class SyncReplica {
   Result<Ok, SyncError> receive(ReplicaId from, SyncMessage message, std::uint64_t now_ms);
   void tick(std::uint64_t now_ms);
   std::vector<Outgoing> take_outbox();
-  std::vector<SyncEvent> take_events();
+  std::vector<FlushDone> take_events();  // the flushes that completed since the last call
 
   // --- waiting ---
   Result<FlushId, SyncError> flush(std::uint64_t deadline_ms);
-  Result<WaitId, SyncError> wait_for_key(std::string key, std::uint64_t deadline_ms);
-  void cancel_wait(WaitId id);
 
   // --- introspection (tests, metrics) ---
   std::size_t log_records() const { return log_.size(); }
@@ -167,7 +147,6 @@ class SyncReplica {
   bool caught_up_since(std::uint64_t mark) const;
   std::size_t inflight_bytes(ReplicaId id) const;
   std::size_t pending_flushes() const { return flushes_.size(); }
-  std::size_t pending_waits() const { return waits_.size(); }
   std::size_t retired_pending() const { return retired_.size(); }
   void check_invariants() const;
 
@@ -198,10 +177,6 @@ class SyncReplica {
     bool had_neighbours = false;
     std::size_t confirmed = 0;  // neighbours that have it
   };
-  struct Wait {
-    std::string key;
-    std::uint64_t deadline_ms = 0;
-  };
 
   std::uint64_t log_end() const { return log_base_ + log_.size(); }
   std::uint64_t acked_prefix(const Neighbour& n) const;
@@ -216,7 +191,6 @@ class SyncReplica {
   Result<Ok, SyncError> on_digest(ReplicaId from, Neighbour& n, Digest d);
   // Applies a delta; false when it was deferred (context full).
   Result<bool, SyncError> join(Delta d, std::uint64_t now_ms, AwlwwMap::JoinMode mode);
-  void wake(const std::vector<std::string>& keys);
   void settle_flushes(std::uint64_t now_ms, bool expire);
   void try_compact();
 
@@ -230,12 +204,8 @@ class SyncReplica {
   std::map<ReplicaId, std::uint64_t> retired_;  // replica -> digest_serial_ at retirement
   std::map<FlushId, Flush> flushes_;
   FlushId next_flush_ = 1;
-  std::map<WaitId, Wait> waits_;
-  std::unordered_multimap<std::string, WaitId> waits_by_key_;
-  std::set<std::pair<std::uint64_t, WaitId>> waits_by_deadline_;
-  WaitId next_wait_ = 1;
   std::vector<Outgoing> outbox_;
-  std::vector<SyncEvent> events_;
+  std::vector<FlushDone> events_;
 };
 
 }  // namespace minotaur::crdt

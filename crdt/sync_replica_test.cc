@@ -48,15 +48,6 @@ struct Wire {
   }
 };
 
-template <class T>
-std::vector<T> events_of(SyncReplica& r) {
-  std::vector<T> out;
-  for (SyncEvent& e : r.take_events()) {
-    if (auto* t = std::get_if<T>(&e)) out.push_back(*t);
-  }
-  return out;
-}
-
 struct Pair : ::testing::Test {
   SyncReplica a{1};
   SyncReplica b{2};
@@ -88,15 +79,15 @@ TEST_F(Pair, FlushCompletesOnlyAfterTheAck) {
   };
   wire.pump();
   EXPECT_EQ(b.get("k"), "v");                    // delivered...
-  EXPECT_TRUE(events_of<FlushDone>(a).empty());  // ...but not acknowledged
+  EXPECT_TRUE(a.take_events().empty());  // ...but not acknowledged
   EXPECT_EQ(a.pending_flushes(), 1u);
   drop_acks = false;
   wire.now_ms += 199;
   wire.pump();  // before resend_after_ms: nothing is re-sent
-  EXPECT_TRUE(events_of<FlushDone>(a).empty());
+  EXPECT_TRUE(a.take_events().empty());
   wire.now_ms += 1;
   wire.pump();  // re-sent, acknowledged
-  const auto done = events_of<FlushDone>(a);
+  const auto done = a.take_events();
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0], (FlushDone{id, true}));
 }
@@ -107,20 +98,20 @@ TEST_F(Pair, FlushTimesOutAtItsDeadline) {
   wire.drop = [](ReplicaId, ReplicaId, const SyncMessage&) { return true; };
   wire.now_ms += 49;
   wire.pump();
-  EXPECT_TRUE(events_of<FlushDone>(a).empty());
+  EXPECT_TRUE(a.take_events().empty());
   wire.now_ms += 1;
   wire.pump();
-  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, false}}));
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id, false}}));
 }
 
 TEST_F(Pair, FlushCoversOnlyWritesBeforeTheCall) {
   ASSERT_TRUE(a.put("before", "v", wire.now_ms).ok());
   const FlushId id = a.flush(wire.now_ms + 10'000).value();
   wire.pump();
-  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id, true}}));
   // A flush with nothing written is done at once; so is one with no neighbours.
   const FlushId id2 = a.flush(wire.now_ms + 10'000).value();
-  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id2, true}}));
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id2, true}}));
 }
 
 TEST_F(Pair, FlushWaitsForANewNeighbourToBeInSync) {
@@ -131,12 +122,12 @@ TEST_F(Pair, FlushWaitsForANewNeighbourToBeInSync) {
   ASSERT_TRUE(a.add_neighbour(3, wire.now_ms).ok());
   ASSERT_TRUE(c.add_neighbour(1, wire.now_ms).ok());
   const FlushId id = a.flush(wire.now_ms + 10'000).value();
-  EXPECT_TRUE(events_of<FlushDone>(a).empty());  // c has never had "k"
+  EXPECT_TRUE(a.take_events().empty());  // c has never had "k"
   wire.pump();  // digests: c catches up; a sees c's digest match its state
   wire.now_ms += 1000;
   wire.pump();
   EXPECT_EQ(c.get("k"), "v");
-  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id, true}}));
 }
 
 // A neighbour that goes away (down, cut off) no longer holds a flush, but is no acknowledgement
@@ -145,41 +136,8 @@ TEST_F(Pair, RemovedNeighbourEndsAFlushUnacknowledged) {
   ASSERT_TRUE(a.put("k", "v", wire.now_ms).ok());
   const FlushId id = a.flush(wire.now_ms + 10'000).value();
   a.remove_neighbour(2);
-  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, false}}));
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id, false}}));
   EXPECT_EQ(a.log_records(), 0u);
-}
-
-TEST_F(Pair, WaitForKeyWakesOnArrival) {
-  const WaitId id = b.wait_for_key("game_1", wire.now_ms + 1000).value();
-  ASSERT_TRUE(a.put("other", "v", wire.now_ms).ok());
-  wire.pump();
-  EXPECT_TRUE(events_of<KeyArrived>(b).empty());
-  ASSERT_TRUE(a.put("game_1", "state", wire.now_ms).ok());
-  wire.pump();
-  EXPECT_EQ(events_of<KeyArrived>(b), (std::vector<KeyArrived>{{id, "game_1"}}));
-  EXPECT_EQ(b.pending_waits(), 0u);
-}
-
-TEST_F(Pair, WaitForKeyPresentAlreadyIsImmediate) {
-  ASSERT_TRUE(b.put("here", "v", wire.now_ms).ok());
-  const WaitId id = b.wait_for_key("here", wire.now_ms + 1000).value();
-  EXPECT_EQ(events_of<KeyArrived>(b), (std::vector<KeyArrived>{{id, "here"}}));
-}
-
-TEST_F(Pair, WaitForKeyTimesOutOnTheTickPastTheDeadline) {
-  const WaitId id = b.wait_for_key("never", wire.now_ms + 100).value();
-  wire.now_ms += 99;
-  wire.pump();
-  EXPECT_TRUE(b.take_events().empty());
-  wire.now_ms += 1;
-  wire.pump();
-  EXPECT_EQ(events_of<KeyWaitTimedOut>(b), (std::vector<KeyWaitTimedOut>{{id, "never"}}));
-  // A cancelled wait never fires.
-  const WaitId id2 = b.wait_for_key("never", wire.now_ms + 10).value();
-  b.cancel_wait(id2);
-  wire.now_ms += 20;
-  wire.pump();
-  EXPECT_TRUE(b.take_events().empty());
 }
 
 TEST_F(Pair, MessagesFromStrangersAreRefused) {
@@ -236,13 +194,13 @@ TEST(SyncReplica, LogOverflowFallsBackToAntiEntropy) {
   EXPECT_LE(a.log_records(), 16u);
   const FlushId id = a.flush(wire.now_ms + 100'000).value();
   wire.pump();
-  EXPECT_TRUE(events_of<FlushDone>(a).empty());  // b has not been shown to have it all yet
+  EXPECT_TRUE(a.take_events().empty());  // b has not been shown to have it all yet
   wire.now_ms += 1000;
   wire.pump();  // the next anti-entropy round
   wire.now_ms += 1000;
   wire.pump();
   EXPECT_EQ(b.size(), 100u);
-  EXPECT_EQ(events_of<FlushDone>(a), (std::vector<FlushDone>{{id, true}}));
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id, true}}));
 }
 
 TEST(SyncReplica, AwayNeighbourMissesARemovalAndListingRepairsIt) {
@@ -305,12 +263,9 @@ TEST(SyncReplica, CaughtUpSinceAMarkNeedsAFreshDigestFromEveryNeighbour) {
 
 TEST(SyncReplica, LimitsAreErrors) {
   SyncOptions o;
-  o.max_waiters = 1;
   o.max_flushes = 1;
   o.max_neighbours = 1;
   SyncReplica a(1, o);
-  EXPECT_TRUE(a.wait_for_key("x", 10).ok());
-  EXPECT_EQ(a.wait_for_key("y", 10).error(), SyncError::kTooManyWaiters);
   ASSERT_TRUE(a.add_neighbour(2, 0).ok());
   EXPECT_EQ(a.add_neighbour(3, 0).error(), SyncError::kTooManyNeighbours);
   EXPECT_EQ(a.add_neighbour(1, 0).error(), SyncError::kInvalidNeighbour);

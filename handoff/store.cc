@@ -88,12 +88,10 @@ void Store::stash(const std::string& key, std::string value) {
     return;
   }
   ++counters_.stashed;
-  dirty_ = true;
 }
 
 void Store::remove(const std::string& key) {
   replica_.remove(key);
-  dirty_ = true;
 }
 
 std::optional<std::string> Store::pickup(std::string_view key) const {
@@ -145,21 +143,18 @@ void Store::deliver() {
       counters_.bytes_sent += bytes.size();
     }
   }
-  for (const auto& e : replica_.take_events()) {
-    if (const auto* f = std::get_if<crdt::FlushDone>(&e)) {
-      auto it = flushes_.find(f->id);
-      if (it == flushes_.end()) continue;
-      *it->second.second = f->acked;
-      it->second.first->cancel();
-      flushes_.erase(it);
-    }
+  for (const crdt::FlushDone& f : replica_.take_events()) {
+    auto it = flushes_.find(f.id);
+    if (it == flushes_.end()) continue;
+    *it->second.second = f.acked;
+    it->second.first->cancel();
+    flushes_.erase(it);
   }
 }
 
 void Store::tick() {
   if (stopped_) return;
   replica_.tick(now_ms());
-  dirty_ = false;
   deliver();
   timer_.expires_after(std::chrono::milliseconds(kTickMs));
   timer_.async_wait([this](boost::system::error_code ec) {

@@ -94,7 +94,6 @@ class Store final : public StashStore {
   std::map<crdt::ReplicaId, std::string> peers_;  // replica -> member name
   std::map<crdt::FlushId, std::pair<boost::asio::steady_timer*, bool*>> flushes_;
   StoreCounters counters_;
-  bool dirty_ = false;
   bool stopped_ = false;
 };
 

@@ -9,6 +9,7 @@
 
 #include "base/clock.h"
 #include "node/node_info.pb.h"
+#include "transport/address.h"
 #include "transport/identity.h"
 
 namespace minotaur::node {
@@ -27,14 +28,13 @@ std::vector<std::string> resolve_seeds(asio::io_context& io,
   std::vector<std::string> out;
   asio::ip::tcp::resolver resolver(io);
   for (const std::string& seed : seeds) {
-    const auto colon = seed.rfind(':');
-    if (colon == std::string::npos) {
-      spdlog::warn("cluster: seed '{}' has no port; give it as HOST:PORT", seed);
+    const auto hp = transport::parse_host_port(seed);
+    if (!hp) {
+      spdlog::warn("cluster: seed skipped: {}", hp.error());
       continue;
     }
-    std::string host = seed.substr(0, colon);
-    const std::string port = seed.substr(colon + 1);
-    if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+    const std::string& host = hp.value().host;
+    const std::string port = std::to_string(hp.value().port);
     boost::system::error_code ec;
     (void)asio::ip::make_address(host, ec);
     if (!ec) {

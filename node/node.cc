@@ -8,7 +8,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <charconv>
 #include <chrono>
 #include <random>
 
@@ -19,6 +18,7 @@
 #include "node/cluster_runtime.h"
 #include "sessions/host.h"
 #include "sessions/router.h"
+#include "transport/address.h"
 
 namespace minotaur::node {
 
@@ -30,36 +30,14 @@ constexpr std::int64_t kStoreFlushBoundMs = 2'000;  // then for the peers to hav
 constexpr int kRemoteCallsBoundMs = 1'000;          // and for forwarded calls to be answered
 }  // namespace
 
-bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
-                     std::string& error) {
-  const auto colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    error = fmt::format("'{}' is not HOST:PORT (for example 127.0.0.1:8080)", address);
-    return false;
-  }
-  host = address.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  const std::string p = address.substr(colon + 1);
-  unsigned value = 0;
-  const auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
-  if (ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
-    error = fmt::format("'{}' has no valid port (0-65535) after the colon", address);
-    return false;
-  }
-  port = static_cast<std::uint16_t>(value);
-  return true;
-}
-
 int run_node(const NodeConfig& config) {
-  std::string http_host;
-  std::uint16_t http_port = 0;
-  std::string error;
-  if (!split_host_port(config.http_address, http_host, http_port, error)) {
-    spdlog::error("--http: {}", error);
+  const auto http_address = transport::parse_host_port(config.http_address);
+  if (!http_address) {
+    spdlog::error("--http: {}", http_address.error());
     return 2;
   }
+  const std::string& http_host = http_address.value().host;
+  const std::uint16_t http_port = http_address.value().port;
 
   asio::io_context io(1);
   const auto wall_clock_ms = [] {

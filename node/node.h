@@ -37,8 +37,5 @@ struct NodeConfig {
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain).
 int run_node(const NodeConfig& config);
 
-// Splits "HOST:PORT"; an error message says what is wrong.
-bool split_host_port(const std::string& address, std::string& host, std::uint16_t& port,
-                     std::string& error);
 
 }  // namespace minotaur::node

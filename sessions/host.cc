@@ -269,9 +269,9 @@ asio::awaitable<Result<game::Game, SessionError>> SessionHost::start_lobby(std::
 }
 
 bool SessionHost::hosts(const std::string& key) const {
-  if (key.rfind("game:", 0) == 0) return games_.count(key.substr(5)) != 0;
-  if (key.rfind("lobby:", 0) == 0) return lobbies_.count(key.substr(6)) != 0;
-  return false;
+  const auto k = SessionKey::parse(key);
+  if (!k) return false;
+  return k->is_game() ? games_.count(k->id) != 0 : lobbies_.count(k->id) != 0;
 }
 
 std::vector<std::string> SessionHost::keys() const {
@@ -283,25 +283,26 @@ std::vector<std::string> SessionHost::keys() const {
 }
 
 std::uint64_t SessionHost::epoch(const std::string& key) const {
-  if (key.rfind("game:", 0) == 0) {
-    auto it = games_.find(key.substr(5));
+  const auto k = SessionKey::parse(key);
+  if (!k) return 0;
+  if (k->is_game()) {
+    auto it = games_.find(k->id);
     return it == games_.end() ? 0 : it->second->epoch;
   }
-  if (key.rfind("lobby:", 0) == 0) {
-    auto it = lobbies_.find(key.substr(6));
-    return it == lobbies_.end() ? 0 : it->second->epoch;
-  }
-  return 0;
+  auto it = lobbies_.find(k->id);
+  return it == lobbies_.end() ? 0 : it->second->epoch;
 }
 
 std::pair<std::string, bool> SessionHost::export_state(const std::string& key) const {
-  if (key.rfind("game:", 0) == 0) {
-    auto it = games_.find(key.substr(5));
+  const auto k = SessionKey::parse(key);
+  MINOTAUR_ASSERT(k.has_value());
+  if (k->is_game()) {
+    auto it = games_.find(k->id);
     MINOTAUR_ASSERT(it != games_.end());
     return {proto::encode_game(it->second->game), true};
   }
-  auto it = lobbies_.find(key.substr(6));
-  MINOTAUR_ASSERT(key.rfind("lobby:", 0) == 0 && it != lobbies_.end());
+  auto it = lobbies_.find(k->id);
+  MINOTAUR_ASSERT(it != lobbies_.end());
   return {proto::encode_lobby(it->second->lobby), false};
 }
 
@@ -339,13 +340,15 @@ Result<Ok, std::string> SessionHost::install(const std::string& key, std::string
 }
 
 void SessionHost::remove(const std::string& key) {
-  if (key.rfind("game:", 0) == 0) {
-    auto it = games_.find(key.substr(5));
+  const auto k = SessionKey::parse(key);
+  if (!k) return;
+  if (k->is_game()) {
+    auto it = games_.find(k->id);
     if (it == games_.end()) return;
     it->second->round_timer.cancel();
     games_.erase(it);
-  } else if (key.rfind("lobby:", 0) == 0) {
-    auto it = lobbies_.find(key.substr(6));
+  } else {
+    auto it = lobbies_.find(k->id);
     if (it == lobbies_.end()) return;
     it->second->expiry_timer.cancel();
     lobbies_.erase(it);
@@ -353,8 +356,10 @@ void SessionHost::remove(const std::string& key) {
 }
 
 void SessionHost::set_frozen(const std::string& key, bool frozen) {
-  if (key.rfind("lobby:", 0) == 0) {
-    auto it = lobbies_.find(key.substr(6));
+  const auto k = SessionKey::parse(key);
+  if (!k) return;
+  if (!k->is_game()) {
+    auto it = lobbies_.find(k->id);
     if (it == lobbies_.end()) return;
     it->second->frozen = frozen;
     if (frozen) {
@@ -364,8 +369,7 @@ void SessionHost::set_frozen(const std::string& key, bool frozen) {
     }
     return;
   }
-  if (key.rfind("game:", 0) != 0) return;
-  auto it = games_.find(key.substr(5));
+  auto it = games_.find(k->id);
   if (it == games_.end()) return;
   it->second->frozen = frozen;
   if (frozen) {

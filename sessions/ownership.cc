@@ -148,7 +148,8 @@ void Ownership::drop(const std::string& key) {
   if (fenced_ || !states_.hosts(key) || moving(key)) return;
   forget(key);
   if (store_ != nullptr) store_->remove(key);
-  ++(key.rfind("lobby:", 0) == 0 ? counters_.lobbies_dropped : counters_.games_dropped);
+  const auto k = SessionKey::parse(key);
+  ++(k && !k->is_game() ? counters_.lobbies_dropped : counters_.games_dropped);
   wake(key);
 }
 

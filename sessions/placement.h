@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sessions/session_key.h"  // game_key, lobby_key: the keys placed
+
 namespace minotaur::sessions {
 
 // crdt/stable_hash.h over "a\xffb": stable across builds, versions and platforms.
@@ -21,12 +23,5 @@ std::uint64_t stable_hash(std::string_view a, std::string_view b);
 // The owner of `key` among `members` (names); empty when there are none.
 std::string owner_of(std::string_view key, const std::vector<std::string>& members);
 
-// Session keys: games by id, lobbies by join code.
-inline std::string game_key(std::string_view game_id) {
-  return "game:" + std::string(game_id);
-}
-inline std::string lobby_key(std::string_view code) {
-  return "lobby:" + std::string(code);
-}
 
 }  // namespace minotaur::sessions

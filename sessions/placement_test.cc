@@ -63,5 +63,20 @@ TEST(Placement, HashIsStable) {
   EXPECT_NE(stable_hash("ab", "c"), stable_hash("a", "bc"));
 }
 
+TEST(SessionKey, WritesAndReadsOneForm) {
+  EXPECT_EQ(game_key("g_1"), "game:g_1");
+  EXPECT_EQ(lobby_key("QXJRPT"), "lobby:QXJRPT");
+  EXPECT_EQ(SessionKey::parse("game:g_1"), SessionKey::game("g_1"));
+  EXPECT_EQ(SessionKey::parse("lobby:QXJR"), SessionKey::lobby("QXJR"));
+  EXPECT_TRUE(SessionKey::parse("game:g_1")->is_game());
+  EXPECT_FALSE(SessionKey::parse("lobby:QXJR")->is_game());
+  for (const std::string_view bad : {"", "game:", "lobby:", "gam:x", "Game:g_1", "g_1", "lobbyQXJR"}) {
+    EXPECT_EQ(SessionKey::parse(bad), std::nullopt) << bad;
+  }
+  for (const std::string& key : {game_key("g_0123456789ab"), lobby_key("ABCD")}) {
+    EXPECT_EQ(SessionKey::parse(key)->str(), key);
+  }
+}
+
 }  // namespace
 }  // namespace minotaur::sessions

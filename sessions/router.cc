@@ -180,9 +180,9 @@ void Router::carry_out() {
   for (Ownership::Send& s : core_.take_sends()) {
     if (s.envelope.has_transfer()) {
       v1::Transfer* t = s.envelope.mutable_transfer();
-      const std::string key = t->key();
-      if (t->is_game() && key.size() > 5) {
-        const std::string id = key.substr(5);
+      const auto key = SessionKey::parse(t->key());
+      if (t->is_game() && key && key->is_game()) {
+        const std::string& id = key->id;
         if (auto w = remote_watchers_.find(id); w != remote_watchers_.end()) {
           for (const std::string& n : w->second) {
             if (n != s.to) t->add_subscribers(n);
@@ -687,8 +687,9 @@ void Router::on_message(const std::string& from, std::string_view bytes,
     }
     case v1::Envelope::kTransfer: {
       const v1::Transfer& t = e.transfer();
-      if (t.is_game() && t.key().size() > 5) {
-        auto& watchers = remote_watchers_[t.key().substr(5)];
+      const auto key = SessionKey::parse(t.key());
+      if (t.is_game() && key && key->is_game()) {
+        auto& watchers = remote_watchers_[key->id];
         for (const std::string& n : t.subscribers()) {
           if (n != self_) watchers.insert(n);
         }
@@ -698,10 +699,9 @@ void Router::on_message(const std::string& from, std::string_view bytes,
       break;
     }
     case v1::Envelope::kTransferAck: {
-      const std::string& key = e.transfer_ack().key();
-      if (core_.on_ack(from, e.transfer_ack(), now_ms()) && key.size() > 5 &&
-          key.compare(0, 5, "game:") == 0) {
-        remote_watchers_.erase(key.substr(5));
+      const auto key = SessionKey::parse(e.transfer_ack().key());
+      if (core_.on_ack(from, e.transfer_ack(), now_ms()) && key && key->is_game()) {
+        remote_watchers_.erase(key->id);
       }
       carry_out();
       notify("drain");

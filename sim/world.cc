@@ -596,28 +596,26 @@ class World {
       auto it = n.peers.find(o.to);
       if (it != n.peers.end()) send(n, it->second, Message{StoreMsg{std::move(o.message)}});
     }
-    for (const crdt::SyncEvent& ev : n.replica->take_events()) {
-      const auto* done = std::get_if<crdt::FlushDone>(&ev);
-      if (done == nullptr) continue;
-      if (n.drain_flush && *n.drain_flush == done->id) {
+    for (const crdt::FlushDone& done : n.replica->take_events()) {
+      if (n.drain_flush && *n.drain_flush == done.id) {
         n.drain_flush.reset();
         exit_after_drain(n);
         return;
       }
-      if (auto c = confirm_flushes_.find(std::make_pair(n.id(), done->id));
+      if (auto c = confirm_flushes_.find(std::make_pair(n.id(), done.id));
           c != confirm_flushes_.end()) {
         const std::vector<std::string> keys = std::move(c->second);
         confirm_flushes_.erase(c);
-        n.ownership->on_confirmed(keys, done->acked);
+        n.ownership->on_confirmed(keys, done.acked);
         carry_ownership(n);
         continue;
       }
-      auto it = sync_calls_.find(std::make_pair(n.id(), done->id));
+      auto it = sync_calls_.find(std::make_pair(n.id(), done.id));
       if (it == sync_calls_.end()) continue;
       const std::uint64_t call = it->second;
       sync_calls_.erase(it);
       Call& c = calls_.at(call);
-      if (done->acked) {
+      if (done.acked) {
         acknowledge(c, n);
       } else {
         finish(c, "not_replicated");
