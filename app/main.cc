@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
   node_cmd
       ->add_option("--client-limits", node.client_limits,
                    "on: each client address and user has a budget (open connections, requests, "
-                   "new users and lobbies, game calls, wrong join codes; docs/API.md lists them) "
-                   "and is answered 429 with Retry-After past it; off: no budgets, for "
-                   "benchmarks and tests that drive a node from one address")
+                   "new users and lobbies, game calls, wrong join codes; docs/SPEC.md section 3 "
+                   "lists them) and is answered 429 with Retry-After past it; off: no budgets, "
+                   "for benchmarks and tests that drive a node from one address")
       ->envname("MINOTAUR_CLIENT_LIMITS")
       ->check(CLI::IsMember({"on", "off"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)

@@ -295,7 +295,8 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
       }
 
       // An operator removes the name of a member that is gone for good, so that the quorum
-      // shrinks; {"force": true} also without the quorum (docs/API.md says when that is safe).
+      // shrinks; {"force": true} also without the quorum (docs/SPEC.md section 3 says when that
+      // is safe).
       if (is({"api", "v1", "admin", "members", "*", "remove"}) && options_.remove_member) {
         if (m != http::verb::post) co_return method_not_allowed();
         const auto caller = caller_of(req);
