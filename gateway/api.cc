@@ -200,7 +200,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
     };
     const auto method_not_allowed = [] {
       return error(http::status::method_not_allowed, "method_not_allowed",
-                   "this path does not take that method; see SPEC.md section 3");
+                   "this path does not take that method; see docs/SPEC.md section 3");
     };
     const auto unauthorized = [] {
       return error(http::status::unauthorized, "unauthorized",
@@ -419,7 +419,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         }
       }
       co_return error(http::status::not_found, "not_found",
-                      "no such API path; see SPEC.md section 3 for the endpoints");
+                      "no such API path; see docs/SPEC.md section 3 for the endpoints");
     }
 
     // The browser game.

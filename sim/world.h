@@ -65,7 +65,7 @@ struct SimConfig {
   // The guarantees hold for one failure at a time: a kill or a cut starts only once the last
   // one is repaired (its nodes restarted, the cut healed) and the cluster had time to settle
   // (kRepairSettleMs). Graceful stops come at any time. true: kills and cuts overlap, which
-  // can take the only other copy of a change away with its writer — beyond what SPEC.md
+  // can take the only other copy of a change away with its writer — beyond what docs/SPEC.md
   // promises, for exploring.
   bool overlapping_faults = false;
   bool freezes = true;    // stalls: a node stops running for 0.2-4 s, then goes on
