@@ -1,5 +1,5 @@
-// minotaur: the one executable. Subcommands: node, local, token-keys, bench, sim (SPEC.md
-// section 2).
+// minotaur: the one executable. Subcommands: node, local, token-keys, bench, sim
+// (docs/SPEC.md section 2).
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
   node_cmd
       ->add_option("--client-limits", node.client_limits,
                    "on: each client address and user has a budget (open connections, requests, "
-                   "new users and lobbies, game calls, wrong join codes; docs/API.md lists them) "
-                   "and is answered 429 with Retry-After past it; off: no budgets, for "
-                   "benchmarks and tests that drive a node from one address")
+                   "new users and lobbies, game calls, wrong join codes; docs/SPEC.md section 3 "
+                   "lists them) and is answered 429 with Retry-After past it; off: no budgets, "
+                   "for benchmarks and tests that drive a node from one address")
       ->envname("MINOTAUR_CLIENT_LIMITS")
       ->check(CLI::IsMember({"on", "off"}))
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
@@ -172,8 +172,8 @@ int main(int argc, char** argv) {
   // minotaur bench
   auto* bench_cmd = app.add_subcommand(
       "bench",
-      "Benchmarks (SPEC.md section 5, docs/BENCHMARKS.md). Without a subcommand: the cluster "
-      "benchmark (bench cluster), with the same flags.");
+      "Benchmarks (docs/SPEC.md section 5, docs/BENCHMARKS.md). Without a subcommand: the "
+      "cluster benchmark (bench cluster), with the same flags.");
   bench_cmd->require_subcommand(0, 1);
   minotaur::bench::ClusterBenchOptions cluster_bench;
   // Nodes are started from this very executable, wherever it was found.

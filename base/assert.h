@@ -1,4 +1,4 @@
-// Assertions that stay on in every build, release included (DESIGN.md habit 3).
+// Assertions that stay on in every build, release included (docs/DESIGN.md habit 3).
 //
 // MINOTAUR_ASSERT(cond) checks one condition; a false one is a bug, so the process prints where
 // and aborts. Operating errors (bad input, a vanished peer) are never asserted: they are values.

@@ -1,4 +1,4 @@
-// Result<T, E>: a value or an operating error (DESIGN.md habit 4: operating errors are values,
+// Result<T, E>: a value or an operating error (docs/DESIGN.md habit 4: operating errors are values,
 // bugs crash). Reading the value of an error result, or the error of a good one, is a bug and
 // aborts. Use Result<Ok, E> for operations that return nothing on success.
 #pragma once

@@ -311,7 +311,7 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   if (o.kill && o.replication != "sync") {
     progress(
         "warning: --kill with --replication async may lose the changes of the last "
-        "replication interval (SPEC.md section 4.2); give --replication sync to expect 0");
+        "replication interval (docs/SPEC.md guarantee 2); give --replication sync to expect 0");
   }
   json::object out{{"sessions", o.sessions},       {"nodes", o.nodes},
                    {"clients", o.clients},         {"window", o.window},

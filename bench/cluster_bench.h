@@ -1,4 +1,4 @@
-// The cluster benchmark (issue 6, SPEC.md section 5): `minotaur bench` / `minotaur bench cluster`.
+// The cluster benchmark (docs/SPEC.md section 5): `minotaur bench` / `minotaur bench cluster`.
 //
 // Starts its own local cluster of real `minotaur node` processes (bench/procs.h), creates
 // `sessions` games through POST /api/v1/games (admin token; two players each, player 1 the user

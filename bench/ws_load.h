@@ -1,5 +1,5 @@
 // WsLoad: many concurrent WebSocket clients that register actions through the public API
-// (`{"op":"act"}` on GET /api/v1/ws, docs/API.md) and record what was acknowledged.
+// (`{"op":"act"}` on GET /api/v1/ws, docs/SPEC.md section 3) and record what was acknowledged.
 //
 // Each client is one connection, authenticated as one user, that drives its own sessions (the
 // games where that user is player 1): at most one call in flight per session, so a session's

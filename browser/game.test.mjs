@@ -213,7 +213,7 @@ async function checkCors(from, to) {
             `CORS: GET /api/v1/cluster on ${what} lacks Access-Control-Allow-Origin (got "${getOrigin}")`);
 }
 
-// ---- hex arithmetic (SPEC.md section 1) ----------------------------------------------------
+// ---- hex arithmetic (docs/SPEC.md section 1) -----------------------------------------------
 
 const UNIT = [[1, 0], [1, -1], [0, -1], [-1, 0], [-1, 1], [0, 1]];
 const dist = (a, b) => (Math.abs(a.q - b.q) + Math.abs(a.r - b.r) + Math.abs(a.q + a.r - b.q - b.r)) / 2;

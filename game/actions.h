@@ -1,4 +1,4 @@
-// Registering actions during a round (SPEC.md section 1, "Registering").
+// Registering actions during a round (docs/SPEC.md section 1, "Registering").
 //
 // The acting player is named by its user: a user acts only for their own character. One action
 // per player per round; registering again replaces the earlier one. Action points are checked

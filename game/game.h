@@ -1,4 +1,4 @@
-// The state of one game (SPEC.md section 1), as plain values.
+// The state of one game (docs/SPEC.md section 1), as plain values.
 //
 // A Game is owned by exactly one session actor; nothing here is thread-safe or needs to be. The
 // rules that change a Game live beside it (actions.h, round.h); each takes the Game by reference,

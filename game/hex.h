@@ -1,4 +1,4 @@
-// Hex math on an axial-coordinate grid (SPEC.md section 1).
+// Hex math on an axial-coordinate grid (docs/SPEC.md section 1).
 //
 // A Hex is a position or a vector. The board is every hex within `radius` of the origin. All
 // functions are pure; coordinates are small (|q|, |r| <= a few dozen) so int32 never overflows.
@@ -20,7 +20,7 @@ inline Hex operator+(Hex a, Hex b) {
   return Hex{a.q + b.q, a.r + b.r};
 }
 
-// The six unit vectors, in the order SPEC.md lists them (east first, then counter-clockwise).
+// The six unit vectors, in the order docs/SPEC.md lists them (east first, then counter-clockwise).
 inline constexpr std::array<Hex, 6> kUnitVectors{Hex{1, 0},  Hex{1, -1}, Hex{0, -1},
                                                  Hex{-1, 0}, Hex{-1, 1}, Hex{0, 1}};
 

@@ -1,4 +1,4 @@
-// A lobby: where players gather under a join code before a game starts (SPEC.md section 1).
+// A lobby: where players gather under a join code before a game starts (docs/SPEC.md section 1).
 //
 // The host creates it, others join with its code (2 to 8 members), the host starts the game,
 // which places the players on distinct hexes. A lobby is a session like a game, so it is plain

@@ -1,4 +1,4 @@
-// Round resolution (SPEC.md section 1, "Round end").
+// Round resolution (docs/SPEC.md section 1, "Round end").
 //
 // end_round applies, in order: all moves at once; every attack whose target is still within
 // distance 1 deals 1 damage, all simultaneously; players at 0 health are eliminated; then either

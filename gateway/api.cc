@@ -200,7 +200,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
     };
     const auto method_not_allowed = [] {
       return error(http::status::method_not_allowed, "method_not_allowed",
-                   "this path does not take that method; see SPEC.md section 3");
+                   "this path does not take that method; see docs/SPEC.md section 3");
     };
     const auto unauthorized = [] {
       return error(http::status::unauthorized, "unauthorized",
@@ -295,7 +295,8 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
       }
 
       // An operator removes the name of a member that is gone for good, so that the quorum
-      // shrinks; {"force": true} also without the quorum (docs/API.md says when that is safe).
+      // shrinks; {"force": true} also without the quorum (docs/SPEC.md section 3 says when that
+      // is safe).
       if (is({"api", "v1", "admin", "members", "*", "remove"}) && options_.remove_member) {
         if (m != http::verb::post) co_return method_not_allowed();
         const auto caller = caller_of(req);
@@ -418,7 +419,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         }
       }
       co_return error(http::status::not_found, "not_found",
-                      "no such API path; see SPEC.md section 3 for the endpoints");
+                      "no such API path; see docs/SPEC.md section 3 for the endpoints");
     }
 
     // The browser game.

@@ -1,4 +1,4 @@
-// The HTTP API of SPEC.md section 3, without the sockets: a request in, a response out.
+// The HTTP API of docs/SPEC.md section 3, without the sockets: a request in, a response out.
 //
 // Every route, the error format ({"error": {"code", "message"}}), authentication (user tokens,
 // the admin token) and the mapping of session errors to statuses live here; http_server.h owns

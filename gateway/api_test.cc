@@ -1,4 +1,4 @@
-// The API of SPEC.md section 3 against a real `minotaur node` process: every endpoint, every
+// The API of docs/SPEC.md section 3 against a real `minotaur node` process: every endpoint, every
 // error, and that a refused request changes nothing.
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 // ClientBudgets: what one client may take of a node — per client address and per user — so that
-// no single client can take everyone's share (SPEC.md section 3: budgets answer 429 with
-// Retry-After).
+// no single client can take everyone's share (docs/SPEC.md section 3, "Budgets per client":
+// budgets answer 429 with Retry-After).
 //
 // Two kinds of limit:
 //   - open connections per address (HTTP and WebSocket alike), counted while they are open;

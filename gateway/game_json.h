@@ -1,4 +1,4 @@
-// JSON of games, lobbies and action requests, exactly as SPEC.md section 3 shows them.
+// JSON of games, lobbies and action requests, exactly as docs/SPEC.md sections 1 and 3 show them.
 //
 // The *_from_json readers take input from outside (HTTP bodies): they check every type and
 // range, fill missing optional fields with their starting values, run game::validate, and return

@@ -9,7 +9,7 @@ namespace {
 
 namespace json = boost::json;
 
-// The example of SPEC.md section 1, with a second player so that it is a valid game.
+// The example of docs/SPEC.md section 1, with a second player so that it is a valid game.
 constexpr std::string_view kSpecExample = R"({
   "id": "g_7f3a9c",
   "join_code": "QXJR",

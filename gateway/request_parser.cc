@@ -109,7 +109,7 @@ ReadRefusal refusal_for(const beast::error_code& ec) {
       ec == http::error::buffer_overflow) {
     return {http::status::payload_too_large, "too_large",
             "the request (its header, body, trailer or one chunk line) is larger than this "
-            "node accepts; send a smaller one (docs/API.md lists the limits)"};
+            "node accepts; send a smaller one (docs/SPEC.md section 3 lists the limits)"};
   }
   if (ec == http::error::bad_chunk_extension) {
     return {http::status::bad_request, "malformed_request",

@@ -1,4 +1,4 @@
-// Signed bearer tokens for users (SPEC.md section 3, POST /api/v1/users).
+// Signed bearer tokens for users (docs/SPEC.md section 3, "Users and tokens").
 //
 // A token is "v2.<kid>.<payload>.<mac>": kid names the key that signed it, payload is base64url
 // JSON {"u": user id, "n": display name, "e": expiry in ms since the epoch}, mac is base64url

@@ -1,5 +1,5 @@
-// The messages a WebSocket client sends (docs/API.md): decoded and checked before the server
-// acts on one. Pure: text in, a command or a refusal out.
+// The messages a WebSocket client sends (docs/SPEC.md section 3, "WebSocket"): decoded and
+// checked before the server acts on one. Pure: text in, a command or a refusal out.
 //
 //   {"op":"subscribe","game_id":"g_1"}       {"op":"unsubscribe","game_id":"g_1"}
 //   {"op":"act","id":7,"game_id":"g_1","action":{...},"token":"..."}   (id and token optional)

@@ -1,9 +1,13 @@
 // One Minotaur node: wires the layers together, starts them in order, and on SIGTERM/SIGINT
-// drains them in reverse order (DESIGN.md "node/").
+// drains them in reverse order (docs/DESIGN.md, "Layers, bottom up" and "How a hand-off should
+// go"; docs/SPEC.md section 2, "Stopping a node").
 //
-// Start order: session host, then the HTTP/WebSocket gateway. Stop order: stop accepting HTTP,
-// stop the sessions, exit 0. The store must outlive the sessions (the journal's lesson), so when
-// the replicated store and the cluster land they start before the host and stop after it.
+// Start order: the session host, the store and the router are built, then the cluster (transport
+// and membership) and the replicated store start, then the HTTP/WebSocket gateway listens. Stop
+// order: leave placement, hand every session off, answer the calls other nodes forwarded here,
+// flush the store to the peers, then stop HTTP, the sessions and the store and leave the cluster;
+// exit 0. The store outlives the sessions, so that every stash reaches the peers (docs/DESIGN.md,
+// "Lessons from the systems that came before": flush with acknowledgements).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// A crash loses nothing acknowledged under --replication sync (SPEC.md guarantee 2): real node
+// A crash loses nothing acknowledged under --replication sync (docs/SPEC.md guarantee 2): real node
 // processes, one of them killed with SIGKILL while it hosts games.
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -8,13 +8,13 @@
 // call at one moment, whether to serve it here, forward it to the owner, wait (a hand-off is in
 // flight, or the state is on its way), or refuse it.
 //
-// Hand-off (DESIGN.md "How a hand-off should go"): when the owner of a hosted key is another
-// node, the session is frozen (calls wait, its round timer is paused) and a Transfer carrying
-// its state and epoch goes to the new owner, which starts it with epoch + 1, stashes it and
+// Hand-off (docs/DESIGN.md, "How a hand-off should go"): when the owner of a hosted key is another
+// node, the session is frozen (calls wait, its round timer is paused) and a Transfer carrying its
+// state and epoch goes to the new owner, which starts it with epoch + 1, stashes it and
 // acknowledges. Only on that acknowledgement is the session dropped here; then the waiting calls
-// look again and go to the new owner. Without an acknowledgement within ack_timeout_ms the
-// transfer is sent again to whoever owns the key by then (the new owner may have gone); if
-// placement gives the key back to this node, it thaws and is served here.
+// look again and go to the new owner. Without an acknowledgement within ack_timeout_ms the transfer
+// is sent again to whoever owns the key by then (the new owner may have gone); if placement gives
+// the key back to this node, it thaws and is served here.
 //
 // Crash recovery: every accepted change is stashed in the replicated store with its epoch
 // (handoff/stash.h). When a member goes down, each node starts the sessions it now owns, that it
@@ -24,13 +24,13 @@
 // node cut off right after a pick-up cannot accept changes at the epoch the majority, which
 // never saw that stash, will pick again.
 //
-// Fencing (one owner, SPEC.md 4.3): before a change is accepted, the epoch in this node's replica
-// of the store is compared with the hosted one; a higher stored epoch means another node took
-// the session over (this node was cut off, or slow to learn of a change) — the stale copy is
-// dropped and the session restarts from the store. The replica only knows what reached it: a
+// Fencing (one owner, docs/SPEC.md guarantee 3): before a change is accepted, the epoch in this
+// node's replica of the store is compared with the hosted one; a higher stored epoch means another
+// node took the session over (this node was cut off, or slow to learn of a change) — the stale copy
+// is dropped and the session restarts from the store. The replica only knows what reached it: a
 // node cut off from every other node cannot see the new epoch. That gap is closed by the quorum
-// lease (set_quorum): a node that has not heard from a majority of the cluster recently accepts
-// no change at all (cluster/membership.h, has_quorum).
+// lease (set_quorum): a node that has not heard from a majority of the cluster recently accepts no
+// change at all (cluster/membership.h, has_quorum).
 //
 // Thread: one owner calls every method.
 #pragma once

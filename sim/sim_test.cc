@@ -139,12 +139,13 @@ TEST_F(Sim, OperatorRemovalsKeepOneOwnerAndLoseNothing) {
 }
 
 // Kills and cuts that overlap are beyond the guarantees (one failure at a time), and some such
-// seeds still fail (issue 7's note has the long run). Seed 212 (5 nodes) found a bug that is
-// fixed: a node cut off with one other, which had not heard of two restarted members, counted
-// a "majority" of three voters in a cluster of five. The bugs the earlier seeds of this kind
-// found are kept by unit tests (Membership.AJoinerCountsTheMembersItsSeedListsAsVoters,
-// SyncReplica.CaughtUpSinceAMarkNeedsAFreshDigestFromEveryNeighbour): their seeds replay other
-// runs since the simulated network keeps connections in order.
+// seeds still fail (`minotaur sim --overlapping-faults --seeds N` runs them); this test keeps only
+// seeds whose bug is fixed. Seed 212 (5 nodes) found a bug that is fixed: a node cut off with one
+// other, which had not heard of two restarted members, counted a "majority" of three voters in a
+// cluster of five. The bugs the earlier seeds of this kind found are kept by unit tests
+// (Membership.AJoinerCountsTheMembersItsSeedListsAsVoters,
+// SyncReplica.CaughtUpSinceAMarkNeedsAFreshDigestFromEveryNeighbour): their seeds replay other runs
+// since the simulated network keeps connections in order.
 TEST_F(Sim, OverlappingFaultsThatFoundBugs) {
   SimConfig c;
   c.overlapping_faults = true;

@@ -65,7 +65,7 @@ struct SimConfig {
   // The guarantees hold for one failure at a time: a kill or a cut starts only once the last
   // one is repaired (its nodes restarted, the cut healed) and the cluster had time to settle
   // (kRepairSettleMs). Graceful stops come at any time. true: kills and cuts overlap, which
-  // can take the only other copy of a change away with its writer — beyond what SPEC.md
+  // can take the only other copy of a change away with its writer — beyond what docs/SPEC.md
   // promises, for exploring.
   bool overlapping_faults = false;
   bool freezes = true;    // stalls: a node stops running for 0.2-4 s, then goes on
@@ -79,7 +79,8 @@ struct SimConfig {
   bool unsafe_skip_confirm = false;  // a pick-up takes changes before a peer holds its epoch
   bool unsafe_no_quorum = false;     // no quorum lease: a cut-off node keeps accepting changes
   // The lease read at ticks only, not at each decision: a node that stalled past the failure
-  // bound serves a call with what it knew before the stall (the bug CI found in session 2).
+  // bound serves a call with what it knew before the stall. The rule it breaks: the quorum
+  // lease is read at every call, never from a value cached before a stall.
   bool unsafe_stale_quorum = false;
   // With removals: the operator removes every name the chosen node does not hear, with force
   // (no quorum needed): on the minority side of a cut that hands it a majority of its own.

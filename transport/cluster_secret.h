@@ -1,4 +1,4 @@
-// The rule for a cluster secret (the cookie every node of a cluster shares, SPEC.md section 2).
+// The rule for a cluster secret, the cookie all nodes of a cluster share (docs/SPEC.md section 2).
 //
 // The secret authenticates nodes to each other (transport/handshake.h), so whoever guesses it
 // joins the cluster as a node. A guess needs nothing but time: nothing limits offline attempts
