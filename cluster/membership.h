@@ -133,6 +133,10 @@ Result<v1::MembershipMessage, std::string> decode_membership(std::string_view pa
 
 class Membership {
  public:
+  // How often a driver calls tick() (heartbeats and failure detection run on it); the node and
+  // the simulator both use it.
+  static constexpr std::int64_t kTickMs = 100;
+
   explicit Membership(MembershipConfig config);
 
   // First step: this node is up (event), dial the seeds.

@@ -19,7 +19,6 @@ using transport::v1::Channel;
 
 namespace {
 
-constexpr std::int64_t kTickMs = 100;
 constexpr std::int64_t kInfoIntervalMs = 1000;
 
 // Seeds as IP:PORT: a DNS name becomes every address it resolves to (A and AAAA records).
@@ -176,7 +175,7 @@ void ClusterRuntime::tick() {
     last_info_ms_ = now;
     for (const auto& p : net_.peers()) send_info(p.name);
   }
-  tick_timer_.expires_after(std::chrono::milliseconds(kTickMs));
+  tick_timer_.expires_after(std::chrono::milliseconds(cluster::Membership::kTickMs));
   tick_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) tick();
   });

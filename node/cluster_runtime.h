@@ -58,6 +58,8 @@ class ClusterRuntime {
   bool all_in_touch() const;  // Membership::all_in_touch
   std::vector<cluster::Member> serving_members() const;
   std::vector<cluster::Member> members() const;  // every entry, tombstones included
+  // The membership itself, for what reads it whole (sessions::view_of); null before start().
+  const cluster::Membership* membership() const { return members_ ? &*members_ : nullptr; }
   cluster::MemberEventHub& events() { return hub_; }
   transport::Transport& transport() { return net_; }
 

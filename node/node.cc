@@ -24,12 +24,6 @@ namespace minotaur::node {
 
 namespace asio = boost::asio;
 
-namespace {
-constexpr std::int64_t kDrainBoundMs = 20'000;      // for every session to be handed off
-constexpr std::int64_t kStoreFlushBoundMs = 2'000;  // then for the peers to have every stash
-constexpr int kRemoteCallsBoundMs = 1'000;          // and for forwarded calls to be answered
-}  // namespace
-
 int run_node(const NodeConfig& config) {
   const auto http_address = transport::parse_host_port(config.http_address);
   if (!http_address) {
@@ -61,19 +55,12 @@ int run_node(const NodeConfig& config) {
   // The router reaches the other nodes through the cluster's sessions channel.
   struct Link : sessions::ClusterLink {
     explicit Link(ClusterRuntime& c) : cluster(c) {}
-    std::vector<std::string> serving_members() const override {
-      std::vector<std::string> names;
-      // Until it has joined, a node knows no owner (not even itself): calls wait.
-      if (!cluster.joined()) return names;
-      for (const auto& m : cluster.serving_members()) names.push_back(m.name);
-      return names;
+    sessions::MembershipView membership() const override {
+      const cluster::Membership* m = cluster.membership();
+      return m == nullptr ? sessions::MembershipView{} : sessions::view_of(*m);
     }
-    std::vector<sessions::MemberState> member_states() const override {
-      std::vector<sessions::MemberState> out;
-      for (const auto& m : cluster.members()) {
-        out.push_back({m.name, m.incarnation, m.status != cluster::MemberStatus::kDown});
-      }
-      return out;
+    sessions::Lease lease() const override {
+      return sessions::Lease{cluster.has_quorum(), cluster.all_in_touch()};
     }
     bool send(const std::string& peer, const std::string& bytes) override {
       return cluster.transport().send(peer, transport::v1::CHANNEL_SESSIONS, bytes).ok();
@@ -93,8 +80,6 @@ int run_node(const NodeConfig& config) {
   sessions::Router router(io.get_executor(), host, link, config.name,
                           fmt::format("{}#{}", config.name, cluster.transport().self().incarnation),
                           &store, config.replication == "sync");
-  router.set_quorum_source([&] { return cluster.has_quorum(); });
-  router.set_in_touch_source([&] { return cluster.all_in_touch(); });
   router.set_join_code_length(config.join_code_letters);
   router.set_allow_reset(config.allow_reset);
   if (config.allow_reset) {
@@ -109,29 +94,17 @@ int run_node(const NodeConfig& config) {
 
   int exit_code = 0;
   cluster.events().subscribe([&](const cluster::MemberEvent& e) {
-    if (!e.member.self) {
-      if (e.kind == cluster::MemberStatus::kUp) {
-        store.add_peer(e.member.name, e.member.incarnation);
-      } else if (e.kind == cluster::MemberStatus::kDown) {
-        store.remove_peer(e.member.name, e.member.incarnation, true);
-      }
+    // Declared down: the cluster started this node's sessions elsewhere, its copies are stale
+    // and the router has fenced them. Stop at once, before anything could move them.
+    if (router.on_member_event(e) == sessions::NodeCore::MemberOutcome::kFenced &&
+        exit_code == 0) {
+      spdlog::error(
+          "node {}: the cluster declared this incarnation down (cut off longer than "
+          "the failure bound); exiting so that a supervisor restarts it as a new one",
+          config.name);
+      exit_code = 3;
+      io.stop();
     }
-    if (e.member.self && e.kind == cluster::MemberStatus::kDown) {
-      // The cluster started this node's sessions elsewhere: its copies are stale and must not be
-      // handed to anyone. Stop at once, before the router could move them.
-      if (exit_code == 0) {
-        spdlog::error(
-            "node {}: the cluster declared this incarnation down (cut off longer than "
-            "the failure bound); exiting so that a supervisor restarts it as a new one",
-            config.name);
-        exit_code = 3;
-        router.fence();
-        io.stop();
-      }
-      return;
-    }
-    // Every change of the serving members, this node's own included (its own "up" at start).
-    router.on_membership_changed(e.kind == cluster::MemberStatus::kDown ? e.member.name : "");
   });
 
   if (auto started = cluster.start(); !started) {
@@ -240,24 +213,25 @@ int run_node(const NodeConfig& config) {
     asio::co_spawn(
         io,
         [&, started]() -> asio::awaitable<void> {
-          co_await router.drain(kDrainBoundMs);
+          co_await router.drain();
           const auto handed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now() - started)
                                      .count();
           spdlog::info("node {}: sessions handed off in {} ms", config.name, handed_ms);
           // Calls that other nodes forwarded here (and that now go on to the new owners) are
           // answered before the connections close; each one left unanswered would wait for
-          // its sender's forward time-out (3 s). Bounded: a peer that keeps sending is not
-          // waited for.
+          // its sender's forward time-out. Bounded: a peer that keeps sending is not waited for.
+          using sessions::NodeCore;
           asio::steady_timer pause(io);
-          for (int i = 0; i < kRemoteCallsBoundMs / 5 && router.remote_calls_in_flight() > 0; ++i) {
+          for (std::int64_t i = 0;
+               i < NodeCore::kRemoteCallsBoundMs / 5 && router.remote_calls_in_flight() > 0; ++i) {
             pause.expires_after(std::chrono::milliseconds(5));
             co_await pause.async_wait(asio::use_awaitable);
           }
           // The store outlives the sessions: every stash reaches the peers before we leave.
-          if (!co_await store.flush(kStoreFlushBoundMs)) {
+          if (!co_await store.flush(NodeCore::kStoreFlushBoundMs)) {
             spdlog::warn("node {}: the store was not acknowledged by every peer within {} ms",
-                         config.name, kStoreFlushBoundMs);
+                         config.name, NodeCore::kStoreFlushBoundMs);
           }
           // 3. Stop the front door and the sessions, then leave the cluster.
           server.stop();

@@ -1,7 +1,8 @@
-// Ownership: who serves which session, and how a session moves — the sans-I/O core of the
-// router. No sockets, no timers, no clock: every input carries now_ms, and what it wants done
-// comes out as values (messages to send, keys whose waiting calls should look again). The Asio
-// router (router.h) and the deterministic simulator (sim/) drive this same code.
+// Ownership: who serves which session, and how a session moves — the heart of the node core
+// (node_core.h), which owns it, sets its leases before every input and wires it to the membership
+// and the store. No sockets, no timers, no clock: every input carries now_ms, and what it wants
+// done comes out as values (messages to send, keys whose waiting calls should look again). The
+// Asio router (router.h) and the deterministic simulator (sim/) drive it through the node core.
 //
 // Placement: the owner of a key is owner_of(key, serving members) (placement.h), a pure function
 // every node computes alike. A call is served where its key's owner is; decide() says, for one

@@ -119,10 +119,13 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
       link_(link),
       self_(std::move(self)),
       store_(store),
-      sync_(sync && store != nullptr),
-      core_(ownership_options(self_, std::move(self_id), sync_), host, store) {
-  core_.on_membership_changed(link_.serving_members(), link_.member_states(), "", now_ms());
-  (void)core_.take_wakes();
+      core_(ownership_options(self_, std::move(self_id), sync), host,
+            store == nullptr ? nullptr : &store->core()) {
+  if (store_ != nullptr) {
+    store_->on_flushed([this](const crdt::FlushDone& done) {
+      if (core_.on_flushed(done)) carry_core();
+    });
+  }
   host_.on_any_change([this](const GameView& v) {
     core_.changed(game_key(v.game.id));
     push(v);
@@ -137,14 +140,9 @@ Router::Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& l
 
 Router::~Router() {
   *alive_ = false;
+  if (store_ != nullptr) store_->on_flushed(nullptr);
   host_.on_any_change(nullptr);
   host_.on_expired(nullptr);
-}
-
-void Router::fence() {
-  core_.fence();
-  (void)core_.take_sends();
-  stop();
 }
 
 void Router::stop() {
@@ -155,12 +153,10 @@ void Router::stop() {
 asio::awaitable<void> Router::tick_loop() {
   auto alive = alive_;
   while (*alive && !stopped_) {
-    tick_timer_->expires_after(std::chrono::milliseconds(kTickMs));
+    tick_timer_->expires_after(std::chrono::milliseconds(NodeCore::kTickMs));
     co_await tick_timer_->async_wait(kNoThrow);
     if (!*alive || stopped_) co_return;
-    if (has_quorum_) core_.set_quorum(has_quorum_());
-    if (in_touch_) core_.set_in_touch(in_touch_());
-    core_.tick(now_ms());
+    core_.tick(link_.lease(), now_ms());
     carry_out();
   }
 }
@@ -176,7 +172,7 @@ void Router::send(const std::string& peer, const v1::Envelope& e) {
 }
 
 // The core's messages go out (a transfer also carries who watches the game), its wakes wake.
-void Router::carry_out() {
+void Router::carry_core() {
   for (Ownership::Send& s : core_.take_sends()) {
     if (s.envelope.has_transfer()) {
       v1::Transfer* t = s.envelope.mutable_transfer();
@@ -194,19 +190,12 @@ void Router::carry_out() {
     if (!link_.send(s.to, s.envelope.SerializeAsString())) core_.on_send_failed(s, now_ms());
   }
   for (const std::string& key : core_.take_wakes()) notify(key);
-  if (auto keys = core_.take_confirms(); !keys.empty()) {
-    asio::co_spawn(executor_, confirm(std::move(keys)), asio::detached);
-  }
 }
 
-// Sessions picked up from the store: a flush tells when every peer (at least one) holds their
-// new epoch; until then the core holds their changes.
-asio::awaitable<void> Router::confirm(std::vector<std::string> keys) {
-  auto alive = alive_;
-  const bool acknowledged = store_ == nullptr || co_await store_->flush(kSyncTimeoutMs);
-  if (!*alive || stopped_) co_return;
-  core_.on_confirmed(keys, acknowledged);
-  carry_out();
+// ... and what the core asked of the store (peers added or removed, confirming flushes).
+void Router::carry_out() {
+  carry_core();
+  if (store_ != nullptr) store_->deliver();
 }
 
 // ---- waiting, woken by events ----------------------------------------------------------------
@@ -232,96 +221,68 @@ void Router::notify_all() {
 // ---- calls -----------------------------------------------------------------------------------
 
 asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request req) {
-  if (key.empty()) {
-    co_return err(SessionError{SessionError::Kind::kBadRequest, "bad_request",
-                               "the request names no valid game or lobby"});
-  }
-  const std::int64_t deadline = now_ms() + kCallTimeoutMs;
-  const CallKind kind =
-      creates(req) ? CallKind::kCreate : (mutates(req) ? CallKind::kWrite : CallKind::kRead);
+  CallState call;
+  call.key = std::move(key);
+  call.kind = creates(req) ? CallKind::kCreate : (mutates(req) ? CallKind::kWrite : CallKind::kRead);
+  call.hops = req.hops();
+  call.deadline_ms = now_ms() + NodeCore::kCallTimeoutMs;
   for (;;) {
-    if (waiters_.count(key) >= kMaxWaitingCalls) {
-      co_return err(unavailable("session_busy",
-                                "too many calls are waiting for this session while it moves; "
-                                "retry in a moment"));
-    }
-    // The lease is read now, not at the last tick: a node whose loop stalled (a long pause, an
-    // overloaded machine) must not accept a change on a quorum that ran out meanwhile.
-    if (has_quorum_) core_.set_quorum(has_quorum_());
-    if (in_touch_) core_.set_in_touch(in_touch_());
-    const Decision d = core_.decide(key, kind, now_ms());
+    CallStep step = core_.step(call, waiters_.count(call.key), link_.lease(), now_ms());
     carry_out();  // a pick-up or a dropped stale copy may have stashed or woken something
-    if (d.kind == Decision::Kind::kRefuse) co_return err(d.error);
-    if (d.kind == Decision::Kind::kWait) {
-      if (now_ms() >= deadline) {
-        if (!d.error.code.empty()) co_return err(d.error);
-        co_return err(unavailable(core_.serving().empty() ? "no_serving_node" : "session_moving",
-                                  core_.serving().empty()
-                                      ? "no node of the cluster serves sessions right now; retry"
-                                      : "the session is still moving to its new owner; retry"));
-      }
-      co_await wait(key, std::min(deadline, d.until_ms));  // woken by the core's wakes
-      continue;
-    }
-    if (d.kind == Decision::Kind::kServe) {
-      auto result = co_await execute_local(req);
-      carry_out();
-      if (result && sync_ && kind != CallKind::kRead) {
-        // --replication sync: success only once every peer has the change.
-        if (!co_await store_->flush(kSyncTimeoutMs)) {
+    switch (step.kind) {
+      case CallStep::Kind::kAnswer:
+        co_return err(std::move(step.error));
+      case CallStep::Kind::kWait:
+        co_await wait(call.key, step.until_ms);  // woken by the core's wakes
+        continue;
+      case CallStep::Kind::kServe: {
+        auto result = co_await execute_local(req);
+        carry_out();
+        if (result && core_.write_waits_for_peers(call.kind) &&
+            !co_await store_->flush(NodeCore::kSyncTimeoutMs)) {
           ++counters_.sync_timeouts;
-          co_return err(
-              unavailable("not_replicated",
-                          "the change was not acknowledged by the other nodes in time "
-                          "and may be lost if this node fails; check the game and retry"));
+          co_return err(NodeCore::not_replicated());
         }
+        co_return result;
       }
-      co_return result;
+      case CallStep::Kind::kForward:
+        break;
     }
-    const std::string& o = d.owner;
-    if (req.hops() >= kMaxForwardHops) {
-      co_return err(unavailable("placement_unsettled",
-                                "the cluster's nodes disagree on where this session lives; retry "
-                                "in a moment"));
+    req.set_hops(call.hops + 1);
+    auto reply = co_await forward(step.owner, req);
+    if (reply) co_return from_reply(std::move(*reply));
+    const CallStep retry = core_.forward_failed(call, step.owner, now_ms());
+    if (retry.kind == CallStep::Kind::kAnswer) co_return err(retry.error);
+    co_await wait(call.key, retry.until_ms);  // membership may change meanwhile
+  }
+}
+
+// A forwarded call's reply, checked: the bytes of another node are not trusted.
+Router::CallResult Router::from_reply(v1::Reply reply) {
+  switch (reply.result_case()) {
+    case v1::Reply::kGame: {
+      auto v = from_proto(reply.game());
+      if (!v) return err(unavailable("bad_reply", "the owner sent an invalid game: " + v.error()));
+      Outcome out;
+      out.game = std::move(v).value();
+      return out;
     }
-    req.set_hops(req.hops() + 1);
-    auto reply = co_await forward(o, req);
-    if (reply) {
-      switch (reply->result_case()) {
-        case v1::Reply::kGame: {
-          auto v = from_proto(reply->game());
-          if (!v)
-            co_return err(unavailable("bad_reply", "the owner sent an invalid game: " + v.error()));
-          Outcome out;
-          out.game = std::move(v).value();
-          co_return out;
-        }
-        case v1::Reply::kLobby: {
-          auto l = proto::decode_lobby(reply->lobby());
-          if (!l) co_return err(unavailable("bad_reply", "the owner sent an invalid lobby"));
-          Outcome out;
-          out.lobby = std::move(l).value();
-          co_return out;
-        }
-        case v1::Reply::kStartedGame: {
-          Outcome out;
-          out.game_id = reply->started_game();
-          co_return out;
-        }
-        case v1::Reply::kError:
-          co_return err(from_proto(reply->error()));
-        default:
-          co_return err(unavailable("bad_reply", "the owner sent an empty reply"));
-      }
+    case v1::Reply::kLobby: {
+      auto l = proto::decode_lobby(reply.lobby());
+      if (!l) return err(unavailable("bad_reply", "the owner sent an invalid lobby"));
+      Outcome out;
+      out.lobby = std::move(l).value();
+      return out;
     }
-    req.set_hops(req.hops() - 1);
-    if (now_ms() >= deadline) {
-      co_return err(unavailable("owner_unreachable",
-                                fmt::format("the node that hosts this session ({}) did not "
-                                            "answer; retry in a moment",
-                                            o)));
+    case v1::Reply::kStartedGame: {
+      Outcome out;
+      out.game_id = reply.started_game();
+      return out;
     }
-    co_await wait(key, std::min(deadline, now_ms() + 50));  // membership may change meanwhile
+    case v1::Reply::kError:
+      return err(from_proto(reply.error()));
+    default:
+      return err(unavailable("bad_reply", "the owner sent an empty reply"));
   }
 }
 
@@ -334,7 +295,7 @@ asio::awaitable<std::optional<v1::Reply>> Router::forward(const std::string& o, 
   ++counters_.forwarded;
   Pending& p = pending_[id];
   p.timer = std::make_unique<asio::steady_timer>(executor_);
-  p.timer->expires_after(std::chrono::milliseconds(kForwardTimeoutMs));
+  p.timer->expires_after(std::chrono::milliseconds(NodeCore::kForwardTimeoutMs));
   auto alive = alive_;
   co_await p.timer->async_wait(kNoThrow);
   if (!*alive) co_return std::nullopt;
@@ -478,7 +439,7 @@ Result<std::uint64_t, SessionError> Router::reset_here(bool check_only) {
 // Twice round the cluster: first every node is asked whether it may reset, so that a refusal
 // changes nothing; then every node resets.
 asio::awaitable<Result<std::uint64_t, SessionError>> Router::reset_all() {
-  const std::vector<std::string> members = link_.serving_members();
+  const std::vector<std::string> members = core_.serving();
   std::uint64_t dropped = 0;
   for (const bool check_only : {true, false}) {
     auto here = reset_here(check_only);
@@ -488,7 +449,7 @@ asio::awaitable<Result<std::uint64_t, SessionError>> Router::reset_all() {
       if (member == self_) continue;
       // As a forwarded call: asked again until the call's time is up (a connection that breaks
       // loses what was on it). Resetting twice is resetting once.
-      const std::int64_t deadline = now_ms() + kCallTimeoutMs;
+      const std::int64_t deadline = now_ms() + NodeCore::kCallTimeoutMs;
       std::optional<v1::Reply> reply;
       while (!reply && now_ms() < deadline) {
         v1::Request r;
@@ -647,20 +608,19 @@ void Router::push(const GameView& v) {
 
 // ---- hand-off --------------------------------------------------------------------------------
 
-asio::awaitable<void> Router::drain(std::int64_t bound_ms) {
-  const std::int64_t deadline = now_ms() + bound_ms;
+asio::awaitable<void> Router::drain() {
   const std::size_t total = host_.keys().size();
   spdlog::info("sessions: handing {} session(s) to their new owners", total);
   core_.drain(now_ms());
   carry_out();
   notify_all();
   const std::string drain_key = "drain";
-  while (!host_.keys().empty() && now_ms() < deadline) {
-    co_await wait(drain_key, std::min(deadline, now_ms() + kTickMs));
+  while (!core_.drain_over(now_ms())) {
+    co_await wait(drain_key, now_ms() + NodeCore::kTickMs);
   }
   if (!host_.keys().empty()) {
     spdlog::error("sessions: {} session(s) could not be handed off within {} ms",
-                  host_.keys().size(), bound_ms);
+                  host_.keys().size(), NodeCore::kDrainBoundMs);
   }
 }
 
@@ -694,13 +654,14 @@ void Router::on_message(const std::string& from, std::string_view bytes,
           if (n != self_) watchers.insert(n);
         }
       }
-      core_.on_transfer(from, from_incarnation, t, now_ms());
+      core_.on_transfer(from, from_incarnation, t, link_.lease(), now_ms());
       carry_out();
       break;
     }
     case v1::Envelope::kTransferAck: {
       const auto key = SessionKey::parse(e.transfer_ack().key());
-      if (core_.on_ack(from, e.transfer_ack(), now_ms()) && key && key->is_game()) {
+      if (core_.on_ack(from, e.transfer_ack(), link_.lease(), now_ms()) && key &&
+          key->is_game()) {
         remote_watchers_.erase(key->id);
       }
       carry_out();
@@ -746,16 +707,18 @@ void Router::on_message(const std::string& from, std::string_view bytes,
   }
 }
 
-void Router::on_membership_changed(const std::string& down_node) {
-  if (!down_node.empty()) {
+NodeCore::MemberOutcome Router::on_member_event(const cluster::MemberEvent& event) {
+  if (event.kind == cluster::MemberStatus::kDown && !event.member.self) {
     for (auto it = remote_watchers_.begin(); it != remote_watchers_.end();) {
-      it->second.erase(down_node);
+      it->second.erase(event.member.name);
       it = it->second.empty() ? remote_watchers_.erase(it) : std::next(it);
     }
   }
-  if (has_quorum_) core_.set_quorum(has_quorum_());
-  if (in_touch_) core_.set_in_touch(in_touch_());
-  core_.on_membership_changed(link_.serving_members(), link_.member_states(), down_node, now_ms());
+  if (core_.on_member_event(event, link_.membership(), link_.lease(), now_ms()) ==
+      NodeCore::MemberOutcome::kFenced) {
+    stop();
+    return NodeCore::MemberOutcome::kFenced;
+  }
   carry_out();
   notify_all();
   // Watch each game at its (maybe new) owner; a duplicate subscription is harmless.
@@ -767,6 +730,7 @@ void Router::on_membership_changed(const std::string& down_node) {
       send(o, e);
     }
   }
+  return NodeCore::MemberOutcome::kGoOn;
 }
 
 }  // namespace minotaur::sessions

@@ -4,10 +4,11 @@
 // joins, leaves or is draining) and pushes game changes to the nodes whose clients watch them.
 //
 // The decisions — who owns a key, when to serve, wait or forward, how a session moves to its new
-// owner and is picked up after a crash, and the fencing of stale owners — are made by the
-// sans-I/O core in ownership.h, which the simulator (sim/) also drives. The router is its Asio
-// shell: it carries the core's messages, wakes the calls waiting on a key, forwards calls and
-// their replies, re-sends transfers on a timer, and keeps the WebSocket watchers of each game.
+// owner and is picked up after a crash, the fencing of stale owners, what a membership change
+// does to the store's peers — are made by the sans-I/O node core (node_core.h), which the
+// simulator (sim/) also drives. The router is its Asio shell: it carries the core's messages,
+// wakes the calls waiting on a key, forwards calls and their replies, ticks the core on a timer,
+// executes calls on the SessionHost and keeps the WebSocket watchers of each game.
 //
 // Thread: the io_context's single thread, with the SessionHost.
 #pragma once
@@ -29,19 +30,19 @@
 #include "game/join_code.h"
 #include "handoff/store.h"
 #include "sessions/host.h"
-#include "sessions/ownership.h"
+#include "sessions/node_core.h"
 #include "sessions/sessions.pb.h"
 
 namespace minotaur::sessions {
 
-// What the router needs of the cluster: who serves, and a way to send bytes to a peer.
+// What the router needs of the cluster: the member table, the leases now, and a way to send bytes
+// to a peer.
 class ClusterLink {
  public:
   virtual ~ClusterLink() = default;
-  // Names of the members that take sessions (up, not leaving), this node included while it is.
-  virtual std::vector<std::string> serving_members() const = 0;
-  // The whole member table, this node included.
-  virtual std::vector<MemberState> member_states() const = 0;
+  virtual MembershipView membership() const = 0;  // view_of(the membership)
+  // Read at every decision, not cached: see node_core.h.
+  virtual Lease lease() const = 0;
   // Sends on the sessions channel; false when the peer is not connected.
   virtual bool send(const std::string& peer, const std::string& bytes) = 0;
 };
@@ -55,23 +56,11 @@ struct RouterCounters {
 
 class Router {
  public:
-  static constexpr std::uint32_t kMaxForwardHops = 4;
-  static constexpr std::int64_t kCallTimeoutMs = 10'000;    // a whole call, waits included
-  static constexpr std::int64_t kForwardTimeoutMs = 3'000;  // one forwarded call's reply
-  static constexpr std::int64_t kTickMs = 20;               // transfers re-sent, quorum read
-  static constexpr std::int64_t kSyncTimeoutMs = 2'000;     // --replication sync's wait
-  static constexpr std::size_t kMaxWaitingCalls = 1024;     // per session, during a hand-off
-
   // `store` (may be null: no replication) gets every accepted change; with `sync` a change is
   // reported only after every peer acknowledged it (--replication sync).
   // `self_id` is this incarnation, "name#incarnation".
   Router(asio::any_io_executor executor, SessionHost& host, ClusterLink& link, std::string self,
          std::string self_id, handoff::Store* store = nullptr, bool sync = false);
-
-  // Where the quorum lease comes from (cluster/membership.h has_quorum); none: always held.
-  void set_quorum_source(std::function<bool()> has_quorum) { has_quorum_ = std::move(has_quorum); }
-  // Where "every live member is in touch" comes from (Membership::all_in_touch); none: always.
-  void set_in_touch_source(std::function<bool()> in_touch) { in_touch_ = std::move(in_touch); }
   // How many letters the join codes of the lobbies this node creates have (--join-code-letters;
   // game/join_code.h). Every node reads codes of any length from 4 to 8 letters.
   void set_join_code_length(std::size_t letters);
@@ -98,25 +87,23 @@ class Router {
   std::uint64_t subscribe(const std::string& game_id, SessionHost::GameListener listener);
   void unsubscribe(const std::string& game_id, std::uint64_t id);
 
-  // From the cluster: a message on the sessions channel, a membership change (`down_node` is
-  // the member that went down, if any).
+  // From the cluster: a message on the sessions channel, a member event (kFenced: this
+  // incarnation was declared down; the router has stopped and the node must exit).
   void on_message(const std::string& from, std::string_view bytes,
                   std::uint64_t from_incarnation = 0);
-  void on_membership_changed(const std::string& down_node);
+  NodeCore::MemberOutcome on_member_event(const cluster::MemberEvent& event);
 
   // Hands every session to its new owner (the membership must already exclude this node) and
-  // completes when none is left here, or when `bound_ms` passes.
-  asio::awaitable<void> drain(std::int64_t bound_ms);
+  // completes when none is left here, or when NodeCore::kDrainBoundMs passed.
+  asio::awaitable<void> drain();
 
   // Stops the re-send timer (the node is shutting down).
   void stop();
-  // This incarnation was declared down: its sessions are stale; serve, move or stash nothing.
-  void fence();
-
   const RouterCounters& counters() const { return counters_; }
   const OwnershipCounters& ownership_counters() const { return core_.counters(); }
   // Calls other nodes forwarded here that are not answered yet. A draining node waits for them
-  // before it closes its connections: an unanswered one costs its sender kForwardTimeoutMs.
+  // (NodeCore::kRemoteCallsBoundMs) before it closes its connections: an unanswered one costs
+  // its sender NodeCore::kForwardTimeoutMs.
   std::size_t remote_calls_in_flight() const { return remote_calls_in_flight_; }
 
  private:
@@ -129,6 +116,7 @@ class Router {
 
   asio::awaitable<CallResult> route(std::string key, v1::Request request);
   asio::awaitable<CallResult> execute_local(const v1::Request& request);
+  static CallResult from_reply(v1::Reply reply);
   asio::awaitable<std::optional<v1::Reply>> forward(const std::string& owner, v1::Request request);
   asio::awaitable<void> serve_remote(std::string from, v1::Request request);
   Result<std::uint64_t, SessionError> reset_here(bool check_only);
@@ -137,8 +125,8 @@ class Router {
   void notify(const std::string& key);
   void notify_all();
   void send(const std::string& peer, const v1::Envelope& envelope);
-  void carry_out();  // the core's messages, wakes and pick-ups to confirm
-  asio::awaitable<void> confirm(std::vector<std::string> keys);
+  void carry_out();  // the core's messages and wakes, and the store's messages
+  void carry_core();  // the core's messages and wakes
   void push(const GameView& view);
   std::string owner(const std::string& key) const { return core_.owner(key); }
   std::int64_t now_ms() const;
@@ -148,10 +136,7 @@ class Router {
   ClusterLink& link_;
   std::string self_;
   handoff::Store* store_;
-  bool sync_;
-  Ownership core_;
-  std::function<bool()> has_quorum_;
-  std::function<bool()> in_touch_;
+  NodeCore core_;
   std::size_t join_code_length_ = game::kDefaultJoinCodeLength;
   RouterCounters counters_;
   std::uint64_t next_request_id_ = 1;

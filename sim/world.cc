@@ -9,23 +9,18 @@
 #include "base/assert.h"
 #include "cluster/membership.h"
 #include "crdt/stable_hash.h"
-#include "crdt/sync_replica.h"
 #include "handoff/stash.h"
-#include "handoff/store.h"
-#include "sessions/ownership.h"
+#include "handoff/store_core.h"
+#include "sessions/node_core.h"
 #include "sessions/placement.h"
 
 namespace minotaur::sim {
 
 namespace {
 
-constexpr std::int64_t kMembershipTickMs = 50;
-constexpr std::int64_t kStoreTickMs = 5;
-constexpr std::int64_t kOwnershipTickMs = 20;
+using sessions::NodeCore;
+
 constexpr std::int64_t kQuorumLeaseMs = cluster::MembershipConfig{}.quorum_lease_ms;
-constexpr std::int64_t kCallTimeoutMs = 10'000;
-constexpr std::int64_t kSyncTimeoutMs = 2'000;
-constexpr std::int64_t kDrainBoundMs = 20'000;
 constexpr std::int64_t kSettleMs = 6'000;        // after the faults stop, before the probes
 constexpr std::int64_t kServedBoundMs = 10'000;  // a probe must be acknowledged within this
 // Async replication may lose what was acknowledged this long before a kill or a cut: the store's
@@ -79,45 +74,6 @@ class SimHost final : public sessions::SessionStates {
   std::map<std::string, Session> sessions_;
 };
 
-// ---- the store: a SyncReplica behind the StashStore interface -------------------------------
-
-class SimStore final : public handoff::StashStore {
- public:
-  SimStore(crdt::SyncReplica& replica, std::function<std::int64_t()> now)
-      : replica_(replica), now_(std::move(now)) {}
-  void remove(const std::string& key) override { replica_.remove(key); }
-  void stash(const std::string& key, std::string value) override {
-    auto r = replica_.put(key, std::move(value), static_cast<std::uint64_t>(now_()));
-    MINOTAUR_ASSERT(static_cast<bool>(r));
-  }
-  std::optional<std::string> pickup(std::string_view key) const override {
-    auto v = replica_.get(key);
-    if (!v) return std::nullopt;
-    return std::string(*v);
-  }
-  std::optional<std::uint64_t> stashed_epoch(std::string_view key) const override {
-    auto v = replica_.get(key);
-    if (!v) return std::nullopt;
-    auto s = handoff::decode_stashed(*v);
-    if (!s) return std::nullopt;
-    return s->epoch;
-  }
-  std::vector<std::string> keys() const override {
-    std::vector<std::string> out;
-    replica_.map().for_each([&](const std::string& k, const auto&) { out.push_back(k); });
-    return out;
-  }
-  std::size_t peer_count() const override { return peers; }
-  bool caught_up() const override { return replica_.caught_up(); }
-  std::uint64_t refresh() override { return replica_.refresh(); }
-  bool caught_up_since(std::uint64_t mark) const override { return replica_.caught_up_since(mark); }
-  std::size_t peers = 0;
-
- private:
-  crdt::SyncReplica& replica_;
-  std::function<std::int64_t()> now_;
-};
-
 // ---- messages --------------------------------------------------------------------------------
 
 struct MembershipMsg {
@@ -139,12 +95,14 @@ struct Node {
   std::string name;
   std::uint64_t incarnation = 0;
   Phase phase = Phase::kDead;
+  // The protocol code a node runs, driven here as the node's Asio shells drive it.
   std::unique_ptr<cluster::Membership> membership;
-  std::unique_ptr<crdt::SyncReplica> replica;
-  std::unique_ptr<SimStore> store;
+  std::unique_ptr<handoff::StoreCore> store;
   std::unique_ptr<SimHost> host;
-  std::unique_ptr<sessions::Ownership> ownership;
-  std::map<crdt::ReplicaId, std::string> peers;  // replica -> member name
+  std::unique_ptr<NodeCore> core;
+  // The lease as read at the last tick or member event: what the broken variant
+  // unsafe_stale_quorum decides calls on.
+  sessions::Lease stale_lease;
   std::int64_t drain_started_ms = 0;
   std::optional<crdt::FlushId> drain_flush;
   // A stalled process (a long pause, SIGSTOP): until then nothing of it runs; what arrives for
@@ -274,7 +232,6 @@ class World {
     n.name = name;
     n.incarnation = ++incarnations_;
     n.phase = Phase::kRunning;
-    n.peers.clear();
     n.drain_flush.reset();
     cluster::MembershipConfig mc;
     mc.self = transport::NodeIdentity{name, n.incarnation, address(name)};
@@ -282,8 +239,7 @@ class World {
       if (other != name) mc.seeds.push_back(address(other));
     }
     n.membership = std::make_unique<cluster::Membership>(mc);
-    n.replica = std::make_unique<crdt::SyncReplica>(handoff::replica_id(name, n.incarnation));
-    n.store = std::make_unique<SimStore>(*n.replica, [this] { return now_; });
+    n.store = std::make_unique<handoff::StoreCore>(name, n.incarnation, [this] { return now_; });
     n.host = std::make_unique<SimHost>();
     n.host->on_install = [this, id = n.id()](const std::string& key, const SimHost::Session& s) {
       trace(fmt::format("{} starts {} at epoch {}", id, key, s.epoch));
@@ -304,7 +260,8 @@ class World {
     oo.sync = config_.sync;
     oo.unsafe_skip_ack = config_.unsafe_skip_ack;
     oo.unsafe_skip_confirm = config_.unsafe_skip_confirm;
-    n.ownership = std::make_unique<sessions::Ownership>(oo, *n.host, n.store.get());
+    n.core = std::make_unique<NodeCore>(oo, *n.host, n.store.get());
+    n.stale_lease = sessions::Lease{};
     trace(fmt::format("start {}", n.id()));
     apply(n, n.membership->start(now_));
     const std::uint64_t inc = n.incarnation;
@@ -318,8 +275,9 @@ class World {
     schedule_ticks(name, inc);
   }
 
-  // Each incarnation's three periodic ticks, as the node's timers.
+  // Each incarnation's three periodic ticks, at the periods of the node's timers.
   void schedule_ticks(const std::string& name, std::uint64_t inc) {
+    constexpr std::int64_t kMembershipTickMs = cluster::Membership::kTickMs;
     schedule_tick(name, inc, kMembershipTickMs, kMembershipTickMs, [this, name](Node& n) {
       apply(n, n.membership->tick(now_));
       const Node* still = live(name);
@@ -335,14 +293,15 @@ class World {
       }
       return true;
     });
+    constexpr std::int64_t kStoreTickMs = handoff::StoreCore::kTickMs;
     schedule_tick(name, inc, kStoreTickMs, kStoreTickMs, [this](Node& n) {
-      n.replica->tick(static_cast<std::uint64_t>(now_));
+      n.store->tick();
       carry_store(n);
       return true;
     });
-    schedule_tick(name, inc, kOwnershipTickMs, kOwnershipTickMs, [this](Node& n) {
-      update_quorum(n);
-      n.ownership->tick(now_);
+    schedule_tick(name, inc, NodeCore::kTickMs, NodeCore::kTickMs, [this](Node& n) {
+      n.stale_lease = lease(n);
+      n.core->tick(n.stale_lease, now_);
       carry_ownership(n);
       check_drained(n);
       return true;
@@ -370,9 +329,10 @@ class World {
     });
   }
 
-  void update_quorum(Node& n) {
-    n.ownership->set_quorum(config_.unsafe_no_quorum || n.membership->has_quorum(now_));
-    n.ownership->set_in_touch(config_.unsafe_no_quorum || n.membership->all_in_touch(now_));
+  // The leases now; always held in the broken variant unsafe_no_quorum.
+  sessions::Lease lease(const Node& n) const {
+    if (config_.unsafe_no_quorum) return sessions::Lease{true, true};
+    return sessions::Lease{n.membership->has_quorum(now_), n.membership->all_in_touch(now_)};
   }
 
   static std::string address(const std::string& name) { return name + ":7000"; }
@@ -389,16 +349,17 @@ class World {
     n.phase = Phase::kDraining;
     n.drain_started_ms = now_;
     apply(n, n.membership->leave(now_));
-    n.ownership->drain(now_);
+    n.core->drain(now_);
     carry_ownership(n);
   }
 
   void check_drained(Node& n) {
     if (n.phase != Phase::kDraining) return;
-    const bool empty = n.host->keys().empty();
-    if (!empty && now_ - n.drain_started_ms < kDrainBoundMs) return;
-    if (!empty) trace(fmt::format("{}: drain bound passed with sessions left", n.id()));
-    auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + 5'000));
+    if (!n.core->drain_over(now_)) return;
+    if (!n.host->keys().empty()) {
+      trace(fmt::format("{}: drain bound passed with sessions left", n.id()));
+    }
+    auto f = n.store->flush(NodeCore::kStoreFlushBoundMs);
     MINOTAUR_ASSERT(static_cast<bool>(f));
     n.drain_flush = f.value();
     n.phase = Phase::kFlushing;
@@ -517,21 +478,20 @@ class World {
       const transport::NodeIdentity id{from, from_inc, address(from)};
       apply(n, n.membership->on_message(id, mm->message, now_));
     } else if (const auto* sm = std::get_if<StoreMsg>(&m)) {
-      const crdt::ReplicaId rid = handoff::replica_id(from, from_inc);
-      if (!n.replica->has_neighbour(rid)) return;  // as handoff::Store: not a peer (yet)
-      auto r = n.replica->receive(rid, sm->message, static_cast<std::uint64_t>(now_));
-      MINOTAUR_ASSERT(static_cast<bool>(r));
+      if (!n.store->has_peer(from, from_inc)) return;  // not a peer (yet): dropped
+      const bool applied = n.store->receive(from, from_inc, sm->message);
+      MINOTAUR_ASSERT(applied);
       carry_store(n);
     } else {
       const auto& e = std::get<SessionMsg>(m).envelope;
       if (e.has_transfer()) {
         trace(fmt::format("{} <- transfer {} epoch {} from {}", n.id(), e.transfer().key(),
                           e.transfer().epoch(), from));
-        n.ownership->on_transfer(from, from_inc, e.transfer(), now_);
+        n.core->on_transfer(from, from_inc, e.transfer(), lease(n), now_);
       } else if (e.has_transfer_ack()) {
         trace(fmt::format("{} <- ack {} epoch {} from {}", n.id(), e.transfer_ack().key(),
                           e.transfer_ack().epoch(), from));
-        if (n.ownership->on_ack(from, e.transfer_ack(), now_)) {
+        if (n.core->on_ack(from, e.transfer_ack(), lease(n), now_)) {
           ++result_.handoffs;
           trace(fmt::format("{}: {} handed to {} (epoch {})", n.id(), e.transfer_ack().key(), from,
                             e.transfer_ack().epoch()));
@@ -553,60 +513,27 @@ class World {
     trace(fmt::format("{} sees {}#{} {}", n.id(), e.member.name, e.member.incarnation,
                       cluster::to_string(e.kind)));
     if (!n.alive()) return;  // fenced below by an earlier event of the same step
-    if (e.member.self && e.kind == cluster::MemberStatus::kDown) {
-      // As the node: fence the sessions at once, then exit (the membership tick restarts it).
-      n.ownership->fence();
-      (void)n.ownership->take_sends();
+    n.stale_lease = lease(n);
+    // Declared down: fenced at once; the node exits (the membership tick restarts it).
+    if (n.core->on_member_event(e, sessions::view_of(*n.membership), n.stale_lease, now_) ==
+        NodeCore::MemberOutcome::kFenced) {
       return;
     }
-    if (!e.member.self) {
-      const crdt::ReplicaId rid = handoff::replica_id(e.member.name, e.member.incarnation);
-      if (e.kind == cluster::MemberStatus::kUp) {
-        if (!n.replica->has_neighbour(rid)) {
-          (void)n.replica->add_neighbour(rid, static_cast<std::uint64_t>(now_));
-          n.peers[rid] = e.member.name;
-        }
-      } else if (e.kind == cluster::MemberStatus::kDown) {
-        if (n.replica->has_neighbour(rid)) {
-          n.replica->remove_neighbour(rid);
-          (void)n.replica->retire_replica(rid);
-          n.peers.erase(rid);
-        }
-      }
-      n.store->peers = n.peers.size();
-    }
-    std::vector<std::string> serving;
-    if (n.membership->joined()) {  // as the node's link: no owner is known before joining
-      for (const cluster::Member& m : n.membership->serving_members()) serving.push_back(m.name);
-    }
-    std::vector<sessions::MemberState> members;
-    for (const cluster::Member& m : n.membership->members()) {
-      members.push_back({m.name, m.incarnation, m.status != cluster::MemberStatus::kDown});
-    }
-    const std::string down =
-        e.kind == cluster::MemberStatus::kDown && !e.member.self ? e.member.name : "";
-    update_quorum(n);
-    n.ownership->on_membership_changed(std::move(serving), std::move(members), down, now_);
     carry_ownership(n);
     carry_store(n);
   }
 
   void carry_store(Node& n) {
-    for (crdt::Outgoing& o : n.replica->take_outbox()) {
-      auto it = n.peers.find(o.to);
-      if (it != n.peers.end()) send(n, it->second, Message{StoreMsg{std::move(o.message)}});
+    for (handoff::StoreCore::Outgoing& o : n.store->take_outbox()) {
+      send(n, o.to, Message{StoreMsg{std::move(o.message)}});
     }
-    for (const crdt::FlushDone& done : n.replica->take_events()) {
+    for (const crdt::FlushDone& done : n.store->take_flushed()) {
       if (n.drain_flush && *n.drain_flush == done.id) {
         n.drain_flush.reset();
         exit_after_drain(n);
         return;
       }
-      if (auto c = confirm_flushes_.find(std::make_pair(n.id(), done.id));
-          c != confirm_flushes_.end()) {
-        const std::vector<std::string> keys = std::move(c->second);
-        confirm_flushes_.erase(c);
-        n.ownership->on_confirmed(keys, done.acked);
+      if (n.core->on_flushed(done)) {
         carry_ownership(n);
         continue;
       }
@@ -618,13 +545,13 @@ class World {
       if (done.acked) {
         acknowledge(c, n);
       } else {
-        finish(c, "not_replicated");
+        finish(c, NodeCore::not_replicated().code);
       }
     }
   }
 
   void carry_ownership(Node& n) {
-    for (sessions::Ownership::Send& s : n.ownership->take_sends()) {
+    for (sessions::Ownership::Send& s : n.core->take_sends()) {
       if (s.envelope.has_transfer()) {
         trace(fmt::format("{} -> transfer {} epoch {} to {}", n.id(), s.envelope.transfer().key(),
                           s.envelope.transfer().epoch(), s.to));
@@ -633,19 +560,12 @@ class World {
                           s.envelope.transfer_ack().epoch(), s.to));
       }
       if (connections_.count(pair_of(n.name, s.to)) == 0) {
-        n.ownership->on_send_failed(s, now_);
+        n.core->on_send_failed(s, now_);
         continue;
       }
       send(n, s.to, Message{SessionMsg{std::move(s.envelope)}});
     }
-    if (auto keys = n.ownership->take_confirms(); !keys.empty()) {
-      // As the router: a flush tells when the peers hold the picked-up sessions' new epochs.
-      auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + kSyncTimeoutMs));
-      MINOTAUR_ASSERT(static_cast<bool>(f));
-      confirm_flushes_[std::make_pair(n.id(), f.value())] = std::move(keys);
-      carry_store(n);
-    }
-    for (const std::string& key : n.ownership->take_wakes()) {
+    for (const std::string& key : n.core->take_wakes()) {
       auto [b, e] = waiting_.equal_range(std::make_pair(n.name, key));
       std::vector<std::uint64_t> woken;
       for (auto it = b; it != e; ++it) woken.push_back(it->second);
@@ -658,6 +578,8 @@ class World {
         });
       }
     }
+    // What the core asked of the store (peers, confirming flushes) goes out now.
+    if (n.alive()) carry_store(n);
   }
 
   // ---- clients ----
@@ -665,25 +587,21 @@ class World {
   void create(const std::string& game) {
     Node* n = live(names_.front());
     MINOTAUR_ASSERT(n != nullptr);
-    const sessions::Decision d = n->ownership->decide(game, sessions::CallKind::kCreate, now_);
-    if (d.kind == sessions::Decision::Kind::kServe) {
-      (void)n->host->install(game, "", true, 1);
-      n->ownership->changed(game);
-      n->ownership->created(game);
-      carry_ownership(*n);
-      record_accept(*n, game, 1);
-      return;
-    }
+    sessions::CallState call{game, sessions::CallKind::kCreate, 0,
+                             now_ + NodeCore::kCallTimeoutMs};
+    const sessions::CallStep step = n->core->step(call, 0, lease(*n), now_);
     // Owned elsewhere: create it there (the API forwards a create the same way). Not known yet
     // (the cluster is still forming): try again.
-    Node* o = d.kind == sessions::Decision::Kind::kForward ? live(d.owner) : nullptr;
+    Node* o = step.kind == sessions::CallStep::Kind::kServe      ? n
+              : step.kind == sessions::CallStep::Kind::kForward ? live(step.owner)
+                                                                : nullptr;
     if (o == nullptr) {
       after(100, [this, game] { create(game); });
       return;
     }
     (void)o->host->install(game, "", true, 1);
-    o->ownership->changed(game);
-    o->ownership->created(game);
+    o->core->changed(game);
+    o->core->created(game);
     carry_ownership(*o);
     record_accept(*o, game, 1);
   }
@@ -702,13 +620,13 @@ class World {
     c.game = game;
     c.action = ++next_action_;
     c.node = names_[static_cast<std::size_t>(uniform(0, config_.nodes - 1))];
-    c.deadline_ms = now_ + kCallTimeoutMs;
+    c.deadline_ms = now_ + NodeCore::kCallTimeoutMs;
     c.probe = probe;
     const std::uint64_t id = c.id;
     calls_.emplace(id, std::move(c));
     after(uniform(config_.min_delay_ms, config_.max_delay_ms),
           [this, id] { attempt(calls_.at(id)); });
-    after(kCallTimeoutMs, [this, id] {
+    after(NodeCore::kCallTimeoutMs, [this, id] {
       Call& call = calls_.at(id);
       if (!call.done) finish(call, "timeout");
     });
@@ -733,49 +651,54 @@ class World {
       });
       return;
     }
-    // As the router: the quorum lease is read at every decision, not at the last tick (a node
-    // that stalled past the failure bound must not act on what it knew before).
-    if (!config_.unsafe_stale_quorum) update_quorum(*n);
-    const sessions::Decision d = n->ownership->decide(c.game, sessions::CallKind::kWrite, now_);
+    // The lease as it is now (the broken variant: as it was at the last tick).
+    const sessions::Lease now_lease = config_.unsafe_stale_quorum ? n->stale_lease : lease(*n);
+    const sessions::CallState call{c.game, sessions::CallKind::kWrite, c.hops, c.deadline_ms};
+    sessions::CallStep step =
+        n->core->step(call, waiting_.count(std::make_pair(n->name, c.game)), now_lease, now_);
     carry_ownership(*n);
-    carry_store(*n);
-    switch (d.kind) {
-      case sessions::Decision::Kind::kRefuse:
-        finish(c, d.error.code);
+    if (step.kind == sessions::CallStep::Kind::kForward &&
+        connections_.count(pair_of(n->name, step.owner)) == 0) {
+      step = n->core->forward_failed(call, step.owner, now_);  // the owner is unreachable
+    }
+    switch (step.kind) {
+      case sessions::CallStep::Kind::kAnswer:
+        finish(c, step.error.code);
         return;
-      case sessions::Decision::Kind::kForward: {
-        if (c.hops >= 4) {
-          finish(c, "placement_unsettled");
-          return;
-        }
-        if (connections_.count(pair_of(n->name, d.owner)) == 0) {
-          // The owner is unreachable from here: the forward waits and retries, as the router.
-          wait_call(c, *n, now_ + 50);
-          return;
-        }
+      case sessions::CallStep::Kind::kForward: {
         ++c.hops;
-        c.node = d.owner;
+        c.node = step.owner;
         const std::uint64_t id = c.id;
         after(uniform(config_.min_delay_ms, config_.max_delay_ms), [this, id] {
-          Call& call = calls_.at(id);
-          if (!call.done) attempt(call);
+          Call& later = calls_.at(id);
+          if (!later.done) attempt(later);
         });
         return;
       }
-      case sessions::Decision::Kind::kWait:
-        wait_call(c, *n, std::min(d.until_ms, c.deadline_ms));
+      case sessions::CallStep::Kind::kWait:
+        wait_call(c, *n, step.until_ms);
         return;
-      case sessions::Decision::Kind::kServe:
+      case sessions::CallStep::Kind::kServe:
         serve(c, *n);
         return;
     }
   }
 
+  // A call waits on a node for its key (woken by the core's wakes) or until `until`. It counts
+  // among the key's waiting calls there (NodeCore::kMaxWaitingCalls) until either comes.
   void wait_call(Call& c, Node& n, std::int64_t until) {
     const std::uint64_t gen = ++c.generation;
-    waiting_.emplace(std::make_pair(n.name, c.game), c.id);
+    const auto where = std::make_pair(n.name, c.game);
+    waiting_.emplace(where, c.id);
     const std::uint64_t id = c.id;
-    at(std::max(until, now_ + 1), [this, id, gen] {
+    at(std::max(until, now_ + 1), [this, id, gen, where] {
+      auto [b, e] = waiting_.equal_range(where);
+      for (auto it = b; it != e; ++it) {
+        if (it->second == id) {
+          waiting_.erase(it);
+          break;
+        }
+      }
       Call& call = calls_.at(id);
       if (!call.done && call.generation == gen) attempt(call);
     });
@@ -793,10 +716,10 @@ class World {
     trace(
         fmt::format("{} accepts action {} of {} at epoch {}", n.id(), c.action, c.game, s->epoch));
     record_accept(n, c.game, s->epoch);
-    n.ownership->changed(c.game);
+    n.core->changed(c.game);
     carry_ownership(n);
-    if (config_.sync) {
-      auto f = n.replica->flush(static_cast<std::uint64_t>(now_ + kSyncTimeoutMs));
+    if (n.core->write_waits_for_peers(sessions::CallKind::kWrite)) {
+      auto f = n.store->flush(NodeCore::kSyncTimeoutMs);
       MINOTAUR_ASSERT(static_cast<bool>(f));
       sync_calls_[std::make_pair(n.id(), f.value())] = c.id;
       carry_store(n);
@@ -1094,7 +1017,7 @@ class World {
       Node* n = live(name);
       if (n == nullptr) continue;
       std::map<std::string, std::string> m;
-      n->replica->map().for_each([&](const std::string& k, const auto& e) { m[k] = e.value; });
+      n->store->replica().map().for_each([&](const std::string& k, const auto& e) { m[k] = e.value; });
       if (!first) {
         first = std::move(m);
         first_id = n->id();
@@ -1102,7 +1025,7 @@ class World {
         fail(
             fmt::format("the store replicas of {} and {} differ at quiescence", first_id, n->id()));
       }
-      result_.pickups += n->ownership->counters().picked_up;
+      result_.pickups += n->core->counters().picked_up;
     }
   }
 
@@ -1125,7 +1048,6 @@ class World {
   std::multimap<std::pair<std::string, std::string>, std::uint64_t> waiting_;
   // By node incarnation: a restarted node's replica numbers its flushes from 1 again.
   std::map<std::pair<std::string, crdt::FlushId>, std::uint64_t> sync_calls_;
-  std::map<std::pair<std::string, crdt::FlushId>, std::vector<std::string>> confirm_flushes_;
   std::map<std::string, std::map<std::uint64_t, std::string>> epoch_owner_;  // game -> epoch -> id
   std::map<std::string, Accepted> accepted_;
   std::map<std::string, std::set<std::string>> superseded_;  // game -> instances whose turn ended

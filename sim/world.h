@@ -1,9 +1,10 @@
 // World: a deterministic simulation of a Minotaur cluster, in one thread, in virtual time.
 //
 // Each simulated node runs the same protocol code as `minotaur node`: cluster::Membership (who
-// is in the cluster, the quorum lease), crdt::SyncReplica (the replicated store) and
-// sessions::Ownership (placement, hand-off, pick-up, fencing). Only what surrounds them is
-// simulated: the clock, the network, the processes, and the session host, whose game state is
+// is in the cluster, the quorum lease), handoff::StoreCore (its replica of the store and the
+// peers it replicates with) and sessions::NodeCore (ownership wired to both, the rule every call
+// follows on a node, its time-outs and tick periods). Only what surrounds them is simulated: the
+// clock, the network, the processes, the clients, and the session host, whose game state is
 // replaced by an opaque list of action ids (the game rules are tested elsewhere; here the state
 // only has to show which acknowledged actions it holds).
 //
