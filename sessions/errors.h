@@ -20,6 +20,11 @@ struct SessionError {
   std::string message;  // says what to do next
 };
 
+// The node cannot serve it now: the caller retries (the message says when or where).
+inline SessionError unavailable(std::string code, std::string message) {
+  return {SessionError::Kind::kUnavailable, std::move(code), std::move(message)};
+}
+
 inline SessionError rule_error(game::ActionError e) {
   const bool forbidden = e == game::ActionError::kNotAPlayer;
   return {forbidden ? SessionError::Kind::kForbidden : SessionError::Kind::kConflict,

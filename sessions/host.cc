@@ -379,6 +379,17 @@ void SessionHost::set_frozen(const std::string& key, bool frozen) {
   }
 }
 
+bool SessionHost::frozen(const std::string& key) const {
+  const auto k = SessionKey::parse(key);
+  if (!k) return false;
+  if (!k->is_game()) {
+    auto it = lobbies_.find(k->id);
+    return it != lobbies_.end() && it->second->frozen;
+  }
+  auto it = games_.find(k->id);
+  return it != games_.end() && it->second->frozen;
+}
+
 void SessionHost::deliver(const GameView& v) {
   auto it = listeners_.find(v.game.id);
   if (it == listeners_.end()) return;

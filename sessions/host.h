@@ -115,6 +115,7 @@ class SessionHost final : public SessionStates {
   // A frozen session's timers do not fire (it is being handed off); unfreezing
   // re-arms it at the state's deadline.
   void set_frozen(const std::string& key, bool frozen) override;
+  bool frozen(const std::string& key) const override;
   // Called after every change of every game hosted here (the router pushes to remote watchers).
   void on_any_change(GameListener listener) { on_any_change_ = std::move(listener); }
   // Called with the key of a session whose retention ran out (a concluded game or a lobby, see

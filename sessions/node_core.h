@@ -113,10 +113,10 @@ class NodeCore {
   static SessionError not_replicated();
 
   // ---- the sessions' changes ----
-  void changed(const std::string& key) { core_.changed(key); }
-  void created(const std::string& key) { core_.created(key); }
-  void drop(const std::string& key) { core_.drop(key); }
-  std::size_t reset() { return core_.reset(); }
+  void changed(const std::string& key);
+  void created(const std::string& key);
+  void drop(const std::string& key);
+  std::size_t reset();
 
   // ---- messages and time ----
   void on_transfer(const std::string& from, std::uint64_t from_incarnation,

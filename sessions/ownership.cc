@@ -12,10 +12,6 @@ namespace minotaur::sessions {
 
 namespace {
 
-SessionError unavailable(std::string code, std::string message) {
-  return SessionError{SessionError::Kind::kUnavailable, std::move(code), std::move(message)};
-}
-
 Decision wait_until(std::int64_t until_ms) {
   Decision d;
   d.kind = Decision::Kind::kWait;
@@ -39,6 +35,22 @@ Ownership::Ownership(OwnershipOptions options, SessionStates& states, handoff::S
 
 std::string Ownership::owner(const std::string& key) const {
   return owner_of(key, serving_);
+}
+
+void Ownership::check_invariants() const {
+  if (fenced_) {
+    MINOTAUR_ASSERT(moves_.empty() && confirming_.empty() && sends_.empty() && serving_.empty());
+    MINOTAUR_ASSERT(states_.keys().empty());
+    return;
+  }
+  for (const auto& [key, move] : moves_) {
+    MINOTAUR_ASSERT(states_.hosts(key));
+    MINOTAUR_ASSERT(states_.frozen(key));
+  }
+  for (const std::string& key : confirming_) MINOTAUR_ASSERT(states_.hosts(key));
+  if (draining_) {
+    MINOTAUR_ASSERT(std::find(serving_.begin(), serving_.end(), options_.self) == serving_.end());
+  }
 }
 
 // ---- calls -----------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ class SessionStates {
                                           bool is_game, std::uint64_t epoch) = 0;
   virtual void remove(const std::string& key) = 0;
   virtual void set_frozen(const std::string& key, bool frozen) = 0;
+  virtual bool frozen(const std::string& key) const = 0;  // false when not hosted
 };
 
 enum class CallKind { kRead, kWrite, kCreate };
@@ -181,6 +182,12 @@ class Ownership {
   std::vector<Send> take_sends();
   std::vector<std::string> take_wakes();
   std::vector<std::string> take_confirms();
+
+  // Aborts (a bug) unless the state holds together: every moving session is hosted and frozen,
+  // every session waiting for its confirmation is hosted, a fenced core hosts, moves and sends
+  // nothing, and a draining node is not among the serving members. The node core calls it after
+  // every input, as SyncReplica and Membership check theirs.
+  void check_invariants() const;
 
   // ---- reads ----
   std::string owner(const std::string& key) const;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <string>
 
 #include "sessions/placement.h"
@@ -33,9 +34,20 @@ class MapStates final : public SessionStates {
     epochs[key] = epoch;
     return Ok{};
   }
-  void remove(const std::string& key) override { epochs.erase(key); }
-  void set_frozen(const std::string&, bool) override {}
+  void remove(const std::string& key) override {
+    epochs.erase(key);
+    frozen_keys.erase(key);
+  }
+  void set_frozen(const std::string& key, bool frozen) override {
+    if (frozen && hosts(key)) {
+      frozen_keys.insert(key);
+    } else {
+      frozen_keys.erase(key);
+    }
+  }
+  bool frozen(const std::string& key) const override { return frozen_keys.count(key) != 0; }
   std::map<std::string, std::uint64_t> epochs;
+  std::set<std::string> frozen_keys;
 };
 
 // One peer; caught up unless told otherwise.

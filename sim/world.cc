@@ -64,6 +64,10 @@ class SimHost final : public sessions::SessionStates {
   void set_frozen(const std::string& key, bool frozen) override {
     if (auto it = sessions_.find(key); it != sessions_.end()) it->second.frozen = frozen;
   }
+  bool frozen(const std::string& key) const override {
+    auto it = sessions_.find(key);
+    return it != sessions_.end() && it->second.frozen;
+  }
   std::function<void(const std::string&, const Session&)> on_install;
   Session* find(const std::string& key) {
     auto it = sessions_.find(key);
