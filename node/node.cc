@@ -6,7 +6,6 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <random>
@@ -222,12 +221,7 @@ int run_node(const NodeConfig& config) {
           // answered before the connections close; each one left unanswered would wait for
           // its sender's forward time-out. Bounded: a peer that keeps sending is not waited for.
           using sessions::NodeCore;
-          asio::steady_timer pause(io);
-          for (std::int64_t i = 0;
-               i < NodeCore::kRemoteCallsBoundMs / 5 && router.remote_calls_in_flight() > 0; ++i) {
-            pause.expires_after(std::chrono::milliseconds(5));
-            co_await pause.async_wait(asio::use_awaitable);
-          }
+          (void)co_await router.remote_calls_answered(NodeCore::kRemoteCallsBoundMs);
           // The store outlives the sessions: every stash reaches the peers before we leave.
           if (!co_await store.flush(NodeCore::kStoreFlushBoundMs)) {
             spdlog::warn("node {}: the store was not acknowledged by every peer within {} ms",

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/gate.h"
 #include "game/join_code.h"
 #include "handoff/store.h"
 #include "sessions/host.h"
@@ -101,10 +102,12 @@ class Router {
   void stop();
   const RouterCounters& counters() const { return counters_; }
   const OwnershipCounters& ownership_counters() const { return core_.counters(); }
-  // Calls other nodes forwarded here that are not answered yet. A draining node waits for them
-  // (NodeCore::kRemoteCallsBoundMs) before it closes its connections: an unanswered one costs
-  // its sender NodeCore::kForwardTimeoutMs.
-  std::size_t remote_calls_in_flight() const { return remote_calls_in_flight_; }
+  // Completes when every call other nodes forwarded here is answered (true), or after
+  // `bound_ms`. A draining node waits for them before it closes its connections: an unanswered
+  // one costs its sender NodeCore::kForwardTimeoutMs.
+  asio::awaitable<bool> remote_calls_answered(std::int64_t bound_ms) {
+    return remote_calls_.wait_idle(executor_, std::chrono::milliseconds(bound_ms));
+  }
 
  private:
   struct Outcome {
@@ -143,7 +146,7 @@ class Router {
   std::unique_ptr<asio::steady_timer> tick_timer_;
   bool stopped_ = false;
   bool allow_reset_ = false;
-  std::size_t remote_calls_in_flight_ = 0;
+  Gate remote_calls_;  // calls other nodes forwarded here, until answered
 
   struct Pending {
     std::unique_ptr<asio::steady_timer> timer;
