@@ -57,7 +57,7 @@ NodeCore::MemberOutcome NodeCore::on_member_event(const cluster::MemberEvent& e,
   apply(lease);
   core_.on_membership_changed(view.serving, view.members, down, now_ms);
   start_confirms();
-  core_.check_invariants();
+  core_.check_all_invariants();
   return MemberOutcome::kGoOn;
 }
 
@@ -80,7 +80,7 @@ CallStep NodeCore::step(const CallState& call, std::size_t waiting_here, Lease l
   apply(lease);
   const Decision d = core_.decide(call.key, call.kind, now_ms);
   start_confirms();  // a pick-up may want its new epoch confirmed
-  core_.check_invariants();
+  core_.check_invariants(call.key);
   switch (d.kind) {
     case Decision::Kind::kRefuse:
       s.kind = CallStep::Kind::kAnswer;
@@ -149,23 +149,23 @@ SessionError NodeCore::not_replicated() {
 
 void NodeCore::changed(const std::string& key) {
   core_.changed(key);
-  core_.check_invariants();
+  core_.check_invariants(key);
 }
 
 void NodeCore::created(const std::string& key) {
   core_.created(key);
   start_confirms();
-  core_.check_invariants();
+  core_.check_invariants(key);
 }
 
 void NodeCore::drop(const std::string& key) {
   core_.drop(key);
-  core_.check_invariants();
+  core_.check_invariants(key);
 }
 
 std::size_t NodeCore::reset() {
   const std::size_t dropped = core_.reset();
-  core_.check_invariants();
+  core_.check_all_invariants();
   return dropped;
 }
 
@@ -174,7 +174,7 @@ void NodeCore::on_transfer(const std::string& from, std::uint64_t from_incarnati
   apply(lease);
   core_.on_transfer(from, from_incarnation, transfer, now_ms);
   start_confirms();
-  core_.check_invariants();
+  core_.check_invariants(transfer.key());
 }
 
 bool NodeCore::on_ack(const std::string& from, const v1::TransferAck& ack, Lease lease,
@@ -182,20 +182,21 @@ bool NodeCore::on_ack(const std::string& from, const v1::TransferAck& ack, Lease
   apply(lease);
   const bool moved = core_.on_ack(from, ack, now_ms);
   start_confirms();
-  core_.check_invariants();
+  core_.check_invariants(ack.key());
   return moved;
 }
 
 void NodeCore::on_send_failed(const Ownership::Send& send, std::int64_t now_ms) {
   core_.on_send_failed(send, now_ms);
-  core_.check_invariants();
+  core_.check_invariants(send.envelope.has_transfer() ? send.envelope.transfer().key()
+                                                        : send.envelope.transfer_ack().key());
 }
 
 void NodeCore::tick(Lease lease, std::int64_t now_ms) {
   apply(lease);
   core_.tick(now_ms);
   start_confirms();
-  core_.check_invariants();
+  core_.check_all_invariants();
 }
 
 // Sessions picked up from the store: a flush tells when every peer (at least one) holds their
@@ -221,14 +222,14 @@ bool NodeCore::on_flushed(const crdt::FlushDone& done) {
   const std::vector<std::string> keys = std::move(it->second);
   confirming_.erase(it);
   if (!fenced_) core_.on_confirmed(keys, done.acked);
-  core_.check_invariants();
+  for (const std::string& key : keys) core_.check_invariants(key);
   return true;
 }
 
 void NodeCore::drain(std::int64_t now_ms) {
   drain_started_ms_ = now_ms;
   core_.drain(now_ms);
-  core_.check_invariants();
+  core_.check_all_invariants();
 }
 
 bool NodeCore::drain_over(std::int64_t now_ms) const {
@@ -240,7 +241,7 @@ void NodeCore::fence() {
   fenced_ = true;
   core_.fence();
   (void)core_.take_sends();
-  core_.check_invariants();
+  core_.check_all_invariants();
 }
 
 }  // namespace minotaur::sessions

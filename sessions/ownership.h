@@ -183,11 +183,14 @@ class Ownership {
   std::vector<std::string> take_wakes();
   std::vector<std::string> take_confirms();
 
-  // Aborts (a bug) unless the state holds together: every moving session is hosted and frozen,
+  // Abort (a bug) unless the state holds together: every moving session is hosted and frozen,
   // every session waiting for its confirmation is hosted, a fenced core hosts, moves and sends
-  // nothing, and a draining node is not among the serving members. The node core calls it after
-  // every input, as SyncReplica and Membership check theirs.
-  void check_invariants() const;
+  // nothing, and a draining node is not among the serving members. The node core checks after
+  // every input, as SyncReplica and Membership check theirs: the key an input was about (cheap,
+  // on the hot path), and everything at each tick and membership change (a sweep over the moves
+  // and confirmations, which a drain holds hundreds of).
+  void check_invariants(const std::string& key) const;
+  void check_all_invariants() const;
 
   // ---- reads ----
   std::string owner(const std::string& key) const;
