@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/assert.h"
+#include "base/stable_hash.h"
 
 namespace minotaur::cluster {
 
@@ -38,21 +39,6 @@ v1::MemberStatus to_wire(MemberStatus s) {
   }
   MINOTAUR_ASSERT(false);
   return v1::MEMBER_STATUS_UNSPECIFIED;
-}
-
-// FNV-1a, 64 bit: the same in every build and version (std::hash is not).
-void fnv(std::uint64_t& h, std::string_view bytes) {
-  for (const char c : bytes) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
-}
-
-void fnv_u64(std::uint64_t& h, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    h ^= (v >> (8 * i)) & 0xffu;
-    h *= 0x100000001b3ULL;
-  }
 }
 
 }  // namespace
@@ -530,20 +516,20 @@ void Membership::send_gossip(Entry& e, std::int64_t now_ms, Step& step) {
 }
 
 std::uint64_t Membership::table_hash() const {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
+  Fnv1a h;                                  // base/stable_hash.h: the same in every version
   for (const auto& [name, e] : entries_) {  // sorted by name: the same order everywhere
-    fnv(h, name);
-    fnv_u64(h, e.member.incarnation);
-    fnv_u64(h, static_cast<std::uint64_t>(e.member.status));
+    h.add(name);
+    h.add_u64(e.member.incarnation);
+    h.add_u64(static_cast<std::uint64_t>(e.member.status));
     // Only when set: a table without votes hashes as before voters existed, so that nodes of
     // that version and this one agree on it (and on the first admission, see admit()).
-    if (e.admitted != 0) fnv_u64(h, e.admitted);
+    if (e.admitted != 0) h.add_u64(e.admitted);
     if (e.removed != 0) {
-      fnv(h, "removed");
-      fnv_u64(h, e.removed);
+      h.add("removed");
+      h.add_u64(e.removed);
     }
   }
-  return h;
+  return h.value();
 }
 
 Step Membership::on_peer_connected(const NodeIdentity& peer, std::int64_t now_ms) {

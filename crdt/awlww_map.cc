@@ -5,7 +5,7 @@
 #include <utility>
 
 #include "base/assert.h"
-#include "crdt/stable_hash.h"
+#include "base/stable_hash.h"
 
 namespace minotaur::crdt {
 namespace {

@@ -3,14 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include "base/assert.h"
-#include "crdt/stable_hash.h"
+#include "base/stable_hash.h"
 
 namespace minotaur::handoff {
 
 crdt::ReplicaId replica_id(std::string_view name, std::uint64_t incarnation) {
   std::string s(name);
   s += "#" + std::to_string(incarnation);
-  const crdt::ReplicaId id = crdt::stable_hash(s);
+  const crdt::ReplicaId id = stable_hash(s);
   return id == 0 ? 1 : id;  // 0 is not a replica id
 }
 

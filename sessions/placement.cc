@@ -1,6 +1,6 @@
 #include "sessions/placement.h"
 
-#include "crdt/stable_hash.h"
+#include "base/stable_hash.h"
 
 namespace minotaur::sessions {
 
@@ -9,7 +9,7 @@ std::uint64_t stable_hash(std::string_view a, std::string_view b) {
   joined.reserve(a.size() + 1 + b.size());
   joined.append(a).push_back('\xff');  // separator: ("ab","c") and ("a","bc") differ
   joined.append(b);
-  return crdt::stable_hash(joined);
+  return minotaur::stable_hash(joined);
 }
 
 std::string owner_of(std::string_view key, const std::vector<std::string>& members) {

@@ -17,7 +17,7 @@
 
 namespace minotaur::sessions {
 
-// crdt/stable_hash.h over "a\xffb": stable across builds, versions and platforms.
+// base/stable_hash.h over "a\xffb": stable across builds, versions and platforms.
 std::uint64_t stable_hash(std::string_view a, std::string_view b);
 
 // The owner of `key` among `members` (names); empty when there are none.
