@@ -163,13 +163,13 @@ std::string SessionHost::new_game_id() {
   }
 }
 
-asio::awaitable<Result<GameView, SessionError>> SessionHost::create_game(game::Game g) {
-  if (auto full = check_capacity()) co_return err(*full);
+Result<GameView, SessionError> SessionHost::create_game(game::Game g) {
+  if (auto full = check_capacity()) return err(*full);
   if (auto ok = game::validate(g); !ok) {
-    co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", ok.error()});
+    return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", ok.error()});
   }
   if (games_.count(g.id) != 0) {
-    co_return err(
+    return err(
         SessionError{SessionError::Kind::kConflict, "game_exists",
                      fmt::format("a game with id '{}' exists already; choose another id", g.id)});
   }
@@ -181,53 +181,53 @@ asio::awaitable<Result<GameView, SessionError>> SessionHost::create_game(game::G
   spdlog::info("session {}: started here (round {}, epoch {})", s.game.id, s.game.round, s.epoch);
   arm_round_timer(s);
   changed(s);
-  co_return view(s);
+  return view(s);
 }
 
-asio::awaitable<Result<GameView, SessionError>> SessionHost::get_game(std::string game_id) {
+Result<GameView, SessionError> SessionHost::get_game(std::string game_id) {
   auto it = games_.find(game_id);
-  if (it == games_.end()) co_return err(not_found_game(game_id));
-  co_return view(*it->second);
+  if (it == games_.end()) return err(not_found_game(game_id));
+  return view(*it->second);
 }
 
-asio::awaitable<Result<GameView, SessionError>> SessionHost::act(std::string game_id, Caller caller,
+Result<GameView, SessionError> SessionHost::act(std::string game_id, Caller caller,
                                                                  game::Action action) {
   auto it = games_.find(game_id);
-  if (it == games_.end()) co_return err(not_found_game(game_id));
+  if (it == games_.end()) return err(not_found_game(game_id));
   GameSession& s = *it->second;
   auto r = game::register_action(s.game, caller.user_id, action);
-  if (!r) co_return err(rule_error(r.error()));
+  if (!r) return err(rule_error(r.error()));
   changed(s);
-  co_return view(s);
+  return view(s);
 }
 
-asio::awaitable<Result<GameView, SessionError>> SessionHost::end_round(std::string game_id,
+Result<GameView, SessionError> SessionHost::end_round(std::string game_id,
                                                                        Caller caller) {
   auto it = games_.find(game_id);
-  if (it == games_.end()) co_return err(not_found_game(game_id));
+  if (it == games_.end()) return err(not_found_game(game_id));
   GameSession& s = *it->second;
   if (!caller.admin && game::find_player_of_user(s.game, caller.user_id) == nullptr) {
-    co_return err(rule_error(game::ActionError::kNotAPlayer));
+    return err(rule_error(game::ActionError::kNotAPlayer));
   }
   auto r = game::end_round(s.game, options_.wall_clock_ms() + options_.round_time_ms);
-  if (!r) co_return err(rule_error(r.error()));
+  if (!r) return err(rule_error(r.error()));
   changed(s);
   arm_round_timer(s);
-  co_return view(s);
+  return view(s);
 }
 
-asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Caller host,
+Result<game::Lobby, SessionError> SessionHost::create_lobby(Caller host,
                                                                              std::string code) {
-  if (auto full = check_capacity()) co_return err(*full);
+  if (auto full = check_capacity()) return err(*full);
   if (!code.empty() && lobbies_.count(code) != 0) {
-    co_return err(SessionError{SessionError::Kind::kConflict, "join_code_taken",
+    return err(SessionError{SessionError::Kind::kConflict, "join_code_taken",
                                "that join code is in use; pick another"});
   }
   for (int attempt = 0; code.empty(); ++attempt) {
     std::string candidate = game::make_join_code(random_());
     if (lobbies_.count(candidate) == 0) code = std::move(candidate);
     if (code.empty() && attempt == 64) {
-      co_return err(SessionError{SessionError::Kind::kUnavailable, "no_join_code",
+      return err(SessionError{SessionError::Kind::kUnavailable, "no_join_code",
                                  "no free join code was found; try again"});
     }
   }
@@ -237,35 +237,35 @@ asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::create_lobby(Cal
   lobbies_.emplace(code, std::move(session));
   lobby_changed(s);
   spdlog::info("lobby {}: created here by {}", code, host.user_id);
-  co_return s.lobby;
+  return s.lobby;
 }
 
-asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::get_lobby(std::string code) {
+Result<game::Lobby, SessionError> SessionHost::get_lobby(std::string code) {
   auto it = lobbies_.find(code);
-  if (it == lobbies_.end()) co_return err(not_found_lobby(code));
-  co_return it->second->lobby;
+  if (it == lobbies_.end()) return err(not_found_lobby(code));
+  return it->second->lobby;
 }
 
-asio::awaitable<Result<game::Lobby, SessionError>> SessionHost::join_lobby(std::string code,
+Result<game::Lobby, SessionError> SessionHost::join_lobby(std::string code,
                                                                            Caller caller) {
   auto it = lobbies_.find(code);
-  if (it == lobbies_.end()) co_return err(not_found_lobby(code));
+  if (it == lobbies_.end()) return err(not_found_lobby(code));
   auto r = game::join_lobby(it->second->lobby, {caller.user_id, caller.display_name});
-  if (!r) co_return err(rule_error(r.error()));
+  if (!r) return err(rule_error(r.error()));
   lobby_changed(*it->second);
-  co_return it->second->lobby;
+  return it->second->lobby;
 }
 
-asio::awaitable<Result<game::Game, SessionError>> SessionHost::start_lobby(std::string code,
+Result<game::Game, SessionError> SessionHost::start_lobby(std::string code,
                                                                            Caller caller) {
   auto it = lobbies_.find(code);
-  if (it == lobbies_.end()) co_return err(not_found_lobby(code));
-  if (auto full = check_capacity()) co_return err(*full);
+  if (it == lobbies_.end()) return err(not_found_lobby(code));
+  if (auto full = check_capacity()) return err(*full);
   auto g = game::start_game(it->second->lobby, caller.user_id, new_game_id(),
                             options_.wall_clock_ms() + options_.round_time_ms);
-  if (!g) co_return err(rule_error(g.error()));
+  if (!g) return err(rule_error(g.error()));
   lobby_changed(*it->second);
-  co_return std::move(g).value();
+  return std::move(g).value();
 }
 
 bool SessionHost::hosts(const std::string& key) const {

@@ -3,9 +3,9 @@
 //
 // Design note. Each session is a single-threaded actor: all of a node's sessions run on the
 // node's one io_context thread, so a session's operations never interleave and need no locks
-// (the io_context is the strand). Operations are coroutines so that the cluster layer can later
-// make some of them wait (forwarding to the owner, queueing during a hand-off) without changing
-// their callers. The round timer is part of the state: the deadline is `round_ends_at_ms` (wall
+// (the io_context is the strand). Operations are plain functions that run to completion: the
+// waiting a call may do (for a hand-off, for the owner on another node) is the router's. The
+// round timer is part of the state: the deadline is `round_ends_at_ms` (wall
 // clock), so a session started from a handed-off state keeps its original deadline.
 //
 // Sessions do not live for ever: a concluded game is dropped a retention after its last round's
@@ -16,7 +16,6 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <functional>
@@ -78,21 +77,20 @@ class SessionHost final : public SessionStates {
   SessionHost& operator=(const SessionHost&) = delete;
 
   // Games.
-  asio::awaitable<Result<GameView, SessionError>> create_game(game::Game game);
-  asio::awaitable<Result<GameView, SessionError>> get_game(std::string game_id);
-  asio::awaitable<Result<GameView, SessionError>> act(std::string game_id, Caller caller,
-                                                      game::Action action);
-  asio::awaitable<Result<GameView, SessionError>> end_round(std::string game_id, Caller caller);
+  Result<GameView, SessionError> create_game(game::Game game);
+  Result<GameView, SessionError> get_game(std::string game_id);
+  Result<GameView, SessionError> act(std::string game_id, Caller caller, game::Action action);
+  Result<GameView, SessionError> end_round(std::string game_id, Caller caller);
 
   // Lobbies, by join code.
   // With an empty code the host picks a free one; a given code that is taken is refused
   // (kConflict, "join_code_taken") so that the caller can pick another.
-  asio::awaitable<Result<game::Lobby, SessionError>> create_lobby(Caller host, std::string code);
-  asio::awaitable<Result<game::Lobby, SessionError>> join_lobby(std::string code, Caller caller);
+  Result<game::Lobby, SessionError> create_lobby(Caller host, std::string code);
+  Result<game::Lobby, SessionError> join_lobby(std::string code, Caller caller);
   // Marks the lobby started and returns its new game, which the caller creates where placement
   // puts it (create_game here, or on its owner).
-  asio::awaitable<Result<game::Game, SessionError>> start_lobby(std::string code, Caller caller);
-  asio::awaitable<Result<game::Lobby, SessionError>> get_lobby(std::string code);
+  Result<game::Game, SessionError> start_lobby(std::string code, Caller caller);
+  Result<game::Lobby, SessionError> get_lobby(std::string code);
 
   // Every change of the game from now on, in order, and the current state at once when the game
   // is known. Returns an id for unsubscribe().

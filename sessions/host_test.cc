@@ -44,35 +44,36 @@ TEST(SessionHost, LobbyToGameToActions) {
   asio::io_context io;
   SessionHost host(io.get_executor(), options());
   run(io, [&]() -> asio::awaitable<void> {
-    auto lobby = co_await host.create_lobby(user("u_a"), "");
+    auto lobby = host.create_lobby(user("u_a"), "");
     EXPECT_TRUE(lobby.ok());
     const std::string code = lobby.value().join_code;
-    auto joined = co_await host.join_lobby(code, user("u_b"));
+    auto joined = host.join_lobby(code, user("u_b"));
     EXPECT_TRUE(joined.ok());
-    auto not_host = co_await host.start_lobby(code, user("u_b"));
+    auto not_host = host.start_lobby(code, user("u_b"));
     EXPECT_FALSE(not_host.ok());
     EXPECT_EQ(not_host.error().kind, SessionError::Kind::kForbidden);
-    auto started = co_await host.start_lobby(code, user("u_a"));
+    auto started = host.start_lobby(code, user("u_a"));
     EXPECT_TRUE(started.ok());
     const std::string id = started.value().id;
-    EXPECT_TRUE((co_await host.create_game(started.value())).ok());
+    EXPECT_TRUE((host.create_game(started.value())).ok());
 
-    auto g = co_await host.get_game(id);
+    auto g = host.get_game(id);
     EXPECT_TRUE(g.ok());
     EXPECT_EQ(g.value().node, "n1");
     EXPECT_EQ(g.value().epoch, 1u);
     EXPECT_EQ(g.value().game.players.size(), 2u);
 
-    auto moved = co_await host.act(id, user("u_a"), game::Move{{1, 0}});
+    auto moved = host.act(id, user("u_a"), game::Move{{1, 0}});
     EXPECT_TRUE(moved.ok());
     EXPECT_EQ(moved.value().game.version, 1u);
-    auto stranger = co_await host.act(id, user("u_x"), game::Move{{1, 0}});
+    auto stranger = host.act(id, user("u_x"), game::Move{{1, 0}});
     EXPECT_FALSE(stranger.ok());
     EXPECT_EQ(stranger.error().code, "not_a_player");
-    auto ended = co_await host.end_round(id, user("u_b"));
+    auto ended = host.end_round(id, user("u_b"));
     EXPECT_TRUE(ended.ok());
     EXPECT_EQ(ended.value().game.round, 2);
     host.stop();
+    co_return;  // run() takes a coroutine
   });
 }
 
@@ -80,12 +81,13 @@ TEST(SessionHost, UnknownGamesAndLobbiesAreNotFound) {
   asio::io_context io;
   SessionHost host(io.get_executor(), options());
   run(io, [&]() -> asio::awaitable<void> {
-    auto g = co_await host.get_game("g_nope");
+    auto g = host.get_game("g_nope");
     EXPECT_FALSE(g.ok());
     EXPECT_EQ(g.error().kind, SessionError::Kind::kNotFound);
-    auto l = co_await host.join_lobby("ZZZZ", user("u_a"));
+    auto l = host.join_lobby("ZZZZ", user("u_a"));
     EXPECT_FALSE(l.ok());
     EXPECT_EQ(l.error().kind, SessionError::Kind::kNotFound);
+    co_return;  // run() takes a coroutine
   });
 }
 
@@ -106,11 +108,11 @@ TEST(SessionHost, TheRoundTimerEndsTheRoundAtItsDeadline) {
     const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                  std::chrono::system_clock::now().time_since_epoch())
                                  .count();
-    auto created = co_await host.create_game(two_player_game(now + 150));
+    auto created = host.create_game(two_player_game(now + 150));
     EXPECT_TRUE(created.ok());
     asio::steady_timer wait(io, std::chrono::milliseconds(400));
     co_await wait.async_wait(asio::use_awaitable);
-    auto g = co_await host.get_game("g_t");
+    auto g = host.get_game("g_t");
     EXPECT_EQ(g.value().game.round, 2);
     fired_after = std::chrono::steady_clock::now() - start;
     host.stop();
@@ -137,11 +139,11 @@ TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
     game::Game g = two_player_game(o.wall_clock_ms() + 60'000);
     g.players[1].health = 0;  // B is out: A won
     g.status = game::Status::kConcluded;
-    EXPECT_TRUE((co_await host.create_game(g)).ok());
+    EXPECT_TRUE((host.create_game(g)).ok());
     // Its last deadline is 60 s away: the retention counts from there, so it is still here.
     asio::steady_timer wait(io, std::chrono::milliseconds(300));
     co_await wait.async_wait(asio::use_awaitable);
-    EXPECT_TRUE((co_await host.get_game("g_t")).ok());
+    EXPECT_TRUE((host.get_game("g_t")).ok());
     EXPECT_TRUE(expired.empty());
     host.stop();
   });
@@ -153,10 +155,10 @@ TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
     game::Game g = two_player_game(o.wall_clock_ms() - 1);  // concluded at a past deadline
     g.players[1].health = 0;
     g.status = game::Status::kConcluded;
-    EXPECT_TRUE((co_await host2.create_game(g)).ok());
+    EXPECT_TRUE((host2.create_game(g)).ok());
     asio::steady_timer first(io2, std::chrono::milliseconds(100));
     co_await first.async_wait(asio::use_awaitable);
-    auto during = co_await host2.get_game("g_t");
+    auto during = host2.get_game("g_t");
     EXPECT_TRUE(during.ok());  // concluded, still readable
     if (during.ok()) {
       EXPECT_EQ(during.value().game.status, game::Status::kConcluded);
@@ -164,7 +166,7 @@ TEST(SessionHost, AConcludedGameIsDroppedAfterItsRetention) {
     EXPECT_TRUE(expired.empty());
     asio::steady_timer later(io2, std::chrono::milliseconds(1'500));
     co_await later.async_wait(asio::use_awaitable);
-    EXPECT_FALSE((co_await host2.get_game("g_t")).ok());
+    EXPECT_FALSE((host2.get_game("g_t")).ok());
     host2.stop();
   });
   EXPECT_EQ(expired, (std::vector<std::string>{"game:g_t"}));
@@ -181,18 +183,18 @@ TEST(SessionHost, ALobbyIsDroppedAfterItsRetentionWithoutAChange) {
   std::vector<std::string> expired;
   drop_on_expiry(host, expired);
   run(io, [&]() -> asio::awaitable<void> {
-    auto lobby = co_await host.create_lobby(user("u_a"), "ABCD");
+    auto lobby = host.create_lobby(user("u_a"), "ABCD");
     EXPECT_TRUE(lobby.ok());
     EXPECT_GT(lobby.value().changed_at_ms, 0);
     asio::steady_timer wait(io, std::chrono::milliseconds(600));
     co_await wait.async_wait(asio::use_awaitable);
-    auto joined = co_await host.join_lobby("ABCD", user("u_b"));
+    auto joined = host.join_lobby("ABCD", user("u_b"));
     EXPECT_TRUE(joined.ok());
     EXPECT_GE(joined.value().changed_at_ms, lobby.value().changed_at_ms + 500);
     // 1.1 s after its creation, but only 0.5 s after the join: still here.
     wait.expires_after(std::chrono::milliseconds(500));
     co_await wait.async_wait(asio::use_awaitable);
-    EXPECT_TRUE((co_await host.get_lobby("ABCD")).ok());
+    EXPECT_TRUE((host.get_lobby("ABCD")).ok());
     EXPECT_TRUE(expired.empty());
 
     // Handed over with its last change long past: dropped on arrival.
@@ -205,7 +207,7 @@ TEST(SessionHost, ALobbyIsDroppedAfterItsRetentionWithoutAChange) {
       wait.expires_after(std::chrono::milliseconds(100));
       co_await wait.async_wait(asio::use_awaitable);
     }
-    EXPECT_FALSE((co_await host.get_lobby("ABCD")).ok());
+    EXPECT_FALSE((host.get_lobby("ABCD")).ok());
     EXPECT_FALSE(host.hosts("lobby:WXYZ"));
     host.stop();
   });
@@ -242,18 +244,19 @@ TEST(SessionHost, ListenersSeeEveryVersionInOrder) {
   SessionHost host(io.get_executor(), options());
   std::vector<std::uint64_t> versions;
   run(io, [&]() -> asio::awaitable<void> {
-    auto created = co_await host.create_game(two_player_game(0));
+    auto created = host.create_game(two_player_game(0));
     EXPECT_TRUE(created.ok());
     const auto sub =
         host.subscribe("g_t", [&](const GameView& v) { versions.push_back(v.game.version); });
     const Caller admin{"", "", true};
-    auto r1 = co_await host.act("g_t", user("u_a"), game::Attack{2});
-    auto r2 = co_await host.act("g_t", user("u_b"), game::Move{{1, 0}});
-    auto r3 = co_await host.end_round("g_t", admin);
+    auto r1 = host.act("g_t", user("u_a"), game::Attack{2});
+    auto r2 = host.act("g_t", user("u_b"), game::Move{{1, 0}});
+    auto r3 = host.end_round("g_t", admin);
     host.unsubscribe("g_t", sub);
-    auto r4 = co_await host.end_round("g_t", admin);
+    auto r4 = host.end_round("g_t", admin);
     EXPECT_TRUE(r1.ok() && r2.ok() && r3.ok() && r4.ok());
     host.stop();
+    co_return;  // run() takes a coroutine
   });
   EXPECT_EQ(versions, (std::vector<std::uint64_t>{0, 1, 2, 3}));
 }
@@ -264,14 +267,15 @@ TEST(SessionHost, RefusesAnInvalidOrDuplicateGame) {
   run(io, [&]() -> asio::awaitable<void> {
     game::Game bad = two_player_game(0);
     bad.players.pop_back();
-    auto r = co_await host.create_game(bad);
+    auto r = host.create_game(bad);
     EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, SessionError::Kind::kBadRequest);
-    EXPECT_TRUE((co_await host.create_game(two_player_game(0))).ok());
-    auto again = co_await host.create_game(two_player_game(0));
+    EXPECT_TRUE((host.create_game(two_player_game(0))).ok());
+    auto again = host.create_game(two_player_game(0));
     EXPECT_FALSE(again.ok());
     EXPECT_EQ(again.error().code, "game_exists");
     host.stop();
+    co_return;  // run() takes a coroutine
   });
 }
 

@@ -21,7 +21,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
   Outcome out;
   switch (r.op_case()) {
     case v1::Request::kGetGame: {
-      auto v = co_await host_.get_game(r.get_game());
+      auto v = host_.get_game(r.get_game());
       if (!v) co_return err(v.error());
       out.game = std::move(v).value();
       co_return out;
@@ -33,14 +33,14 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       } else {
         action = game::Attack{r.act().attack_target_player_id()};
       }
-      auto v = co_await host_.act(r.act().game_id(), from_proto(r.act().caller()), action);
+      auto v = host_.act(r.act().game_id(), from_proto(r.act().caller()), action);
       if (!v) co_return err(v.error());
       out.game = std::move(v).value();
       co_return out;
     }
     case v1::Request::kEndRound: {
       auto v =
-          co_await host_.end_round(r.end_round().game_id(), from_proto(r.end_round().caller()));
+          host_.end_round(r.end_round().game_id(), from_proto(r.end_round().caller()));
       if (!v) co_return err(v.error());
       out.game = std::move(v).value();
       co_return out;
@@ -50,14 +50,14 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       if (!g) {
         co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", g.error()});
       }
-      auto v = co_await host_.create_game(std::move(g).value());
+      auto v = host_.create_game(std::move(g).value());
       if (!v) co_return err(v.error());
       core_.created(game_key(v.value().game.id));
       out.game = std::move(v).value();
       co_return out;
     }
     case v1::Request::kCreateLobby: {
-      auto l = co_await host_.create_lobby(from_proto(r.create_lobby().host()),
+      auto l = host_.create_lobby(from_proto(r.create_lobby().host()),
                                            r.create_lobby().join_code());
       if (!l) co_return err(l.error());
       core_.changed(lobby_key(l.value().join_code));
@@ -66,7 +66,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       co_return out;
     }
     case v1::Request::kJoinLobby: {
-      auto l = co_await host_.join_lobby(r.join_lobby().join_code(),
+      auto l = host_.join_lobby(r.join_lobby().join_code(),
                                          from_proto(r.join_lobby().caller()));
       if (!l) co_return err(l.error());
       core_.changed(lobby_key(l.value().join_code));
@@ -74,7 +74,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       co_return out;
     }
     case v1::Request::kStartLobby: {
-      auto g = co_await host_.start_lobby(r.start_lobby().join_code(),
+      auto g = host_.start_lobby(r.start_lobby().join_code(),
                                           from_proto(r.start_lobby().caller()));
       if (!g) co_return err(g.error());
       core_.changed(lobby_key(r.start_lobby().join_code()));
@@ -87,7 +87,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       co_return out;
     }
     case v1::Request::kGetLobby: {
-      auto l = co_await host_.get_lobby(r.get_lobby());
+      auto l = host_.get_lobby(r.get_lobby());
       if (!l) co_return err(l.error());
       out.lobby = std::move(l).value();
       co_return out;
