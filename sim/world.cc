@@ -8,7 +8,7 @@
 
 #include "base/assert.h"
 #include "cluster/membership.h"
-#include "crdt/stable_hash.h"
+#include "base/stable_hash.h"
 #include "handoff/stash.h"
 #include "handoff/store_core.h"
 #include "sessions/node_core.h"
@@ -208,7 +208,7 @@ class World {
 
   void trace(std::string line) {
     line = fmt::format("{:>7} {}", now_, line);
-    trace_hash_ = trace_hash_ * 1099511628211ULL ^ crdt::stable_hash(line);
+    trace_hash_ = trace_hash_ * 1099511628211ULL ^ stable_hash(line);
     trace_.push_back(std::move(line));
     if (trace_.size() > 4 * config_.trace_tail) {
       trace_.erase(trace_.begin(),
@@ -747,76 +747,111 @@ class World {
 
   // ---- faults ----
 
+  // The kinds of fault, as FoundationDB's KillType names its: the generator draws one of them.
+  enum class Fault : std::int64_t {
+    kStop = 0,       // SIGTERM: a graceful stop, then a restart (a deploy)
+    kKill = 1,       // SIGKILL, then a restart after a while (a crash)
+    kPartition = 2,  // a random minority cut off from the rest, healed later
+    kStall = 3,      // the process stops running for 0.2-4 s (a long pause, SIGSTOP)
+  };
+
+  bool enabled(Fault f) const {
+    switch (f) {
+      case Fault::kStop:
+        return config_.stops;
+      case Fault::kKill:
+        return config_.kills;
+      case Fault::kPartition:
+        return config_.partitions;
+      case Fault::kStall:
+        return config_.freezes;
+    }
+    return false;
+  }
+
   void maybe_fault() {
     if (!chance(0.004)) return;  // about one fault every 2.5 s
     std::vector<std::string> up;
     for (const std::string& name : names_) {
       if (Node* n = live(name); n != nullptr && n->phase == Phase::kRunning) up.push_back(name);
     }
-    const int down = config_.nodes - static_cast<int>(up.size());
-    const int max_down = (config_.nodes - 1) / 2;
-    const std::int64_t kind = uniform(0, config_.freezes ? 3 : 2);
-    if ((kind == 0 && !config_.stops) || (kind == 1 && !config_.kills) ||
-        (kind == 2 && !config_.partitions)) {
-      return;
-    }
-    if (kind != 0 && !config_.overlapping_faults &&
+    const Fault kind = static_cast<Fault>(uniform(0, config_.freezes ? 3 : 2));
+    if (!enabled(kind)) return;
+    if (kind != Fault::kStop && !config_.overlapping_faults &&
         (!side_.empty() || !crashed_.empty() || !frozen_.empty() ||
          now_ < repaired_at_ + kRepairSettleMs)) {
       return;  // one failure at a time
     }
-    if (kind == 3) {
-      // A stall: the process stops running for a while (a long pause, SIGSTOP), sometimes past
-      // the failure bound, so that the cluster declares it down and starts its sessions
-      // elsewhere; when it runs again it must accept nothing on what it knew before.
-      if (up.empty()) return;
-      const std::string victim =
-          up[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(up.size()) - 1))];
-      Node& v = node(victim);
-      const std::int64_t pause = uniform(200, 4000);
-      trace(fmt::format("{} stalls for {} ms", v.id(), pause));
-      ++result_.faults;
-      // What it acknowledged and had not yet replicated may be lost, as in a kill (async).
-      killed_at_.push_back(std::make_pair(now_, v.id()));
-      v.frozen_until = now_ + pause;
-      frozen_.insert(victim);
-      maybe_remove_later(victim);
-      at(v.frozen_until, [this, victim] {
-        trace(fmt::format("{} runs again", victim));
-        frozen_.erase(victim);
-        repaired_at_ = now_;
-      });
-      return;
+    switch (kind) {
+      case Fault::kStall:
+        stall_one(up);
+        return;
+      case Fault::kPartition:
+        cut_a_minority();
+        return;
+      case Fault::kStop:
+      case Fault::kKill:
+        stop_or_kill_one(kind, up);
+        return;
     }
-    if (kind == 2) {
-      if (!side_.empty()) return;
-      // A partition: a random minority is cut off from the rest, healed later.
-      std::vector<std::string> shuffled = names_;
-      for (std::size_t i = shuffled.size(); i > 1; --i) {
-        std::swap(shuffled[i - 1],
-                  shuffled[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(i) - 1))]);
-      }
-      const std::size_t cut =
-          static_cast<std::size_t>(uniform(1, std::max(1, (config_.nodes - 1) / 2)));
-      std::string line = "partition: {";
-      for (std::size_t i = 0; i < shuffled.size(); ++i) {
-        side_[shuffled[i]] = i < cut ? 1 : 0;
-        if (i < cut) line += shuffled[i] + " ";
-      }
-      trace(line + "} cut off");
-      cut_at_.push_back(std::make_pair(
-          now_, std::set<std::string>(shuffled.begin(),
-                                      shuffled.begin() + static_cast<std::ptrdiff_t>(cut))));
-      for (const std::string& a : names_) {
-        for (const std::string& b : names_) {
-          if (a < b && partitioned(a, b)) disconnect(a, b);
-        }
-      }
-      ++result_.faults;
-      maybe_remove_later(shuffled.front());
-      after(uniform(500, 4000), [this] { heal(); });
-      return;
+  }
+
+  // A stall: the process stops running for a while, sometimes past the failure bound, so that the
+  // cluster declares it down and starts its sessions elsewhere; when it runs again it must accept
+  // nothing on what it knew before.
+  void stall_one(const std::vector<std::string>& up) {
+    if (up.empty()) return;
+    const std::string victim =
+        up[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(up.size()) - 1))];
+    Node& v = node(victim);
+    const std::int64_t pause = uniform(200, 4000);
+    trace(fmt::format("{} stalls for {} ms", v.id(), pause));
+    ++result_.faults;
+    // What it acknowledged and had not yet replicated may be lost, as in a kill (async).
+    killed_at_.push_back(std::make_pair(now_, v.id()));
+    v.frozen_until = now_ + pause;
+    frozen_.insert(victim);
+    maybe_remove_later(victim);
+    at(v.frozen_until, [this, victim] {
+      trace(fmt::format("{} runs again", victim));
+      frozen_.erase(victim);
+      repaired_at_ = now_;
+    });
+  }
+
+  // A partition: a random minority is cut off from the rest, healed later.
+  void cut_a_minority() {
+    if (!side_.empty()) return;
+    std::vector<std::string> shuffled = names_;
+    for (std::size_t i = shuffled.size(); i > 1; --i) {
+      std::swap(shuffled[i - 1],
+                shuffled[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(i) - 1))]);
     }
+    const std::size_t cut =
+        static_cast<std::size_t>(uniform(1, std::max(1, (config_.nodes - 1) / 2)));
+    std::string line = "partition: {";
+    for (std::size_t i = 0; i < shuffled.size(); ++i) {
+      side_[shuffled[i]] = i < cut ? 1 : 0;
+      if (i < cut) line += shuffled[i] + " ";
+    }
+    trace(line + "} cut off");
+    cut_at_.push_back(std::make_pair(
+        now_, std::set<std::string>(shuffled.begin(),
+                                    shuffled.begin() + static_cast<std::ptrdiff_t>(cut))));
+    for (const std::string& a : names_) {
+      for (const std::string& b : names_) {
+        if (a < b && partitioned(a, b)) disconnect(a, b);
+      }
+    }
+    ++result_.faults;
+    maybe_remove_later(shuffled.front());
+    after(uniform(500, 4000), [this] { heal(); });
+  }
+
+  // A graceful stop or a kill of a running node, while a majority stays up.
+  void stop_or_kill_one(Fault kind, const std::vector<std::string>& up) {
+    const int down = config_.nodes - static_cast<int>(up.size());
+    const int max_down = (config_.nodes - 1) / 2;
     if (down >= max_down || up.empty()) return;
     const std::string victim =
         up[static_cast<std::size_t>(uniform(0, static_cast<std::int64_t>(up.size()) - 1))];
@@ -824,20 +859,20 @@ class World {
     ++result_.faults;
     restart_pending_.insert(victim);
     maybe_remove_later(victim);
-    if (kind == 0) {
+    if (kind == Fault::kStop) {
       stop_gracefully(v);
       // The deploy restarts it once it has exited.
       wait_exit_then_restart(victim, v.incarnation);
-    } else {
-      trace(fmt::format("SIGKILL {}", v.id()));
-      killed_at_.push_back(std::make_pair(now_, v.id()));
-      crashed_.insert(victim);
-      crash(v);
-      after(uniform(300, 3000), [this, victim] {
-        restart_pending_.erase(victim);
-        if (live(victim) == nullptr) start_node(victim);
-      });
+      return;
     }
+    trace(fmt::format("SIGKILL {}", v.id()));
+    killed_at_.push_back(std::make_pair(now_, v.id()));
+    crashed_.insert(victim);
+    crash(v);
+    after(uniform(300, 3000), [this, victim] {
+      restart_pending_.erase(victim);
+      if (live(victim) == nullptr) start_node(victim);
+    });
   }
 
   // The operator sees a member gone and, a while later, removes its name through some live node,
