@@ -142,6 +142,24 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(4, 8))
       ->default_val(6);
 
+  node_cmd
+      ->add_option("--data-dir", node.data_dir,
+                   "Keep this node's replica of the store in this directory (created if missing; "
+                   "one per node), so that its games survive a stop of the whole cluster. With "
+                   "--replication async a change is acknowledged before it reaches the disk and "
+                   "is written within --commit-interval-ms; a graceful stop (SIGTERM) writes "
+                   "everything first. With --replication sync a change is acknowledged only once "
+                   "a peer holds it and it is on this disk. Without a data dir a node keeps "
+                   "everything in memory: a cluster whose nodes all stop loses its games")
+      ->envname("MINOTAUR_DATA_DIR");
+  node_cmd
+      ->add_option("--commit-interval-ms", node.commit_interval_ms,
+                   "With --data-dir: how often the changes are written to the disk, in one "
+                   "transaction and one fsync (group commit); a sync write does not wait for it")
+      ->envname("MINOTAUR_COMMIT_INTERVAL_MS")
+      ->check(CLI::Range(1, 60'000))
+      ->default_val(50);
+
   // minotaur local
   minotaur::app::LocalOptions local;
   auto* local_cmd = app.add_subcommand(

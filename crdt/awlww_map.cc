@@ -45,6 +45,7 @@ std::uint32_t AwlwwMap::bucket_of(std::string_view key) {
 }
 
 void AwlwwMap::on_live(std::string_view key, const Entry& e, bool added) {
+  if (tracking_ && changed_.find(key) == changed_.end()) changed_.emplace(key);
   const std::uint32_t b = bucket_of(key);
   bucket_hash_[b] ^= entry_hash(key, e.dot);
   if (added) {
@@ -57,6 +58,13 @@ void AwlwwMap::on_live(std::string_view key, const Entry& e, bool added) {
   const auto it = live_by_replica_.find(e.dot.replica);
   MINOTAUR_ASSERT(it != live_by_replica_.end());
   if (--it->second == 0) live_by_replica_.erase(it);
+}
+
+std::vector<std::string> AwlwwMap::take_changed_keys() {
+  std::vector<std::string> out(std::make_move_iterator(changed_.begin()),
+                               std::make_move_iterator(changed_.end()));
+  changed_.clear();
+  return out;
 }
 
 void AwlwwMap::erase(Entries::iterator it) {

@@ -184,6 +184,13 @@ class AwlwwMap {
   bool forgotten(ReplicaId replica) const { return forgotten_.contains(replica); }
   std::size_t forgotten_count() const { return forgotten_.size(); }
 
+  // --- durability (storage/data_dir.h) ---
+  // While tracking, every key whose live entries change (a write, a removal, a join) is
+  // remembered until take_changed_keys(): what the next commit to the disk must rewrite.
+  void track_changes(bool on) { tracking_ = on; }
+  std::vector<std::string> take_changed_keys();
+  bool has_changed_keys() const { return !changed_.empty(); }
+
   // O(n) check of every invariant (tests, and after anti-entropy steps).
   void check_invariants() const;
   // Same live entries (key, value, dot, hlc) and same context.
@@ -225,6 +232,8 @@ class AwlwwMap {
   std::map<ReplicaId, std::uint64_t> live_by_replica_;
   std::set<ReplicaId> forgotten_;
   std::deque<ReplicaId> forgotten_order_;
+  bool tracking_ = false;
+  std::set<std::string, std::less<>> changed_;
 };
 
 }  // namespace minotaur::crdt

@@ -175,6 +175,14 @@ Result<Ok, SyncError> SyncReplica::receive(ReplicaId from, SyncMessage message,
   return result;
 }
 
+Result<Ok, SyncError> SyncReplica::load(Delta stored, std::uint64_t now_ms) {
+  MINOTAUR_ASSERT(neighbours_.empty());
+  auto joined = map_.join(std::move(stored), now_ms, nullptr, AwlwwMap::JoinMode::kLattice);
+  if (!joined) return err(from_map_error(joined.error()));
+  map_.check_invariants();
+  return Ok{};
+}
+
 Result<bool, SyncError> SyncReplica::join(Delta d, std::uint64_t now_ms, AwlwwMap::JoinMode mode) {
   auto joined = map_.join(std::move(d), now_ms, nullptr, mode);
   if (!joined) {

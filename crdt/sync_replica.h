@@ -110,6 +110,15 @@ class SyncReplica {
   std::optional<std::string_view> get(std::string_view key) const { return map_.get(key); }
   std::size_t size() const { return map_.size(); }
 
+  // --- durability (storage/data_dir.h) ---
+  // Starts this replica from a state kept on disk: the stored entries and context as one delta,
+  // joined like a peer's, before any neighbour is added (the neighbours' digests then carry
+  // what each side lacks). kMalformedMessage for a state that does not hold together.
+  Result<Ok, SyncError> load(Delta stored, std::uint64_t now_ms);
+  void track_changes(bool on) { map_.track_changes(on); }
+  std::vector<std::string> take_changed_keys() { return map_.take_changed_keys(); }
+  bool has_changed_keys() const { return map_.has_changed_keys(); }
+
   // --- membership ---
   Result<Ok, SyncError> add_neighbour(ReplicaId id, std::uint64_t now_ms);
   void remove_neighbour(ReplicaId id);

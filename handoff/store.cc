@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "base/assert.h"
+#include "base/clock.h"
 #include "crdt/codec.h"
 
 namespace minotaur::handoff {
@@ -25,19 +28,88 @@ Store::Store(asio::io_context& io, std::string self_name, std::uint64_t self_inc
     : io_(io),
       core_(std::move(self_name), self_incarnation, wall_ms),
       send_(std::move(send)),
-      timer_(io) {}
+      timer_(io),
+      commit_timer_(io) {}
 
 Store::~Store() {
   stop();
+  // A batch being written finishes; its completion, posted to the stopped loop, never runs.
+  if (writer_) writer_->join();
 }
 
 void Store::start() {
   tick();
+  if (disk_ != nullptr) commit_tick();
 }
 
 void Store::stop() {
   stopped_ = true;
   timer_.cancel();
+  commit_timer_.cancel();
+}
+
+void Store::attach_disk(storage::DataDir& dir, std::int64_t commit_interval_ms) {
+  MINOTAUR_ASSERT(core_.has_disk() && disk_ == nullptr && commit_interval_ms > 0);
+  disk_ = &dir;
+  commit_interval_ms_ = commit_interval_ms;
+  writer_.emplace(1);
+}
+
+void Store::commit() {
+  if (disk_ == nullptr) return;
+  auto batch = core_.take_batch();
+  if (!batch) return;
+  asio::post(*writer_, [this, b = std::move(*batch)] {
+    auto written = disk_->commit(b);
+    std::string error = written ? std::string() : std::move(written).error();
+    asio::post(io_, [this, seq = b.seq, error = std::move(error)] {
+      const bool ok = error.empty();
+      core_.on_committed(seq, ok);
+      if (!ok) {
+        failure_log_.note(steady_now_ms(), [&](std::uint64_t n) {
+          spdlog::error(
+              "store: {} ({} failed batch(es)); changes are refused until a batch is written. "
+              "Free space on the data dir's disk, or stop the node (SIGTERM) so that its "
+              "sessions move to other nodes",
+              error, n);
+        });
+        disk_error_ = error;
+      } else if (!disk_error_.empty()) {
+        spdlog::info("store: the data dir is written again; changes are accepted");
+        disk_error_.clear();
+      }
+      for (asio::steady_timer* w : disk_waiters_) w->cancel();
+      deliver();  // flushes that waited for this batch
+      // A durable flush that waits gets its batch now; after a failure, the next interval.
+      if (ok && core_.commit_wanted()) commit();
+    });
+  });
+}
+
+void Store::commit_tick() {
+  if (stopped_) return;
+  commit();
+  commit_timer_.expires_after(std::chrono::milliseconds(commit_interval_ms_));
+  commit_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) commit_tick();
+  });
+}
+
+asio::awaitable<bool> Store::write_to_disk(std::int64_t timeout_ms) {
+  if (disk_ == nullptr) co_return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (core_.disk_behind()) {
+    if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    const std::uint64_t failures = core_.counters().batch_failures;
+    commit();
+    asio::steady_timer wake(io_);
+    wake.expires_at(deadline);
+    disk_waiters_.push_back(&wake);
+    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(disk_waiters_, &wake);
+    if (core_.counters().batch_failures != failures) co_return false;
+  }
+  co_return true;
 }
 
 void Store::on_message(const std::string& from_name, std::uint64_t from_incarnation,
@@ -51,8 +123,8 @@ void Store::on_message(const std::string& from_name, std::uint64_t from_incarnat
   if (core_.receive(from_name, from_incarnation, std::move(m).value())) deliver();
 }
 
-asio::awaitable<bool> Store::flush(std::int64_t timeout_ms) {
-  auto id = core_.flush(timeout_ms);
+asio::awaitable<bool> Store::flush(std::int64_t timeout_ms, bool durable) {
+  auto id = core_.flush(timeout_ms, durable);
   if (!id) co_return false;
   asio::steady_timer wake(io_);
   wake.expires_at(asio::steady_timer::time_point::max());
@@ -81,6 +153,7 @@ void Store::deliver() {
     it->second.first->cancel();
     flushes_.erase(it);
   }
+  if (core_.commit_wanted() && core_.disk_ok()) commit();
 }
 
 void Store::tick() {

@@ -9,12 +9,17 @@
 // what a draining node waits for before it leaves. pickup() reads what is here now. Messages
 // travel as bytes (crdt/codec.h) on the cluster's store channel.
 //
-// Thread: the io_context's single thread.
+// With a data dir (attach_disk), the core's batches are written by a writer thread of its own
+// (an fsync must not stall the node's loop): one batch at a time, every commit interval, or at
+// once when a durable flush waits for the disk.
+//
+// Thread: the io_context's single thread; the writer thread touches only the DataDir.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,7 +27,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/log_throttle.h"
 #include "handoff/store_core.h"
+#include "storage/data_dir.h"
 
 namespace minotaur::handoff {
 
@@ -46,8 +53,9 @@ class Store {
   const StoreCore& core() const { return core_; }
   std::size_t size() const { return core_.size(); }
 
-  // True when every peer acknowledged everything stashed before the call; false on time-out.
-  boost::asio::awaitable<bool> flush(std::int64_t timeout_ms);
+  // True when every peer acknowledged everything stashed before the call (and, `durable`, the
+  // data dir holds it: StoreCore::flush); false on time-out.
+  boost::asio::awaitable<bool> flush(std::int64_t timeout_ms, bool durable = false);
   // Flushes started on the core directly (StoreCore::flush) complete here.
   void on_flushed(std::function<void(const crdt::FlushDone&)> handler) {
     on_flushed_ = std::move(handler);
@@ -58,8 +66,21 @@ class Store {
 
   const StoreCounters& counters() const { return core_.counters(); }
 
+  // ---- the disk ----
+  // Writes the core's batches to `dir` (loaded into the core already) from now on. The dir must
+  // outlive this store.
+  void attach_disk(storage::DataDir& dir, std::int64_t commit_interval_ms);
+  // Everything stashed so far on the disk: true once it is, false when a batch failed or
+  // timeout_ms passed first. What a stopping node waits for.
+  boost::asio::awaitable<bool> write_to_disk(std::int64_t timeout_ms);
+  // The last batch was written (or there is no disk): changes may be accepted.
+  bool disk_ok() const { return core_.disk_ok(); }
+  const std::string& disk_error() const { return disk_error_; }
+
  private:
   void tick();
+  void commit_tick();
+  void commit();  // the core's next batch, if any, to the writer thread
 
   boost::asio::io_context& io_;
   StoreCore core_;
@@ -68,6 +89,14 @@ class Store {
   std::map<crdt::FlushId, std::pair<boost::asio::steady_timer*, bool*>> flushes_;
   std::function<void(const crdt::FlushDone&)> on_flushed_;
   bool stopped_ = false;
+  // The disk.
+  storage::DataDir* disk_ = nullptr;
+  std::int64_t commit_interval_ms_ = 0;
+  boost::asio::steady_timer commit_timer_;
+  std::optional<boost::asio::thread_pool> writer_;        // one thread
+  std::vector<boost::asio::steady_timer*> disk_waiters_;  // woken after every batch
+  std::string disk_error_;
+  LogThrottle failure_log_{10'000};
 };
 
 }  // namespace minotaur::handoff

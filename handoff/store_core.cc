@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "base/assert.h"
 #include "base/stable_hash.h"
 
@@ -64,11 +66,18 @@ void StoreCore::tick() {
   replica_.tick(as_replica_time(clock_()));
 }
 
-Result<crdt::FlushId, crdt::SyncError> StoreCore::flush(std::int64_t timeout_ms) {
+Result<crdt::FlushId, crdt::SyncError> StoreCore::flush(std::int64_t timeout_ms, bool durable) {
   const std::int64_t now = clock_();
   auto id = replica_.flush(as_replica_time(now + timeout_ms));
   if (!id) return id;
   ++counters_.flushes;
+  if (durable && has_disk_) {
+    // The batch that will hold everything stashed before this call: the next one if anything
+    // changed since the last was taken, else the one being written.
+    const bool changed = replica_.has_changed_keys() || !retry_keys_.empty();
+    const std::uint64_t needed = changed ? next_batch_ : (writing_ != 0 ? writing_ : committed_);
+    if (needed > committed_) durable_waits_[id.value()] = needed;
+  }
   replica_.tick(as_replica_time(now));  // send what is pending now rather than at the next tick
   return id;
 }
@@ -84,11 +93,101 @@ std::vector<StoreCore::Outgoing> StoreCore::take_outbox() {
 }
 
 std::vector<crdt::FlushDone> StoreCore::take_flushed() {
-  std::vector<crdt::FlushDone> done = replica_.take_events();
-  for (const crdt::FlushDone& f : done) {
+  std::vector<crdt::FlushDone> out = std::move(released_);
+  released_.clear();
+  for (const crdt::FlushDone& f : replica_.take_events()) {
     if (!f.acked) ++counters_.flush_timeouts;
+    const auto wait = durable_waits_.find(f.id);
+    if (wait != durable_waits_.end() && f.acked && wait->second > committed_) {
+      held_.push_back(f);  // at the peers, not yet on the disk
+      continue;
+    }
+    if (wait != durable_waits_.end()) durable_waits_.erase(wait);
+    out.push_back(f);
   }
-  return done;
+  return out;
+}
+
+// ---- the disk ----------------------------------------------------------------------------------
+
+Result<Ok, std::string> StoreCore::load(storage::Snapshot snapshot) {
+  MINOTAUR_ASSERT(peers_.empty() && !has_disk_);
+  crdt::Delta stored;
+  stored.entries.reserve(snapshot.entries.size());
+  for (storage::StoredEntry& e : snapshot.entries) {
+    stored.entries.push_back(crdt::DeltaEntry{std::move(e.key), std::move(e.value), e.dot, e.hlc});
+  }
+  stored.context = std::move(snapshot.context);
+  if (auto ok = replica_.load(std::move(stored), as_replica_time(clock_())); !ok) {
+    return err(std::string("the stored state does not hold together: ") +
+               crdt::to_string(ok.error()));
+  }
+  has_disk_ = true;
+  replica_.track_changes(true);
+  return Ok{};
+}
+
+bool StoreCore::disk_behind() const {
+  return writing_ != 0 || replica_.has_changed_keys() || !retry_keys_.empty();
+}
+
+std::optional<storage::Batch> StoreCore::take_batch() {
+  if (!has_disk_ || writing_ != 0) return std::nullopt;
+  std::vector<std::string> keys = replica_.take_changed_keys();
+  if (!retry_keys_.empty()) {
+    keys.insert(keys.end(), std::make_move_iterator(retry_keys_.begin()),
+                std::make_move_iterator(retry_keys_.end()));
+    retry_keys_.clear();
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  }
+  if (keys.empty()) return std::nullopt;
+  storage::Batch b;
+  b.seq = next_batch_++;
+  for (const std::string& key : keys) {
+    if (const crdt::Entry* e = replica_.map().find(key)) {
+      b.puts.push_back(storage::StoredEntry{key, e->value, e->dot, e->hlc});
+    } else {
+      b.removes.push_back(key);
+    }
+  }
+  b.context = replica_.map().context().ranges();
+  writing_ = b.seq;
+  writing_keys_ = std::move(keys);
+  return b;
+}
+
+void StoreCore::on_committed(std::uint64_t seq, bool ok) {
+  MINOTAUR_ASSERT(seq != 0 && seq == writing_);
+  writing_ = 0;
+  std::vector<std::string> keys = std::move(writing_keys_);
+  writing_keys_.clear();
+  if (!ok) {
+    // Its keys go into the next batch; durable flushes that waited for the disk fail, so the
+    // changes they cover are not acknowledged.
+    disk_ok_ = false;
+    ++counters_.batch_failures;
+    retry_keys_.insert(retry_keys_.end(), std::make_move_iterator(keys.begin()),
+                       std::make_move_iterator(keys.end()));
+    for (crdt::FlushDone f : held_) {
+      durable_waits_.erase(f.id);
+      f.acked = false;
+      released_.push_back(f);
+    }
+    held_.clear();
+    return;
+  }
+  disk_ok_ = true;
+  committed_ = seq;
+  ++counters_.batches_committed;
+  counters_.keys_committed += keys.size();
+  std::erase_if(held_, [&](const crdt::FlushDone& f) {
+    const auto wait = durable_waits_.find(f.id);
+    if (wait != durable_waits_.end() && wait->second > committed_) return false;
+    if (wait != durable_waits_.end()) durable_waits_.erase(wait);
+    released_.push_back(f);
+    return true;
+  });
 }
 
 void StoreCore::count_sent(std::size_t bytes) {

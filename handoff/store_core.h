@@ -2,9 +2,9 @@
 // the member incarnations it replicates with, and the StashStore the sessions stash into. Time
 // comes from the clock it is given (the wall clock on a node: the replica's hybrid logical clock
 // orders writes of different nodes; virtual time in the simulator); what it wants sent comes out
-// of take_outbox() addressed by member name, and completed flushes come out of take_flushed(). The Asio store (store.h) and the simulator
-// (sim/) drive this same code: the one carries the messages as bytes on the cluster's store
-// channel, the other as values on its simulated network.
+// of take_outbox() addressed by member name, and completed flushes come out of take_flushed(). The
+// Asio store (store.h) and the simulator (sim/) drive this same code: the one carries the messages
+// as bytes on the cluster's store channel, the other as values on its simulated network.
 //
 // Peers are member incarnations: a restarted node is a new replica, and the old one is retired
 // (its dots compacted away) when the membership says it is gone. Messages from a replica that is
@@ -12,6 +12,14 @@
 //
 // Values are last-writer-wins by hybrid logical clock; the ownership epoch inside each value
 // (stash.h) is what fences a stale owner: sessions/ownership.h compares it before every change.
+//
+// Durability (storage/data_dir.h): with a data dir, the replica starts from what the disk holds
+// (load) and every key that changes is rewritten there in the next batch (take_batch, one at a
+// time, group commit: the driver commits every commit interval, or at once when a durable flush
+// waits). A durable flush completes only once its writes are on the disk as well as at the
+// peers. A batch that could not be written (disk full or failing) leaves its keys to the next
+// one, and until one is written the store is not writable (disk_ok): the node refuses changes
+// rather than acknowledge what it cannot keep.
 //
 // Thread: one owner calls every method.
 #pragma once
@@ -27,6 +35,7 @@
 #include "base/result.h"
 #include "crdt/sync_replica.h"
 #include "handoff/stash.h"
+#include "storage/data_dir.h"
 
 namespace minotaur::handoff {
 
@@ -40,7 +49,10 @@ struct StoreCounters {
   std::uint64_t bytes_sent = 0;
   std::uint64_t flushes = 0;
   std::uint64_t flush_timeouts = 0;
-  std::uint64_t dropped = 0;  // malformed messages, or from a replica that is no peer
+  std::uint64_t dropped = 0;            // malformed messages, or from a replica that is no peer
+  std::uint64_t batches_committed = 0;  // to the data dir
+  std::uint64_t batch_failures = 0;     // batches the data dir could not write
+  std::uint64_t keys_committed = 0;     // key writes and removals in committed batches
 };
 
 class StoreCore final : public StashStore {
@@ -69,8 +81,25 @@ class StoreCore final : public StashStore {
   void tick();
   // Completes (take_flushed) when every peer at the time of the call has everything stashed
   // before it, or with acked = false once `timeout_ms` passed. The pending messages are queued
-  // at once rather than at the next tick. An error when too many flushes wait.
-  Result<crdt::FlushId, crdt::SyncError> flush(std::int64_t timeout_ms);
+  // at once rather than at the next tick. An error when too many flushes wait. `durable`, with
+  // a data dir: acked also needs everything stashed before the call written to the disk.
+  Result<crdt::FlushId, crdt::SyncError> flush(std::int64_t timeout_ms, bool durable = false);
+
+  // ---- the disk ----
+  // Starts the replica from a data dir's snapshot, before any peer, and tracks changes for the
+  // disk from now on. An error (nothing changed) for a snapshot that does not hold together.
+  Result<Ok, std::string> load(storage::Snapshot snapshot);
+  bool has_disk() const { return has_disk_; }
+  // What changed since the last batch, when something did and no batch is being written.
+  std::optional<storage::Batch> take_batch();
+  // The driver wrote batch `seq` (ok) or could not (its keys go into the next batch).
+  void on_committed(std::uint64_t seq, bool ok);
+  // No batch failed since the last one written: changes may be accepted.
+  bool disk_ok() const { return disk_ok_; }
+  // A durable flush waits for the disk: the driver should commit now, not at the next interval.
+  bool commit_wanted() const { return !durable_waits_.empty(); }
+  // Something changed since the last batch written, or a batch is being written.
+  bool disk_behind() const;
 
   // ---- outputs ----
   std::vector<Outgoing> take_outbox();
@@ -103,6 +132,18 @@ class StoreCore final : public StashStore {
   std::map<crdt::ReplicaId, std::string> peers_;  // replica -> member name
   Clock clock_;
   StoreCounters counters_;
+  // The disk.
+  bool has_disk_ = false;
+  bool disk_ok_ = true;
+  std::uint64_t next_batch_ = 1;           // the seq of the next batch
+  std::uint64_t committed_ = 0;            // every batch up to this one is on the disk
+  std::uint64_t writing_ = 0;              // the batch being written (0: none)
+  std::vector<std::string> writing_keys_;  // its keys, for the next batch should it fail
+  std::vector<std::string> retry_keys_;
+  // Durable flushes the peers completed, held until the disk has batch `seq`: flush -> seq.
+  std::map<crdt::FlushId, std::uint64_t> durable_waits_;
+  std::vector<crdt::FlushDone> held_;  // completed by the peers, waiting for the disk
+  std::vector<crdt::FlushDone> released_;
 };
 
 }  // namespace minotaur::handoff

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
@@ -73,7 +74,7 @@ ClusterRuntime::ClusterRuntime(asio::io_context& io, ClusterRuntimeConfig config
            [&] {
              transport::TransportConfig tc;
              // The incarnation grows across restarts of a name: wall-clock ms at start.
-             tc.self = {config_.name, wall_ms(), ""};
+             tc.self = {config_.name, std::max(wall_ms(), config_.min_incarnation), ""};
              tc.listen_address = config_.cluster_address;
              tc.secret = config_.cookie;
              return tc;

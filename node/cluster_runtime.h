@@ -35,6 +35,9 @@ struct ClusterRuntimeConfig {
   std::string http_address;     // HOST:PORT players use, told to peers
   std::vector<std::string> seeds;
   std::string cookie;
+  // The incarnation is wall-clock ms at start, but at least this (a data dir's last one + 1):
+  // it must grow across restarts of a name even when the wall clock went back.
+  std::uint64_t min_incarnation = 0;
 };
 
 class ClusterRuntime {

@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <memory>
 #include <random>
 
 #include "gateway/api.h"
@@ -17,6 +18,7 @@
 #include "node/cluster_runtime.h"
 #include "sessions/host.h"
 #include "sessions/router.h"
+#include "storage/data_dir.h"
 #include "transport/address.h"
 
 namespace minotaur::node {
@@ -48,9 +50,29 @@ int run_node(const NodeConfig& config) {
   host_options.random_seed = std::random_device{}() ^ static_cast<std::uint64_t>(wall_clock_ms());
   sessions::SessionHost host(io.get_executor(), host_options);
 
-  ClusterRuntime cluster(
-      io, {config.name, config.cluster_address, config.http_address, config.seeds, config.cookie},
-      [&] { return host.game_count() + host.lobby_count(); });
+  // The data dir first: a node that cannot keep what it acknowledges does not start.
+  std::unique_ptr<storage::DataDir> disk;
+  storage::Snapshot stored;
+  if (!config.data_dir.empty()) {
+    auto opened = storage::DataDir::open(
+        config.data_dir, {config.name, storage::cluster_fingerprint(config.cookie)});
+    if (!opened) {
+      spdlog::error("node {}: {}", config.name, opened.error());
+      return 2;
+    }
+    disk = std::move(opened).value();
+    auto loaded = disk->load();
+    if (!loaded) {
+      spdlog::error("node {}: {}", config.name, loaded.error());
+      return 2;
+    }
+    stored = std::move(loaded).value();
+  }
+
+  ClusterRuntime cluster(io,
+                         {config.name, config.cluster_address, config.http_address, config.seeds,
+                          config.cookie, disk ? disk->last_incarnation() + 1 : 0},
+                         [&] { return host.game_count() + host.lobby_count(); });
   // The router reaches the other nodes through the cluster's sessions channel.
   struct Link : sessions::ClusterLink {
     explicit Link(ClusterRuntime& c) : cluster(c) {}
@@ -72,6 +94,22 @@ int run_node(const NodeConfig& config) {
       [&](const std::string& peer, const std::string& bytes) {
         return cluster.transport().send(peer, transport::v1::CHANNEL_STORE, bytes).ok();
       });
+  if (disk) {
+    const std::size_t sessions = stored.entries.size();
+    if (auto ok = store.core().load(std::move(stored)); !ok) {
+      spdlog::error("node {}: data dir {}: {}; move it aside and start with an empty one",
+                    config.name, disk->path(), ok.error());
+      return 2;
+    }
+    if (auto ok = disk->record_incarnation(cluster.transport().self().incarnation); !ok) {
+      spdlog::error("node {}: {}", config.name, ok.error());
+      return 2;
+    }
+    store.attach_disk(*disk, config.commit_interval_ms);
+    spdlog::info(
+        "node {}: data dir {}: {} stored session(s) loaded; changes reach the disk within {} ms",
+        config.name, disk->path(), sessions, config.commit_interval_ms);
+  }
   cluster.on_channel(transport::v1::CHANNEL_STORE,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
                        store.on_message(from.name, from.incarnation, bytes);
@@ -95,8 +133,7 @@ int run_node(const NodeConfig& config) {
   cluster.events().subscribe([&](const cluster::MemberEvent& e) {
     // Declared down: the cluster started this node's sessions elsewhere, its copies are stale
     // and the router has fenced them. Stop at once, before anything could move them.
-    if (router.on_member_event(e) == sessions::NodeCore::MemberOutcome::kFenced &&
-        exit_code == 0) {
+    if (router.on_member_event(e) == sessions::NodeCore::MemberOutcome::kFenced && exit_code == 0) {
       spdlog::error(
           "node {}: the cluster declared this incarnation down (cut off longer than "
           "the failure bound); exiting so that a supervisor restarts it as a new one",
@@ -121,13 +158,28 @@ int run_node(const NodeConfig& config) {
   api_options.node_name = config.name;
   api_options.admin_token = config.admin_token;
   api_options.wall_clock_ms = wall_clock_ms;
-  api_options.ready = [&] { return serving && cluster.ready(); };
+  api_options.ready = [&] { return serving && cluster.ready() && store.disk_ok(); };
   api_options.cluster_view = [&] {
     boost::json::object view{{"node", config.name},
                              {"members", cluster.members_json()},
                              {"quorum", cluster.quorum_json()}};
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     return view;
+  };
+  const auto disk_metrics = [&]() -> std::string {
+    if (!disk) return {};
+    const handoff::StoreCounters& c = store.counters();
+    return fmt::format(
+        "# TYPE minotaur_store_batches_committed_total counter\n"
+        "minotaur_store_batches_committed_total {}\n"
+        "# TYPE minotaur_store_batch_failures_total counter\n"
+        "minotaur_store_batch_failures_total {}\n"
+        "# TYPE minotaur_store_keys_committed_total counter\n"
+        "minotaur_store_keys_committed_total {}\n"
+        "# TYPE minotaur_store_disk_ok gauge\nminotaur_store_disk_ok {}\n"
+        "# TYPE minotaur_store_disk_bytes gauge\nminotaur_store_disk_bytes {}\n",
+        c.batches_committed, c.batch_failures, c.keys_committed, store.disk_ok() ? 1 : 0,
+        disk->bytes_on_disk());
   };
   api_options.extra_metrics = [&] {
     const auto& c = router.counters();
@@ -157,7 +209,8 @@ int run_node(const NodeConfig& config) {
                "minotaur_lobbies_dropped_total {}\n",
                c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
                host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
-               o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped);
+               o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped) +
+           disk_metrics();
   };
   api_options.remove_member =
       [&](const std::string& name,
@@ -226,6 +279,18 @@ int run_node(const NodeConfig& config) {
           if (!co_await store.flush(NodeCore::kStoreFlushBoundMs)) {
             spdlog::warn("node {}: the store was not acknowledged by every peer within {} ms",
                          config.name, NodeCore::kStoreFlushBoundMs);
+          }
+          // With a data dir, everything this replica holds goes to the disk before the exit:
+          // the sessions it kept (nobody was left to take them) and what peers sent it.
+          if (disk) {
+            if (co_await store.write_to_disk(NodeCore::kDiskWriteBoundMs)) {
+              spdlog::info("node {}: the store is on the disk ({})", config.name, disk->path());
+            } else {
+              spdlog::error(
+                  "node {}: the store could not be written to {} within {} ms: {}; what the "
+                  "peers hold is all that is kept of the last changes",
+                  config.name, disk->path(), NodeCore::kDiskWriteBoundMs, store.disk_error());
+            }
           }
           // 3. Stop the front door and the sessions, then leave the cluster.
           server.stop();

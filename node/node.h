@@ -36,10 +36,14 @@ struct NodeConfig {
   std::size_t max_connections = 10'000;  // client connections open at once
   std::size_t join_code_letters = 6;     // letters of the join codes this node makes (4-8)
   std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
+  // Durability (storage/data_dir.h): the node's replica of the store on its disk. Empty: in
+  // memory only.
+  std::string data_dir;
+  std::int64_t commit_interval_ms = 50;  // group commit: changes reach the disk within this
 };
 
-// Runs the node until a stop signal; returns the process exit code (0 after a clean drain).
+// Runs the node until a stop signal; returns the process exit code (0 after a clean drain, 2 for
+// a configuration it cannot start with, such as an unusable data dir).
 int run_node(const NodeConfig& config);
-
 
 }  // namespace minotaur::node

@@ -87,6 +87,12 @@ CallStep NodeCore::step(const CallState& call, std::size_t waiting_here, Lease l
       s.error = d.error;
       return s;
     case Decision::Kind::kServe:
+      if (call.kind != CallKind::kRead && store_ != nullptr && !store_->disk_ok()) {
+        // The last batch to the data dir failed: a change accepted now might not be kept.
+        s.kind = CallStep::Kind::kAnswer;
+        s.error = storage_unavailable();
+        return s;
+      }
       s.kind = CallStep::Kind::kServe;
       return s;
     case Decision::Kind::kWait:
@@ -147,6 +153,13 @@ SessionError NodeCore::not_replicated() {
                      "if this node fails; check the game and retry");
 }
 
+SessionError NodeCore::storage_unavailable() {
+  return unavailable(
+      "storage_unavailable",
+      "this node cannot write to its data dir (the disk is full or failing), so it "
+      "takes no change it could not keep; retry in a moment or through another node");
+}
+
 void NodeCore::changed(const std::string& key) {
   core_.changed(key);
   core_.check_invariants(key);
@@ -189,7 +202,7 @@ bool NodeCore::on_ack(const std::string& from, const v1::TransferAck& ack, Lease
 void NodeCore::on_send_failed(const Ownership::Send& send, std::int64_t now_ms) {
   core_.on_send_failed(send, now_ms);
   core_.check_invariants(send.envelope.has_transfer() ? send.envelope.transfer().key()
-                                                        : send.envelope.transfer_ack().key());
+                                                      : send.envelope.transfer_ack().key());
 }
 
 void NodeCore::tick(Lease lease, std::int64_t now_ms) {
@@ -234,7 +247,12 @@ void NodeCore::drain(std::int64_t now_ms) {
 
 bool NodeCore::drain_over(std::int64_t now_ms) const {
   MINOTAUR_ASSERT(drain_started_ms_.has_value());
-  return states_.keys().empty() || now_ms - *drain_started_ms_ >= kDrainBoundMs;
+  // Every other node is leaving too (a whole cluster stops): with a data dir, the sessions left
+  // here are on the disk and nobody is there to take them, so waiting would only delay the stop.
+  // Without one they are kept here for the bound, in case a node comes back to take them.
+  const bool nobody_takes_them = core_.serving().empty() && store_ != nullptr && store_->has_disk();
+  return states_.keys().empty() || nobody_takes_them ||
+         now_ms - *drain_started_ms_ >= kDrainBoundMs;
 }
 
 void NodeCore::fence() {

@@ -84,6 +84,7 @@ class NodeCore {
   static constexpr std::int64_t kDrainBoundMs = 20'000;
   static constexpr std::int64_t kRemoteCallsBoundMs = 1'000;
   static constexpr std::int64_t kStoreFlushBoundMs = 2'000;
+  static constexpr std::int64_t kDiskWriteBoundMs = 5'000;  // then, with a data dir, the disk
 
   // `store` may be null (no replication: nothing survives a crash).
   NodeCore(OwnershipOptions options, SessionStates& states, handoff::StoreCore* store);
@@ -111,6 +112,8 @@ class NodeCore {
   // kSyncTimeoutMs; --replication sync), and the answer when that flush fails.
   bool write_waits_for_peers(CallKind kind) const;
   static SessionError not_replicated();
+  // A change this node cannot write to its data dir now (a full or failing disk).
+  static SessionError storage_unavailable();
 
   // ---- the sessions' changes ----
   void changed(const std::string& key);

@@ -147,7 +147,8 @@ void Router::notify_all() {
 asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request req) {
   CallState call;
   call.key = std::move(key);
-  call.kind = creates(req) ? CallKind::kCreate : (mutates(req) ? CallKind::kWrite : CallKind::kRead);
+  call.kind =
+      creates(req) ? CallKind::kCreate : (mutates(req) ? CallKind::kWrite : CallKind::kRead);
   call.hops = req.hops();
   call.deadline_ms = now_ms() + NodeCore::kCallTimeoutMs;
   for (;;) {
@@ -163,7 +164,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
         auto result = co_await execute_local(req);
         carry_out();
         if (result && core_.write_waits_for_peers(call.kind) &&
-            !co_await store_->flush(NodeCore::kSyncTimeoutMs)) {
+            !co_await store_->flush(NodeCore::kSyncTimeoutMs, /*durable=*/true)) {
           ++counters_.sync_timeouts;
           co_return err(NodeCore::not_replicated());
         }
@@ -230,7 +231,6 @@ asio::awaitable<std::optional<v1::Reply>> Router::forward(const std::string& o, 
   co_return reply;
 }
 
-
 asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
   const std::uint64_t id = req.id();
   if (req.op_case() == v1::Request::kReset) {
@@ -264,7 +264,6 @@ asio::awaitable<void> Router::serve_remote(std::string from, v1::Request req) {
   }
   send(from, e);
 }
-
 
 // ---- watching games across nodes -------------------------------------------------------------
 
@@ -318,7 +317,11 @@ asio::awaitable<void> Router::drain() {
   while (!core_.drain_over(now_ms())) {
     co_await wait(drain_key, now_ms() + NodeCore::kTickMs);
   }
-  if (!host_.keys().empty()) {
+  if (!host_.keys().empty() && core_.serving().empty()) {
+    spdlog::info(
+        "sessions: every other node is leaving too; {} session(s) stay in this node's store",
+        host_.keys().size());
+  } else if (!host_.keys().empty()) {
     spdlog::error("sessions: {} session(s) could not be handed off within {} ms",
                   host_.keys().size(), NodeCore::kDrainBoundMs);
   }
@@ -360,8 +363,7 @@ void Router::on_message(const std::string& from, std::string_view bytes,
     }
     case v1::Envelope::kTransferAck: {
       const auto key = SessionKey::parse(e.transfer_ack().key());
-      if (core_.on_ack(from, e.transfer_ack(), link_.lease(), now_ms()) && key &&
-          key->is_game()) {
+      if (core_.on_ack(from, e.transfer_ack(), link_.lease(), now_ms()) && key && key->is_game()) {
         remote_watchers_.erase(key->id);
       }
       carry_out();

@@ -157,11 +157,30 @@ void ClusterHarness::stop(std::size_t i, int sig) {
   n.pid = -1;
 }
 
+void ClusterHarness::stop_all(int sig) {
+  for (const Node& n : nodes_) {
+    if (n.pid > 0) kill(n.pid, sig);
+  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].pid > 0) stop(i, sig);  // a second signal of the same kind changes nothing
+  }
+}
+
 void ClusterHarness::restart(std::size_t i) {
   Node& n = nodes_.at(i);
   if (n.pid > 0) stop(i, SIGTERM);
   spawn(n);
   EXPECT_TRUE(wait_ready(i)) << n.spec.name << " did not become ready after a restart";
+}
+
+void ClusterHarness::restart(const std::vector<std::size_t>& nodes) {
+  for (std::size_t i : nodes) {
+    if (nodes_.at(i).pid > 0) stop(i, SIGTERM);
+    spawn(nodes_.at(i));
+  }
+  for (std::size_t i : nodes) {
+    EXPECT_TRUE(wait_ready(i)) << nodes_.at(i).spec.name << " did not become ready after a restart";
+  }
 }
 
 void ClusterHarness::pause(std::size_t i) {

@@ -80,8 +80,13 @@ class ClusterHarness {
   // Returns its index. Fails the test (ADD_FAILURE) when it does not become ready in time.
   std::size_t start(NodeSpec spec, std::int64_t round_time_ms = 30'000);
   void stop(std::size_t node, int signal);  // waits for the exit; records the exit code
-  void restart(std::size_t node);           // same name and ports, new process
-  int exit_code(std::size_t node) const;    // of the last stop; -signal when killed
+  // Signals every running node at the same moment (a whole cluster stops), then waits for each.
+  void stop_all(int signal);
+  void restart(std::size_t node);  // same name and ports, new process
+  // Starts these (stopped) nodes together, then waits until each is ready: nodes whose seeds are
+  // all down wait for each other to form the cluster (a cold start).
+  void restart(const std::vector<std::size_t>& nodes);
+  int exit_code(std::size_t node) const;  // of the last stop; -signal when killed
   // SIGSTOP / SIGCONT: the process stalls (as in a long pause) and goes on.
   void pause(std::size_t node);
   void resume(std::size_t node);
