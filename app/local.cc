@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,13 +33,6 @@ void on_signal(int) {
   (void)!write(signal_pipe[1], &c, 1);
 }
 
-std::string random_hex(std::size_t bytes) {
-  std::random_device rd;
-  std::string out;
-  for (std::size_t i = 0; i < bytes; ++i) out += fmt::format("{:02x}", rd() & 0xff);
-  return out;
-}
-
 struct NodeProc {
   int index = 0;
   std::string name;
@@ -56,9 +48,24 @@ class Local {
 
   int run() {
     namespace fs = std::filesystem;
-    std::string dir = o_.dir;
-    if (dir.empty()) dir = fs::temp_directory_path() / ("minotaur-local-" + random_hex(4));
-    fs::create_directories(dir);
+    const std::string dir = o_.dir.empty() ? default_dir() : o_.dir;
+    data_dir_ = dir + "/data";
+    std::error_code ec;
+    if (o_.fresh && fs::exists(data_dir_)) {
+      fs::remove_all(data_dir_, ec);
+      if (ec) {
+        std::fprintf(stderr, "local: cannot remove %s (%s); remove it by hand, or give --dir\n",
+                     data_dir_.c_str(), ec.message().c_str());
+        return 1;
+      }
+      std::printf("local: --fresh: removed the games of the last run (%s)\n", data_dir_.c_str());
+    }
+    fs::create_directories(data_dir_, ec);
+    if (ec) {
+      std::fprintf(stderr, "local: cannot create %s (%s); give another folder with --dir\n",
+                   data_dir_.c_str(), ec.message().c_str());
+      return 1;
+    }
     auto secrets = bench::write_cluster_secrets(dir);
     if (!secrets) {
       std::fprintf(stderr, "local: %s\n", secrets.error().c_str());
@@ -76,8 +83,10 @@ class Local {
       nodes_.push_back(n);
     }
     open_control();
-    std::printf("local: starting %d nodes; secret, token keys, admin token and logs in %s\n",
-                o_.nodes, dir.c_str());
+    std::printf(
+        "local: starting %d nodes; their folder is %s (secret, token keys, admin token, logs, "
+        "and the games in data/: a new start brings them back; --fresh starts empty)\n",
+        o_.nodes, dir.c_str());
     for (NodeProc& n : nodes_) {
       if (!start(n)) return stop_all(1);
     }
@@ -104,7 +113,7 @@ class Local {
                                secrets_.token_keys_file,
                                secrets_.admin_token_file,
                                {},
-                               {}};
+                               {"--data-dir", data_dir_ + "/" + n.name}};
     for (const NodeProc& other : nodes_) {
       if (other.index != n.index) {
         command.seed_ports.push_back(static_cast<std::uint16_t>(other.cluster_port));
@@ -150,6 +159,12 @@ class Local {
     if (n.pid <= 0) return;
     const auto began = std::chrono::steady_clock::now();
     kill(n.pid, sig);
+    wait_exit(n, sig, began);
+  }
+
+  // Waits for the exit of a node that was sent `sig` at `began`; SIGKILL 30 s after it.
+  void wait_exit(NodeProc& n, int sig, std::chrono::steady_clock::time_point began) {
+    if (n.pid <= 0) return;
     int status = 0;
     for (;;) {
       const pid_t r = waitpid(n.pid, &status, WNOHANG);
@@ -238,8 +253,23 @@ class Local {
     return start(n) && wait_ready(n);
   }
 
+  // Every node at once, as a whole cluster stops: each writes its games to its data dir and
+  // exits without waiting for the others.
   int stop_all(int code) {
-    for (NodeProc& n : nodes_) stop(n, SIGTERM);
+    const auto began = std::chrono::steady_clock::now();
+    int running = 0;
+    for (NodeProc& n : nodes_) {
+      if (n.pid > 0 && kill(n.pid, SIGTERM) == 0) ++running;
+    }
+    if (running > 0) {
+      std::printf("local: stopping %d node(s) at once (SIGTERM); each writes its games to %s\n",
+                  running, data_dir_.c_str());
+      std::fflush(stdout);
+    }
+    for (NodeProc& n : nodes_) wait_exit(n, SIGTERM, began);
+    if (running > 0) {
+      std::printf("local: stopped; `scripts/run.sh` (or minotaur local) brings the games back\n");
+    }
     return code;
   }
 
@@ -320,8 +350,21 @@ class Local {
     return stop_all(0);
   }
 
+  // Where the cluster's files live when --dir is not given: a stable place, so that the next
+  // start finds the games ($XDG_STATE_HOME/minotaur/local, or ~/.local/state/minotaur/local).
+  static std::string default_dir() {
+    if (const char* state = std::getenv("XDG_STATE_HOME"); state != nullptr && *state != 0) {
+      return std::string(state) + "/minotaur/local";
+    }
+    if (const char* home = std::getenv("HOME"); home != nullptr && *home != 0) {
+      return std::string(home) + "/.local/state/minotaur/local";
+    }
+    return (std::filesystem::temp_directory_path() / "minotaur-local").string();
+  }
+
   LocalOptions o_;
   std::string exe_;
+  std::string data_dir_;
   bench::ClusterSecrets secrets_;
   std::vector<NodeProc> nodes_;
   int control_fd_ = -1;

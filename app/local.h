@@ -1,7 +1,8 @@
 // `minotaur local`: a whole cluster on this machine, for people to play and to watch a rolling
-// deploy. Starts N `minotaur node` processes on loopback with a generated secret, prints the URL,
-// and takes commands on standard input (restart N, roll, status, quit). Ctrl-C or SIGTERM stops
-// every node gracefully (SIGTERM, then waits for each to exit).
+// deploy. Starts N `minotaur node` processes on loopback with a generated secret and a data dir
+// each, prints the URL, and takes commands on standard input (restart N, roll, status, quit).
+// Ctrl-C, SIGTERM or quit stops every node at once (SIGTERM to all, then waits for each); each
+// writes its games to its data dir, so the next start, in the same folder, brings them back.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,8 @@ struct LocalOptions {
   int first_http_port = 8080;
   int first_cluster_port = 9080;
   std::int64_t round_time_ms = 30'000;
-  std::string dir;
+  std::string dir;     // empty: a stable default (printed at start)
+  bool fresh = false;  // drop the games of the last run first
 };
 
 int run_local(const LocalOptions& options, const char* argv0);

@@ -179,9 +179,14 @@ int main(int argc, char** argv) {
   local_cmd->add_option("--round-time-ms", local.round_time_ms, "Length of a round")
       ->default_val(30'000);
   local_cmd->add_option("--dir", local.dir,
-                        "Folder for the secret, the token keys (kept when the folder has them, so "
-                        "that players stay signed in), the admin token and the nodes' logs "
-                        "(default: a new folder under /tmp)");
+                        "Folder for the secret, the token keys and the admin token (kept when the "
+                        "folder has them, so that players stay signed in), the nodes' logs and "
+                        "their data dirs (data/), so that a new start brings every game back "
+                        "(default: $XDG_STATE_HOME/minotaur/local or "
+                        "~/.local/state/minotaur/local)");
+  local_cmd->add_flag("--fresh", local.fresh,
+                      "Start with no games: remove the data dirs of the last run in the folder "
+                      "first (the secret and token keys stay)");
 
   // minotaur token-keys
   minotaur::app::TokenKeysCommand token_keys;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 
 #include "base/write_file.h"
 #include "gateway/token_keys_file.h"
@@ -20,21 +21,34 @@ Result<std::string, std::string> random_base64url(std::size_t bytes) {
   return gateway::base64url_encode(raw);
 }
 
+// The first line of a file written before, or empty when there is none.
+std::string kept_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
 }  // namespace
 
 Result<ClusterSecrets, std::string> write_cluster_secrets(const std::string& dir,
                                                           const std::string& admin_token) {
   ClusterSecrets s{dir + "/cookie", dir + "/token-keys", dir + "/admin-token", admin_token, ""};
-  auto cookie = random_base64url(32);
-  if (!cookie) return err(cookie.error());
-  s.cookie = cookie.value();
+  // A folder used before keeps its secret: the nodes' data dirs belong to that cluster.
+  s.cookie = kept_line(s.cookie_file);
+  if (s.cookie.empty()) {
+    auto cookie = random_base64url(32);
+    if (!cookie) return err(cookie.error());
+    s.cookie = cookie.value();
+    if (auto w = write_file_atomically(s.cookie_file, s.cookie + "\n", 0600); !w) {
+      return err(w.error());
+    }
+  }
+  if (s.admin_token.empty()) s.admin_token = kept_line(s.admin_token_file);
   if (s.admin_token.empty()) {
     auto admin = random_base64url(16);
     if (!admin) return err(admin.error());
     s.admin_token = std::move(admin.value());
-  }
-  if (auto w = write_file_atomically(s.cookie_file, cookie.value() + "\n", 0600); !w) {
-    return err(w.error());
   }
   if (auto w = write_file_atomically(s.admin_token_file, s.admin_token + "\n", 0600); !w) {
     return err(w.error());

@@ -17,11 +17,12 @@ struct ClusterSecrets {
   std::string cookie;  // the cluster secret itself (for tests that speak the cluster protocol)
 };
 
-// Writes into the existing folder `dir`, each file mode 0600: a new cluster secret (32 random
+// Writes into the existing folder `dir`, each file mode 0600: the cluster secret (32 random
 // bytes, base64url), the admin token (`admin_token`, or 16 random bytes when empty), and the
-// token-keys file, created with one new key by `minotaur token-keys new`'s code. An existing
-// token-keys file is kept as it is when it is valid, so that players' tokens outlive a restart of
-// `minotaur local --dir`; an invalid one is an error that names it.
+// token-keys file, created with one new key by `minotaur token-keys new`'s code. What a folder
+// used before holds is kept — its secret (the nodes' data dirs belong to that cluster), its
+// admin token unless one is given, and a valid token-keys file (so that players' tokens outlive
+// a restart of `minotaur local`); an invalid token-keys file is an error that names it.
 Result<ClusterSecrets, std::string> write_cluster_secrets(const std::string& dir,
                                                           const std::string& admin_token = "");
 
