@@ -84,17 +84,43 @@ json::object game_view_json(const sessions::GameView& view) {
   return o;
 }
 
+GatewayMetrics::GatewayMetrics(Metrics& m)
+    : http_requests(m.held_counter("minotaur_http_requests_total", "HTTP requests answered")),
+      http_client_errors(
+          m.held_counter("minotaur_http_client_errors_total", "HTTP answers with a 4xx status")),
+      http_server_errors(
+          m.held_counter("minotaur_http_server_errors_total", "HTTP answers with a 5xx status")),
+      connections_open(m.held_gauge("minotaur_http_connections", "client connections open")),
+      connections_refused(m.held_counter("minotaur_http_connections_refused_total",
+                                         "client connections refused over the connection limit")),
+      connections_failed(m.held_counter("minotaur_http_connections_failed_total",
+                                        "client connections ended by an exception")),
+      accept_errors(m.held_counter("minotaur_http_accept_errors_total",
+                                   "failed accepts (out of file descriptors, say)")),
+      websockets_open(m.held_gauge("minotaur_websockets", "WebSocket connections open")),
+      websocket_pushes(m.held_counter("minotaur_websocket_pushes_total",
+                                      "game changes pushed to WebSocket subscribers")),
+      websockets_too_slow(m.held_counter("minotaur_websockets_too_slow_total",
+                                         "WebSockets closed: a write past its deadline, or a "
+                                         "full queue")),
+      websockets_idle_closed(m.held_counter("minotaur_websockets_idle_closed_total",
+                                            "WebSockets closed: no user and no subscription in "
+                                            "time")) {}
+
 Api::Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
-         ApiOptions options)
+         Metrics& registry, ApiOptions options)
     : host_(host),
       signer_(signer),
       metrics_(metrics),
+      registry_(registry),
       options_(std::move(options)),
       budgets_(std::make_shared<ClientBudgets>(options_.budgets)) {
   MINOTAUR_ASSERT(options_.wall_clock_ms);
   MINOTAUR_ASSERT(options_.ready);
   MINOTAUR_ASSERT(options_.cluster_view);
-  MINOTAUR_ASSERT(options_.game_count && options_.lobby_count);
+  registry.add_counter("minotaur_client_budget_refusals_total",
+                       "calls refused over a client's budget (429)",
+                       [budgets = budgets_] { return budgets->refused(); });
 }
 
 std::optional<sessions::Caller> Api::caller_of(const Request& req) const {
@@ -221,38 +247,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
       co_return make(http::status::service_unavailable, "not ready\n", "text/plain");
     }
     if (is({"metrics"})) {
-      std::string out = fmt::format(
-          "# TYPE minotaur_http_requests_total counter\nminotaur_http_requests_total {}\n"
-          "# TYPE minotaur_http_client_errors_total counter\n"
-          "minotaur_http_client_errors_total {}\n"
-          "# TYPE minotaur_http_server_errors_total counter\n"
-          "minotaur_http_server_errors_total {}\n"
-          "# TYPE minotaur_http_connections gauge\nminotaur_http_connections {}\n"
-          "# TYPE minotaur_http_connections_refused_total counter\n"
-          "minotaur_http_connections_refused_total {}\n"
-          "# TYPE minotaur_http_connections_failed_total counter\n"
-          "minotaur_http_connections_failed_total {}\n"
-          "# TYPE minotaur_http_accept_errors_total counter\nminotaur_http_accept_errors_total {}\n"
-          "# TYPE minotaur_websockets gauge\nminotaur_websockets {}\n"
-          "# TYPE minotaur_websockets_too_slow_total counter\n"
-          "minotaur_websockets_too_slow_total {}\n"
-          "# TYPE minotaur_websockets_idle_closed_total counter\n"
-          "minotaur_websockets_idle_closed_total {}\n"
-          "# TYPE minotaur_client_budget_refusals_total counter\n"
-          "minotaur_client_budget_refusals_total {}\n"
-          "# TYPE minotaur_websocket_pushes_total counter\nminotaur_websocket_pushes_total {}\n"
-          "# TYPE minotaur_games gauge\nminotaur_games {}\n"
-          "# TYPE minotaur_lobbies gauge\nminotaur_lobbies {}\n"
-          "# TYPE minotaur_handoffs_received_total counter\n"
-          "minotaur_handoffs_received_total {}\n",
-          metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
-          metrics_.connections_open, metrics_.connections_refused, metrics_.connections_failed,
-          metrics_.accept_errors, metrics_.websockets_open, metrics_.websockets_too_slow,
-          metrics_.websockets_idle_closed, budgets_->refused(), metrics_.websocket_pushes,
-          options_.game_count(), options_.lobby_count(),
-          host_.ownership_counters().handoffs_received);
-      if (options_.extra_metrics) out += options_.extra_metrics();
-      co_return make(http::status::ok, std::move(out), "text/plain; version=0.0.4");
+      co_return make(http::status::ok, registry_.render(), "text/plain; version=0.0.4");
     }
 
     if (seg.size() >= 2 && seg[0] == "api" && seg[1] == "v1") {

@@ -115,7 +115,12 @@ int run_node(const NodeConfig& config) {
   const gateway::TokenSigner signer(config.token_keys, config.token_key_overlap_ms);
   spdlog::info("node {}: {} token key(s); key {} signs players' tokens", config.name,
                config.token_keys.size(), signer.signing_key_id());
-  gateway::GatewayMetrics metrics;
+  // GET /metrics: each part of the node adds its own.
+  Metrics registry;
+  gateway::GatewayMetrics metrics(registry);
+  host.add_metrics(registry);
+  router.add_metrics(registry);
+  cluster.add_metrics(registry);
   bool serving = false;
   gateway::ApiOptions api_options;
   api_options.node_name = config.name;
@@ -128,36 +133,6 @@ int run_node(const NodeConfig& config) {
                              {"quorum", cluster.quorum_json()}};
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     return view;
-  };
-  api_options.extra_metrics = [&] {
-    const auto& c = router.counters();
-    const auto& o = router.ownership_counters();
-    return cluster.metrics_text() +
-           fmt::format(
-               "# TYPE minotaur_forwarded_total counter\nminotaur_forwarded_total {}\n"
-               "# TYPE minotaur_forward_timeouts_total counter\n"
-               "minotaur_forward_timeouts_total {}\n"
-               "# TYPE minotaur_handoffs_sent_total counter\nminotaur_handoffs_sent_total {}\n"
-               "# TYPE minotaur_waits_for_arrival_total counter\n"
-               "minotaur_waits_for_arrival_total {}\n"
-               "# TYPE minotaur_pushes_sent_total counter\nminotaur_pushes_sent_total {}\n"
-               "# TYPE minotaur_rounds_ended_by_timer_total counter\n"
-               "minotaur_rounds_ended_by_timer_total {}\n"
-               "# TYPE minotaur_transfers_resent_total counter\n"
-               "minotaur_transfers_resent_total {}\n"
-               "# TYPE minotaur_picked_up_total counter\nminotaur_picked_up_total {}\n"
-               "# TYPE minotaur_superseded_total counter\nminotaur_superseded_total {}\n"
-               "# TYPE minotaur_waits_for_quorum_total counter\n"
-               "minotaur_waits_for_quorum_total {}\n"
-               "# TYPE minotaur_waits_for_confirm_total counter\n"
-               "minotaur_waits_for_confirm_total {}\n"
-               "# TYPE minotaur_concluded_dropped_total counter\n"
-               "minotaur_concluded_dropped_total {}\n"
-               "# TYPE minotaur_lobbies_dropped_total counter\n"
-               "minotaur_lobbies_dropped_total {}\n",
-               c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
-               host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
-               o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped);
   };
   api_options.remove_member =
       [&](const std::string& name,
@@ -182,10 +157,8 @@ int run_node(const NodeConfig& config) {
     return err(sessions::SessionError{sessions::SessionError::Kind::kUnavailable,
                                       "membership_changing", why.message});
   };
-  api_options.game_count = [&] { return host.game_count(); };
-  api_options.lobby_count = [&] { return host.lobby_count(); };
   if (config.client_limits == "off") api_options.budgets = gateway::BudgetLimits::off();
-  gateway::Api api(router, signer, metrics, api_options);
+  gateway::Api api(router, signer, metrics, registry, api_options);
   gateway::ServerLimits server_limits;
   server_limits.max_connections = config.max_connections;
   gateway::HttpServer server(io, api, router, metrics, server_limits);

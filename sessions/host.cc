@@ -68,6 +68,16 @@ void SessionHost::stop() {
   for (auto& [code, s] : lobbies_) s->expiry_timer.cancel();
 }
 
+void SessionHost::add_metrics(Metrics& registry) const {
+  registry.add_gauge("minotaur_games", "games hosted on this node",
+                     [this] { return game_count(); });
+  registry.add_gauge("minotaur_lobbies", "lobbies hosted on this node",
+                     [this] { return lobby_count(); });
+  registry.add_counter("minotaur_rounds_ended_by_timer_total",
+                       "rounds ended by their deadline on this node",
+                       [this] { return rounds_ended_by_timer(); });
+}
+
 GameView SessionHost::view(const GameSession& s) const {
   return GameView{s.game, options_.node_name, s.epoch};
 }

@@ -74,6 +74,43 @@ void Router::stop() {
   if (tick_timer_) tick_timer_->cancel();
 }
 
+void Router::add_metrics(Metrics& registry) const {
+  const auto add = [&](const char* name, const char* help, std::uint64_t RouterCounters::*field) {
+    registry.add_counter(name, help, [this, field] { return counters_.*field; });
+  };
+  add("minotaur_forwarded_total", "calls forwarded to the node that hosts the session",
+      &RouterCounters::forwarded);
+  add("minotaur_forward_timeouts_total", "forwarded calls that got no answer in time",
+      &RouterCounters::forward_timeouts);
+  add("minotaur_pushes_sent_total", "game changes sent to nodes whose clients watch the game",
+      &RouterCounters::pushes_sent);
+  const auto own = [&](const char* name, const char* help,
+                       std::uint64_t OwnershipCounters::*field) {
+    registry.add_counter(name, help, [this, field] { return core_.counters().*field; });
+  };
+  own("minotaur_handoffs_sent_total", "sessions handed to a new owner and acknowledged",
+      &OwnershipCounters::handoffs_sent);
+  own("minotaur_handoffs_received_total", "sessions started here from a hand-off",
+      &OwnershipCounters::handoffs_received);
+  own("minotaur_transfers_resent_total", "hand-offs sent again: no acknowledgement in time",
+      &OwnershipCounters::transfers_resent);
+  own("minotaur_waits_for_arrival_total", "calls that waited for a session in transit",
+      &OwnershipCounters::waits_for_arrival);
+  own("minotaur_picked_up_total", "sessions started here from the replicated store",
+      &OwnershipCounters::picked_up);
+  own("minotaur_superseded_total", "stale copies dropped: the store had a newer epoch",
+      &OwnershipCounters::superseded);
+  own("minotaur_waits_for_quorum_total", "changes held while cut off from the majority",
+      &OwnershipCounters::waits_for_quorum);
+  own("minotaur_waits_for_confirm_total",
+      "changes held until another node held the session's new epoch",
+      &OwnershipCounters::waits_for_confirm);
+  own("minotaur_concluded_dropped_total", "concluded games dropped after their retention",
+      &OwnershipCounters::games_dropped);
+  own("minotaur_lobbies_dropped_total", "lobbies dropped, unchanged for their retention",
+      &OwnershipCounters::lobbies_dropped);
+}
+
 asio::awaitable<void> Router::tick_loop() {
   auto alive = alive_;
   while (*alive && !stopped_) {
