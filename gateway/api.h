@@ -24,6 +24,7 @@ namespace minotaur::gateway {
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+using sessions::ErrorCode;
 
 // The API's and the server's counters, held in the node's registry (base/metrics.h) under
 // their names in GET /metrics; the API and the server count with them together.
@@ -68,8 +69,10 @@ class Api {
   boost::asio::awaitable<Response> handle(const Request& request,
                                           const std::string& client_address);
 
-  // A JSON error response, for the server's own refusals (too large, too many connections).
-  static Response error(http::status status, std::string_view code, std::string_view message);
+  // A JSON error response with the code's status from the table of errors (sessions/errors.h),
+  // and its message there unless `message` says more.
+  static Response error(ErrorCode code, std::string_view message = {});
+  static Response error(const sessions::SessionError& e);
 
   // The caller a request's `Authorization: Bearer` header names (also the WebSocket upgrade's);
   // nullopt when missing or invalid.
@@ -79,12 +82,11 @@ class Api {
   // The caller a bearer token names (the admin token or a user token); nullopt when invalid.
   std::optional<sessions::Caller> caller_of_token(std::string_view token) const;
 
-  // Why a call was refused: the HTTP status, and the code and message of the error JSON.
+  // Why a call was refused: the code and message of the error JSON.
   struct Refusal {
-    http::status status = http::status::bad_request;
-    std::string code;
+    ErrorCode code;
     std::string message;
-    std::int64_t retry_after_ms = 0;  // 429: when the call would pass
+    std::int64_t retry_after_ms = 0;  // rate_limited: when the call would pass
   };
   // Registers an action (`action`: the JSON of POST /api/v1/games/{id}/actions) for `caller` in
   // game `game_id`: the game's JSON after the change, or why not. The one path for actions,

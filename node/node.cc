@@ -140,22 +140,19 @@ int run_node(const NodeConfig& config) {
     using cluster::Membership;
     auto removed = cluster.remove_member(name, force);
     if (removed) return boost::json::object{{"removed", name}, {"quorum", cluster.quorum_json()}};
+    using sessions::ErrorCode;
     const Membership::RemoveRefusal& why = removed.error();
     switch (why.error) {
       case Membership::RemoveError::kUnknown:
-        return err(sessions::SessionError{sessions::SessionError::Kind::kNotFound,
-                                          "member_not_found", why.message});
+        return err(sessions::SessionError{ErrorCode::kMemberNotFound, why.message});
       case Membership::RemoveError::kAlive:
-        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "member_alive",
-                                          why.message});
+        return err(sessions::SessionError{ErrorCode::kMemberAlive, why.message});
       case Membership::RemoveError::kNoQuorum:
-        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "no_quorum",
-                                          why.message});
+        return err(sessions::SessionError{ErrorCode::kRemovalNeedsQuorum, why.message});
       case Membership::RemoveError::kBusy:
         break;
     }
-    return err(sessions::SessionError{sessions::SessionError::Kind::kUnavailable,
-                                      "membership_changing", why.message});
+    return err(sessions::SessionError{ErrorCode::kMembershipChanging, why.message});
   };
   if (config.client_limits == "off") api_options.budgets = gateway::BudgetLimits::off();
   gateway::Api api(router, signer, metrics, registry, api_options);

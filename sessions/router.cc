@@ -192,7 +192,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
     carry_out();  // a pick-up or a dropped stale copy may have stashed or woken something
     switch (step.kind) {
       case CallStep::Kind::kAnswer:
-        co_return err(std::move(step.error));
+        co_return err(std::move(*step.error));
       case CallStep::Kind::kWait:
         co_await wait(call.key, step.until_ms);  // woken by the core's wakes
         continue;
@@ -213,7 +213,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
     auto reply = co_await forward(step.owner, req);
     if (reply) co_return from_reply(std::move(*reply));
     const CallStep retry = core_.forward_failed(call, step.owner, now_ms());
-    if (retry.kind == CallStep::Kind::kAnswer) co_return err(retry.error);
+    if (retry.kind == CallStep::Kind::kAnswer) co_return err(*retry.error);
     co_await wait(call.key, retry.until_ms);  // membership may change meanwhile
   }
 }
@@ -223,14 +223,17 @@ Router::CallResult Router::from_reply(v1::Reply reply) {
   switch (reply.result_case()) {
     case v1::Reply::kGame: {
       auto v = from_proto(reply.game());
-      if (!v) return err(unavailable("bad_reply", "the owner sent an invalid game: " + v.error()));
+      if (!v) {
+        return err(
+            SessionError{ErrorCode::kBadReply, "the owner sent an invalid game: " + v.error()});
+      }
       Outcome out;
       out.game = std::move(v).value();
       return out;
     }
     case v1::Reply::kLobby: {
       auto l = proto::decode_lobby(reply.lobby());
-      if (!l) return err(unavailable("bad_reply", "the owner sent an invalid lobby"));
+      if (!l) return err(SessionError{ErrorCode::kBadReply, "the owner sent an invalid lobby"});
       Outcome out;
       out.lobby = std::move(l).value();
       return out;
@@ -243,7 +246,7 @@ Router::CallResult Router::from_reply(v1::Reply reply) {
     case v1::Reply::kError:
       return err(from_proto(reply.error()));
     default:
-      return err(unavailable("bad_reply", "the owner sent an empty reply"));
+      return err(SessionError{ErrorCode::kBadReply, "the owner sent an empty reply"});
   }
 }
 
