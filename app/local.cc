@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,12 +15,12 @@
 #include <iostream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "base/spawn.h"
-#include "bench/cluster_secrets.h"
-#include "bench/procs.h"
+#include "tooling/cluster_secrets.h"
+#include "tooling/http_client.h"
+#include "tooling/local_node.h"
+#include "tooling/process.h"
 
 namespace minotaur::app {
 namespace {
@@ -66,7 +65,7 @@ class Local {
                    data_dir_.c_str(), ec.message().c_str());
       return 1;
     }
-    auto secrets = bench::write_cluster_secrets(dir);
+    auto secrets = tooling::write_cluster_secrets(dir);
     if (!secrets) {
       std::fprintf(stderr, "local: %s\n", secrets.error().c_str());
       return 1;
@@ -104,23 +103,23 @@ class Local {
 
  private:
   bool start(NodeProc& n) {
-    bench::NodeCommand command{exe_,
-                               n.name,
-                               static_cast<std::uint16_t>(n.cluster_port),
-                               static_cast<std::uint16_t>(n.http_port),
-                               o_.round_time_ms,
-                               secrets_.cookie_file,
-                               secrets_.token_keys_file,
-                               secrets_.admin_token_file,
-                               {},
-                               {"--data-dir", data_dir_ + "/" + n.name}};
+    tooling::NodeCommand command{exe_,
+                                 n.name,
+                                 static_cast<std::uint16_t>(n.cluster_port),
+                                 static_cast<std::uint16_t>(n.http_port),
+                                 o_.round_time_ms,
+                                 secrets_.cookie_file,
+                                 secrets_.token_keys_file,
+                                 secrets_.admin_token_file,
+                                 {},
+                                 {"--data-dir", data_dir_ + "/" + n.name}};
     for (const NodeProc& other : nodes_) {
       if (other.index != n.index) {
         command.seed_ports.push_back(static_cast<std::uint16_t>(other.cluster_port));
       }
     }
-    const std::vector<std::string> args = bench::node_command(command);
-    auto pid = spawn_logged(args, n.log);
+    const std::vector<std::string> args = tooling::node_command(command);
+    auto pid = tooling::spawn_logged(args, n.log);
     if (!pid) {
       std::fprintf(stderr, "local: %s\n", pid.error().c_str());
       n.pid = -1;
@@ -134,21 +133,20 @@ class Local {
   }
 
   bool wait_ready(NodeProc& n) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (bench::http_get_status(static_cast<std::uint16_t>(n.http_port), "/readyz") == 200) {
+    const tooling::Readiness r = tooling::wait_ready(n.pid, static_cast<std::uint16_t>(n.http_port),
+                                                     std::chrono::seconds(20));
+    switch (r.state) {
+      case tooling::Readiness::State::kReady:
         std::printf("local: %s ready\n", n.name.c_str());
         std::fflush(stdout);
         return true;
-      }
-      int status = 0;
-      if (waitpid(n.pid, &status, WNOHANG) == n.pid) {
+      case tooling::Readiness::State::kExited:
         std::fprintf(stderr, "local: %s exited while starting; its log %s says why\n",
                      n.name.c_str(), n.log.c_str());
         n.pid = -1;
         return false;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      case tooling::Readiness::State::kTimedOut:
+        break;
     }
     std::fprintf(stderr, "local: %s not ready after 20 s; see %s\n", n.name.c_str(), n.log.c_str());
     return false;
@@ -157,36 +155,21 @@ class Local {
   // Sends `sig` and waits for the exit; SIGKILL after 30 s.
   void stop(NodeProc& n, int sig) {
     if (n.pid <= 0) return;
-    const auto began = std::chrono::steady_clock::now();
-    kill(n.pid, sig);
-    wait_exit(n, sig, began);
-  }
-
-  // Waits for the exit of a node that was sent `sig` at `began`; SIGKILL 30 s after it.
-  void wait_exit(NodeProc& n, int sig, std::chrono::steady_clock::time_point began) {
-    if (n.pid <= 0) return;
-    int status = 0;
-    for (;;) {
-      const pid_t r = waitpid(n.pid, &status, WNOHANG);
-      if (r == n.pid || r < 0) break;
-      if (std::chrono::steady_clock::now() - began > std::chrono::seconds(30)) {
-        std::fprintf(stderr, "local: %s did not exit 30 s after the signal; killing it\n",
-                     n.name.c_str());
-        kill(n.pid, SIGKILL);
-        waitpid(n.pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::steady_clock::now() - began)
-                        .count();
-    std::printf(
-        "local: %s stopped by %s in %lld ms (%s)\n", n.name.c_str(),
-        sig == SIGKILL ? "SIGKILL" : "SIGTERM", static_cast<long long>(ms),
-        WIFEXITED(status) ? fmt::format("exit code {}", WEXITSTATUS(status)).c_str() : "killed");
-    std::fflush(stdout);
+    auto stopped = tooling::stop_process(n.pid, sig, std::chrono::seconds(30));
     n.pid = -1;
+    if (!stopped) {
+      std::fprintf(stderr, "local: %s: %s\n", n.name.c_str(), stopped.error().c_str());
+      return;
+    }
+    const tooling::Stopped& s = stopped.value();
+    if (s.killed_after_timeout) {
+      std::fprintf(stderr, "local: %s did not exit 30 s after the signal; killed it\n",
+                   n.name.c_str());
+    }
+    std::printf("local: %s stopped by %s in %.0f ms (%s)\n", n.name.c_str(),
+                sig == SIGKILL ? "SIGKILL" : "SIGTERM", s.elapsed_ms,
+                s.exit_code >= 0 ? fmt::format("exit code {}", s.exit_code).c_str() : "killed");
+    std::fflush(stdout);
   }
 
   // The control port the page's cluster panel calls: POST /local/{restart,kill}?node=N and
@@ -256,7 +239,6 @@ class Local {
   // Every node at once, as a whole cluster stops: each writes its games to its data dir and
   // exits without waiting for the others.
   int stop_all(int code) {
-    const auto began = std::chrono::steady_clock::now();
     int running = 0;
     for (NodeProc& n : nodes_) {
       if (n.pid > 0 && kill(n.pid, SIGTERM) == 0) ++running;
@@ -266,7 +248,7 @@ class Local {
                   running, data_dir_.c_str());
       std::fflush(stdout);
     }
-    for (NodeProc& n : nodes_) wait_exit(n, SIGTERM, began);
+    for (NodeProc& n : nodes_) stop(n, SIGTERM);  // a second SIGTERM changes nothing
     if (running > 0) {
       std::printf("local: stopped; `scripts/run.sh` (or minotaur local) brings the games back\n");
     }
@@ -299,7 +281,7 @@ class Local {
       for (const NodeProc& n : nodes_) {
         std::printf(
             "  %s pid %d http 127.0.0.1:%d %s\n", n.name.c_str(), n.pid, n.http_port,
-            bench::http_get_status(static_cast<std::uint16_t>(n.http_port), "/readyz") == 200
+            tooling::http_get_status(static_cast<std::uint16_t>(n.http_port), "/readyz") == 200
                 ? "ready"
                 : "NOT READY");
       }
@@ -338,8 +320,7 @@ class Local {
         }
       }
       for (NodeProc& node : nodes_) {
-        int status = 0;
-        if (node.pid > 0 && waitpid(node.pid, &status, WNOHANG) == node.pid) {
+        if (node.pid > 0 && tooling::exited(node.pid)) {
           std::printf("local: %s exited unexpectedly; see %s; type 'restart %d' to start it\n",
                       node.name.c_str(), node.log.c_str(), node.index);
           std::fflush(stdout);
@@ -365,7 +346,7 @@ class Local {
   LocalOptions o_;
   std::string exe_;
   std::string data_dir_;
-  bench::ClusterSecrets secrets_;
+  tooling::ClusterSecrets secrets_;
   std::vector<NodeProc> nodes_;
   int control_fd_ = -1;
   bool quit_ = false;

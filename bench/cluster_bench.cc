@@ -13,17 +13,21 @@
 #include <sstream>
 #include <thread>
 
-#include "bench/http_client.h"
-#include "bench/procs.h"
 #include "bench/ws_load.h"
 #include "gateway/game_json.h"
 #include "proto/codec.h"
+#include "tooling/http_client.h"
+#include "tooling/node_procs.h"
 
 namespace minotaur::bench {
 namespace {
 
 namespace json = boost::json;
 using Progress = std::function<void(std::string_view)>;
+using tooling::HttpAnswer;
+using tooling::HttpClient;
+using tooling::NodeProcs;
+using tooling::NodeProcsOptions;
 
 void sleep_s(double s) {
   std::this_thread::sleep_for(std::chrono::duration<double>(s));

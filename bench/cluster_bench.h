@@ -1,6 +1,6 @@
 // The cluster benchmark (docs/SPEC.md section 5): `minotaur bench` / `minotaur bench cluster`.
 //
-// Starts its own local cluster of real `minotaur node` processes (bench/procs.h), creates
+// Starts its own local cluster of real `minotaur node` processes (tooling/node_procs.h), creates
 // `sessions` games through POST /api/v1/games (admin token; two players each, player 1 the user
 // of one of the `clients`), and then, in phases:
 //   1. throughput: every client on node 1's WebSocket, registering actions as fast as they are

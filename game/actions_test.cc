@@ -151,18 +151,5 @@ TEST(Register, ActionsAreOrderedByPlayerId) {
   }
 }
 
-TEST(Errors, EveryErrorHasACodeAndAMessage) {
-  for (int i = 0; i <= static_cast<int>(ActionError::kTargetOutOfRange); ++i) {
-    const auto e = static_cast<ActionError>(i);
-    EXPECT_FALSE(code(e).empty());
-    EXPECT_GT(message(e).size(), 20u);
-  }
-  for (int i = 0; i <= static_cast<int>(LobbyError::kAlreadyStarted); ++i) {
-    const auto e = static_cast<LobbyError>(i);
-    EXPECT_FALSE(code(e).empty());
-    EXPECT_GT(message(e).size(), 20u);
-  }
-}
-
 }  // namespace
 }  // namespace minotaur::game

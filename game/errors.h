@@ -1,8 +1,7 @@
-// Why the rules refused a change. Every refusal is one of these; each has a stable machine code
-// (used as the API's error code) and a message that says what to do next.
+// Why the rules refused a change. Every refusal is one of these; the API's table of errors
+// (sessions/errors.h) gives each its code, its HTTP status and a message that says what to do
+// next.
 #pragma once
-
-#include <string_view>
 
 namespace minotaur::game {
 
@@ -26,10 +25,5 @@ enum class LobbyError {
   kNotEnoughPlayers,  // fewer than 2 members
   kAlreadyStarted,    // the lobby has started its game
 };
-
-std::string_view code(ActionError e);
-std::string_view message(ActionError e);
-std::string_view code(LobbyError e);
-std::string_view message(LobbyError e);
 
 }  // namespace minotaur::game

@@ -34,26 +34,6 @@ Response ok_json(const json::value& v) {
   return json_response(http::status::ok, v);
 }
 
-http::status status_of(SessionError::Kind kind) {
-  switch (kind) {
-    case SessionError::Kind::kBadRequest:
-      return http::status::bad_request;
-    case SessionError::Kind::kForbidden:
-      return http::status::forbidden;
-    case SessionError::Kind::kNotFound:
-      return http::status::not_found;
-    case SessionError::Kind::kConflict:
-      return http::status::conflict;
-    case SessionError::Kind::kUnavailable:
-      return http::status::service_unavailable;
-  }
-  return http::status::internal_server_error;
-}
-
-Response session_error(const SessionError& e) {
-  return Api::error(status_of(e.kind), e.code, e.message);
-}
-
 std::vector<std::string> path_segments(std::string_view target) {
   std::vector<std::string> out;
   auto url = boost::urls::parse_origin_form(target);
@@ -64,14 +44,21 @@ std::vector<std::string> path_segments(std::string_view target) {
 
 }  // namespace
 
-Response Api::error(http::status status, std::string_view code, std::string_view message) {
-  return json_response(status,
-                       json::object{{"error", json::object{{"code", code}, {"message", message}}}});
+Response Api::error(ErrorCode code, std::string_view message) {
+  const sessions::ErrorInfo& row = sessions::info(code);
+  if (message.empty()) message = row.message;
+  return json_response(
+      static_cast<http::status>(row.http_status),
+      json::object{{"error", json::object{{"code", row.name}, {"message", message}}}});
+}
+
+Response Api::error(const SessionError& e) {
+  return error(e.code, e.message);
 }
 
 Response Api::too_many(std::int64_t wait_ms, std::string_view what) {
   const std::int64_t seconds = std::max<std::int64_t>(1, (wait_ms + 999) / 1000);
-  Response res = error(http::status::too_many_requests, "rate_limited",
+  Response res = error(ErrorCode::kRateLimited,
                        fmt::format("too many {} from this client; retry in {} s", what, seconds));
   res.set(http::field::retry_after, std::to_string(seconds));
   return res;
@@ -84,17 +71,43 @@ json::object game_view_json(const sessions::GameView& view) {
   return o;
 }
 
+GatewayMetrics::GatewayMetrics(Metrics& m)
+    : http_requests(m.held_counter("minotaur_http_requests_total", "HTTP requests answered")),
+      http_client_errors(
+          m.held_counter("minotaur_http_client_errors_total", "HTTP answers with a 4xx status")),
+      http_server_errors(
+          m.held_counter("minotaur_http_server_errors_total", "HTTP answers with a 5xx status")),
+      connections_open(m.held_gauge("minotaur_http_connections", "client connections open")),
+      connections_refused(m.held_counter("minotaur_http_connections_refused_total",
+                                         "client connections refused over the connection limit")),
+      connections_failed(m.held_counter("minotaur_http_connections_failed_total",
+                                        "client connections ended by an exception")),
+      accept_errors(m.held_counter("minotaur_http_accept_errors_total",
+                                   "failed accepts (out of file descriptors, say)")),
+      websockets_open(m.held_gauge("minotaur_websockets", "WebSocket connections open")),
+      websocket_pushes(m.held_counter("minotaur_websocket_pushes_total",
+                                      "game changes pushed to WebSocket subscribers")),
+      websockets_too_slow(m.held_counter("minotaur_websockets_too_slow_total",
+                                         "WebSockets closed: a write past its deadline, or a "
+                                         "full queue")),
+      websockets_idle_closed(m.held_counter("minotaur_websockets_idle_closed_total",
+                                            "WebSockets closed: no user and no subscription in "
+                                            "time")) {}
+
 Api::Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
-         ApiOptions options)
+         Metrics& registry, ApiOptions options)
     : host_(host),
       signer_(signer),
       metrics_(metrics),
+      registry_(registry),
       options_(std::move(options)),
       budgets_(std::make_shared<ClientBudgets>(options_.budgets)) {
   MINOTAUR_ASSERT(options_.wall_clock_ms);
   MINOTAUR_ASSERT(options_.ready);
   MINOTAUR_ASSERT(options_.cluster_view);
-  MINOTAUR_ASSERT(options_.game_count && options_.lobby_count);
+  registry.add_counter("minotaur_client_budget_refusals_total",
+                       "calls refused over a client's budget (429)",
+                       [budgets = budgets_] { return budgets->refused(); });
 }
 
 std::optional<sessions::Caller> Api::caller_of(const Request& req) const {
@@ -125,18 +138,18 @@ boost::asio::awaitable<Result<json::object, Api::Refusal>> Api::act(std::string 
                                                                     sessions::Caller caller,
                                                                     json::value body) {
   if (!game::is_valid_id(game_id)) {
-    co_return err(Refusal{http::status::bad_request, "bad_request",
-                          "a game id is 1-64 characters of A-Z a-z 0-9 _ -"});
+    co_return err(
+        Refusal{ErrorCode::kBadRequest, "a game id is 1-64 characters of A-Z a-z 0-9 _ -"});
   }
   auto action = action_from_json(body);
-  if (!action) co_return err(Refusal{http::status::bad_request, "bad_request", action.error()});
+  if (!action) co_return err(Refusal{ErrorCode::kBadRequest, action.error()});
   if (const auto wait = budgets_->calls().take(caller.user_id, 1, options_.wall_clock_ms())) {
     budgets_->count_refusal();
-    co_return err(Refusal{http::status::too_many_requests, "rate_limited",
-                          "too many actions from this user; slow down", wait});
+    co_return err(
+        Refusal{ErrorCode::kRateLimited, "too many actions from this user; slow down", wait});
   }
   auto g = co_await host_.act(std::move(game_id), std::move(caller), action.value());
-  if (!g) co_return err(Refusal{status_of(g.error().kind), g.error().code, g.error().message});
+  if (!g) co_return err(Refusal{g.error().code, g.error().message});
   co_return game_view_json(g.value());
 }
 
@@ -198,16 +211,10 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
       }
       return true;
     };
-    const auto method_not_allowed = [] {
-      return error(http::status::method_not_allowed, "method_not_allowed",
-                   "this path does not take that method; see docs/SPEC.md section 3");
-    };
-    const auto unauthorized = [] {
-      return error(http::status::unauthorized, "unauthorized",
-                   "send 'Authorization: Bearer TOKEN' with a token from POST /api/v1/users");
-    };
+    const auto method_not_allowed = [] { return error(ErrorCode::kMethodNotAllowed); };
+    const auto unauthorized = [] { return error(ErrorCode::kUnauthorized); };
     const auto bad_request = [](std::string_view message) {
-      return error(http::status::bad_request, "bad_request", message);
+      return error(ErrorCode::kBadRequest, message);
     };
 
     // Health, readiness, metrics: reads only.
@@ -221,38 +228,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
       co_return make(http::status::service_unavailable, "not ready\n", "text/plain");
     }
     if (is({"metrics"})) {
-      std::string out = fmt::format(
-          "# TYPE minotaur_http_requests_total counter\nminotaur_http_requests_total {}\n"
-          "# TYPE minotaur_http_client_errors_total counter\n"
-          "minotaur_http_client_errors_total {}\n"
-          "# TYPE minotaur_http_server_errors_total counter\n"
-          "minotaur_http_server_errors_total {}\n"
-          "# TYPE minotaur_http_connections gauge\nminotaur_http_connections {}\n"
-          "# TYPE minotaur_http_connections_refused_total counter\n"
-          "minotaur_http_connections_refused_total {}\n"
-          "# TYPE minotaur_http_connections_failed_total counter\n"
-          "minotaur_http_connections_failed_total {}\n"
-          "# TYPE minotaur_http_accept_errors_total counter\nminotaur_http_accept_errors_total {}\n"
-          "# TYPE minotaur_websockets gauge\nminotaur_websockets {}\n"
-          "# TYPE minotaur_websockets_too_slow_total counter\n"
-          "minotaur_websockets_too_slow_total {}\n"
-          "# TYPE minotaur_websockets_idle_closed_total counter\n"
-          "minotaur_websockets_idle_closed_total {}\n"
-          "# TYPE minotaur_client_budget_refusals_total counter\n"
-          "minotaur_client_budget_refusals_total {}\n"
-          "# TYPE minotaur_websocket_pushes_total counter\nminotaur_websocket_pushes_total {}\n"
-          "# TYPE minotaur_games gauge\nminotaur_games {}\n"
-          "# TYPE minotaur_lobbies gauge\nminotaur_lobbies {}\n"
-          "# TYPE minotaur_handoffs_received_total counter\n"
-          "minotaur_handoffs_received_total {}\n",
-          metrics_.http_requests, metrics_.http_client_errors, metrics_.http_server_errors,
-          metrics_.connections_open, metrics_.connections_refused, metrics_.connections_failed,
-          metrics_.accept_errors, metrics_.websockets_open, metrics_.websockets_too_slow,
-          metrics_.websockets_idle_closed, budgets_->refused(), metrics_.websocket_pushes,
-          options_.game_count(), options_.lobby_count(),
-          host_.ownership_counters().handoffs_received);
-      if (options_.extra_metrics) out += options_.extra_metrics();
-      co_return make(http::status::ok, std::move(out), "text/plain; version=0.0.4");
+      co_return make(http::status::ok, registry_.render(), "text/plain; version=0.0.4");
     }
 
     if (seg.size() >= 2 && seg[0] == "api" && seg[1] == "v1") {
@@ -287,10 +263,10 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         const auto caller = caller_of(req);
         if (!caller) co_return unauthorized();
         if (!caller->admin) {
-          co_return error(http::status::forbidden, "admin_only", "a reset takes the admin token");
+          co_return error(ErrorCode::kAdminOnly, "a reset takes the admin token");
         }
         auto dropped = co_await host_.reset_all();
-        if (!dropped) co_return session_error(dropped.error());
+        if (!dropped) co_return error(dropped.error());
         co_return ok_json(json::object{{"sessions_dropped", dropped.value()}});
       }
 
@@ -302,8 +278,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         const auto caller = caller_of(req);
         if (!caller) co_return unauthorized();
         if (!caller->admin) {
-          co_return error(http::status::forbidden, "admin_only",
-                          "removing a member takes the admin token");
+          co_return error(ErrorCode::kAdminOnly, "removing a member takes the admin token");
         }
         bool force = false;
         if (!req.body().empty()) {
@@ -317,7 +292,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           }
         }
         auto removed = options_.remove_member(seg[4], force);
-        if (!removed) co_return session_error(removed.error());
+        if (!removed) co_return error(removed.error());
         co_return ok_json(removed.value());
       }
 
@@ -331,10 +306,10 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
             co_return std::move(*r);
           }
           auto lobby = co_await host_.create_lobby(*caller);
-          if (!lobby) co_return session_error(lobby.error());
+          if (!lobby) co_return error(lobby.error());
           co_return json_response(http::status::created, to_json(lobby.value()));
         }
-        if (seg.size() < 4) co_return error(http::status::not_found, "not_found", "no such path");
+        if (seg.size() < 4) co_return error(ErrorCode::kNotFound, "no such path");
         auto code = game::normalize_join_code(seg[3]);
         if (!code) {
           co_return bad_request("a join code is 4 to 8 letters, like QXJRPT; check it with the host");
@@ -343,8 +318,8 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           if (m != http::verb::get) co_return method_not_allowed();
           if (auto r = guesses_left(caller)) co_return std::move(*r);
           auto lobby = co_await host_.get_lobby(*code);
-          if (!lobby && lobby.error().code == "lobby_not_found") missed(caller);
-          if (!lobby) co_return session_error(lobby.error());
+          if (!lobby && lobby.error().code == ErrorCode::kLobbyNotFound) missed(caller);
+          if (!lobby) co_return error(lobby.error());
           co_return ok_json(to_json(lobby.value()));
         }
         if (is({"api", "v1", "lobbies", "*", "join"})) {
@@ -352,8 +327,8 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           if (!caller || caller->admin) co_return unauthorized();
           if (auto r = guesses_left(caller)) co_return std::move(*r);
           auto lobby = co_await host_.join_lobby(*code, *caller);
-          if (!lobby && lobby.error().code == "lobby_not_found") missed(caller);
-          if (!lobby) co_return session_error(lobby.error());
+          if (!lobby && lobby.error().code == ErrorCode::kLobbyNotFound) missed(caller);
+          if (!lobby) co_return error(lobby.error());
           co_return ok_json(to_json(lobby.value()));
         }
         if (is({"api", "v1", "lobbies", "*", "start"})) {
@@ -361,8 +336,8 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           if (!caller || caller->admin) co_return unauthorized();
           if (auto r = guesses_left(caller)) co_return std::move(*r);
           auto id = co_await host_.start_lobby(*code, *caller);
-          if (!id && id.error().code == "lobby_not_found") missed(caller);
-          if (!id) co_return session_error(id.error());
+          if (!id && id.error().code == ErrorCode::kLobbyNotFound) missed(caller);
+          if (!id) co_return error(id.error());
           co_return json_response(http::status::created, json::object{{"game_id", id.value()}});
         }
       }
@@ -374,7 +349,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           if (m != http::verb::post) co_return method_not_allowed();
           if (!caller) co_return unauthorized();
           if (!caller->admin) {
-            co_return error(http::status::forbidden, "admin_only",
+            co_return error(ErrorCode::kAdminOnly,
                             "creating a game from a given state takes the admin token");
           }
           auto body = parse_json(req.body());
@@ -382,10 +357,10 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           auto g = game_from_json(body.value());
           if (!g) co_return bad_request(g.error());
           auto created = co_await host_.create_game(std::move(g).value());
-          if (!created) co_return session_error(created.error());
+          if (!created) co_return error(created.error());
           co_return json_response(http::status::created, game_view_json(created.value()));
         }
-        if (seg.size() < 4) co_return error(http::status::not_found, "not_found", "no such path");
+        if (seg.size() < 4) co_return error(ErrorCode::kNotFound, "no such path");
         const std::string& id = seg[3];
         if (!game::is_valid_id(id)) {
           co_return bad_request("a game id is 1-64 characters of A-Z a-z 0-9 _ -");
@@ -393,7 +368,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         if (is({"api", "v1", "games", "*"})) {
           if (m != http::verb::get) co_return method_not_allowed();
           auto g = co_await host_.get_game(id);
-          if (!g) co_return session_error(g.error());
+          if (!g) co_return error(g.error());
           co_return ok_json(game_view_json(g.value()));
         }
         if (is({"api", "v1", "games", "*", "actions"})) {
@@ -404,7 +379,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
           auto g = co_await act(id, *caller, std::move(body).value());
           if (!g && g.error().retry_after_ms > 0)
             co_return too_many(g.error().retry_after_ms, "actions");
-          if (!g) co_return error(g.error().status, g.error().code, g.error().message);
+          if (!g) co_return error(g.error().code, g.error().message);
           co_return ok_json(g.value());
         }
         if (is({"api", "v1", "games", "*", "end_round"})) {
@@ -414,12 +389,11 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
             if (auto r = over(budgets_->calls(), caller->user_id, "calls")) co_return std::move(*r);
           }
           auto g = co_await host_.end_round(id, *caller);
-          if (!g) co_return session_error(g.error());
+          if (!g) co_return error(g.error());
           co_return ok_json(game_view_json(g.value()));
         }
       }
-      co_return error(http::status::not_found, "not_found",
-                      "no such API path; see docs/SPEC.md section 3 for the endpoints");
+      co_return error(ErrorCode::kNotFound);
     }
 
     // The browser game.
@@ -432,7 +406,7 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         co_return r;
       }
     }
-    co_return error(http::status::not_found, "not_found", "no such page; the game is at /");
+    co_return error(ErrorCode::kNotFound, "no such page; the game is at /");
   }
 }
 

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "base/metrics.h"
 #include "gateway/client_budgets.h"
 #include "gateway/tokens.h"
 #include "sessions/router.h"
@@ -23,20 +24,23 @@ namespace minotaur::gateway {
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+using sessions::ErrorCode;
 
-// Counters for GET /metrics, owned by the API and the server together.
+// The API's and the server's counters, held in the node's registry (base/metrics.h) under
+// their names in GET /metrics; the API and the server count with them together.
 struct GatewayMetrics {
-  std::uint64_t http_requests = 0;
-  std::uint64_t http_client_errors = 0;  // 4xx
-  std::uint64_t http_server_errors = 0;  // 5xx
-  std::uint64_t connections_open = 0;
-  std::uint64_t connections_refused = 0;  // over the connection limit
-  std::uint64_t connections_failed = 0;   // ended by an exception (logged, closed)
-  std::uint64_t accept_errors = 0;        // accept() failed (out of file descriptors, ...)
-  std::uint64_t websockets_open = 0;
-  std::uint64_t websocket_pushes = 0;
-  std::uint64_t websockets_too_slow = 0;     // closed: a write past its deadline, or queue overflow
-  std::uint64_t websockets_idle_closed = 0;  // closed: no user and no subscription in time
+  explicit GatewayMetrics(Metrics& registry);
+  Metrics::Value& http_requests;
+  Metrics::Value& http_client_errors;  // 4xx
+  Metrics::Value& http_server_errors;  // 5xx
+  Metrics::Value& connections_open;
+  Metrics::Value& connections_refused;  // over the connection limit
+  Metrics::Value& connections_failed;   // ended by an exception (logged, closed)
+  Metrics::Value& accept_errors;        // accept() failed (out of file descriptors, ...)
+  Metrics::Value& websockets_open;
+  Metrics::Value& websocket_pushes;
+  Metrics::Value& websockets_too_slow;     // closed: a write past its deadline, or queue overflow
+  Metrics::Value& websockets_idle_closed;  // closed: no user and no subscription in time
 };
 
 struct ApiOptions {
@@ -46,9 +50,6 @@ struct ApiOptions {
   std::function<std::int64_t()> wall_clock_ms;
   std::function<bool()> ready;                        // GET /readyz
   std::function<boost::json::object()> cluster_view;  // GET /api/v1/cluster
-  std::function<std::string()> extra_metrics;         // appended to GET /metrics
-  std::function<std::size_t()> game_count;            // games hosted here
-  std::function<std::size_t()> lobby_count;           // lobbies hosted here
   BudgetLimits budgets;                               // per client address and per user
   // POST /api/v1/admin/members/{name}/remove (admin): an operator removes a member that is gone
   // for good (cluster/membership.h, Membership::remove). The answer's JSON, or why not. None:
@@ -60,15 +61,18 @@ struct ApiOptions {
 
 class Api {
  public:
-  Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics,
+  // GET /metrics renders `registry`, to which the API adds its budgets' refusals.
+  Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metrics, Metrics& registry,
       ApiOptions options);
 
   // `client_address`: the TCP peer's address, for the per-address budgets.
   boost::asio::awaitable<Response> handle(const Request& request,
                                           const std::string& client_address);
 
-  // A JSON error response, for the server's own refusals (too large, too many connections).
-  static Response error(http::status status, std::string_view code, std::string_view message);
+  // A JSON error response with the code's status from the table of errors (sessions/errors.h),
+  // and its message there unless `message` says more.
+  static Response error(ErrorCode code, std::string_view message = {});
+  static Response error(const sessions::SessionError& e);
 
   // The caller a request's `Authorization: Bearer` header names (also the WebSocket upgrade's);
   // nullopt when missing or invalid.
@@ -78,12 +82,11 @@ class Api {
   // The caller a bearer token names (the admin token or a user token); nullopt when invalid.
   std::optional<sessions::Caller> caller_of_token(std::string_view token) const;
 
-  // Why a call was refused: the HTTP status, and the code and message of the error JSON.
+  // Why a call was refused: the code and message of the error JSON.
   struct Refusal {
-    http::status status = http::status::bad_request;
-    std::string code;
+    ErrorCode code;
     std::string message;
-    std::int64_t retry_after_ms = 0;  // 429: when the call would pass
+    std::int64_t retry_after_ms = 0;  // rate_limited: when the call would pass
   };
   // Registers an action (`action`: the JSON of POST /api/v1/games/{id}/actions) for `caller` in
   // game `game_id`: the game's JSON after the change, or why not. The one path for actions,
@@ -106,6 +109,7 @@ class Api {
   sessions::Router& host_;
   const TokenSigner& signer_;
   GatewayMetrics& metrics_;
+  const Metrics& registry_;
   ApiOptions options_;
   std::shared_ptr<ClientBudgets> budgets_;
 };

@@ -34,7 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ec) {
       if (!is_disconnect(ec)) {
         const ReadRefusal why = parser.refusal(ec);
-        MINOTAUR_ASSERT(static_cast<unsigned>(why.status) >= 400);
+        MINOTAUR_ASSERT(minotaur::sessions::info(why.code).http_status >= 400);
       }
       break;
     }

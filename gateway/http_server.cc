@@ -123,10 +123,11 @@ struct WriteDeadline {
 };
 
 // An error event; `call_id` echoes the "id" of the message it answers, when it had one.
-std::string ws_error(std::string_view code, std::string_view message,
+std::string ws_error(ErrorCode code, std::string_view message,
                      std::optional<std::int64_t> call_id = std::nullopt) {
+  const std::string_view name = sessions::info(code).name;
   boost::json::object o{{"event", "error"},
-                        {"error", boost::json::object{{"code", code}, {"message", message}}}};
+                        {"error", boost::json::object{{"code", name}, {"message", message}}}};
   if (call_id) o["id"] = *call_id;
   return boost::json::serialize(o);
 }
@@ -279,8 +280,7 @@ asio::awaitable<void> HttpServer::State::serve_connection(beast::tcp_stream& str
   }
   const auto refuse_full = [&]() -> asio::awaitable<void> {
     ++metrics.connections_refused;
-    Response res = Api::error(http::status::service_unavailable, "too_many_connections",
-                              "this node has too many open connections; retry or use another node");
+    Response res = Api::error(ErrorCode::kTooManyConnections);
     res.keep_alive(false);
     res.prepare_payload();
     stream.expires_after(std::chrono::seconds(2));
@@ -296,7 +296,7 @@ asio::awaitable<void> HttpServer::State::serve_connection(beast::tcp_stream& str
     if (ec) {
       // Malformed or oversized: say why once, then close; nothing reached the API.
       const ReadRefusal why = parser.refusal(ec);
-      Response res = Api::error(why.status, why.code, why.message);
+      Response res = Api::error(why);
       ++metrics.http_client_errors;
       res.keep_alive(false);
       res.prepare_payload();
@@ -365,7 +365,7 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       buf.consume(buf.size());
       if (const auto wait = budgets->requests().take(address, 1, steady_now_ms())) {
         budgets->count_refusal();
-        refuse({"rate_limited",
+        refuse({ErrorCode::kRateLimited,
                 fmt::format("too many messages from this client; retry in {} ms", wait),
                 std::nullopt});
         continue;
@@ -382,12 +382,12 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
           std::optional<sessions::Caller> caller = socket_caller;
           if (c.token) caller = api.caller_of_token(*c.token);
           if (!caller || caller->admin) {
-            refuse({"unauthorized",
+            refuse({ErrorCode::kUnauthorized,
                     "open the socket with 'Authorization: Bearer TOKEN' or give \"token\" in the "
                     "message, a token from POST /api/v1/users",
                     c.id});
           } else if (client->calls_in_flight >= limits.max_ws_calls_in_flight) {
-            refuse({"too_many_calls",
+            refuse({ErrorCode::kTooManyCalls,
                     "too many actions in flight on this socket; wait for answers before "
                     "sending more",
                     c.id});
@@ -404,7 +404,7 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
         case WsCommand::Op::kSubscribe: {
           if (client->subscriptions.count(id) != 0) break;
           if (client->subscriptions.size() >= limits.max_ws_subscriptions) {
-            refuse({"too_many_subscriptions",
+            refuse({ErrorCode::kTooManySubscriptions,
                     "unsubscribe from a game before subscribing to another", c.id});
             break;
           }

@@ -9,6 +9,7 @@
 
 namespace minotaur::gateway {
 namespace beast = boost::beast;
+using sessions::ErrorCode;
 namespace {
 
 // Runs one callback body; whatever it throws (an allocation that fails, a container's limit)
@@ -107,26 +108,22 @@ void RequestParser::on_finish_impl(beast::error_code&) {}
 ReadRefusal refusal_for(const beast::error_code& ec) {
   if (ec == http::error::body_limit || ec == http::error::header_limit ||
       ec == http::error::buffer_overflow) {
-    return {http::status::payload_too_large, "too_large",
-            "the request (its header, body, trailer or one chunk line) is larger than this "
-            "node accepts; send a smaller one (docs/SPEC.md section 3 lists the limits)"};
+    return ReadRefusal(ErrorCode::kTooLarge);
   }
   if (ec == http::error::bad_chunk_extension) {
-    return {http::status::bad_request, "malformed_request",
+    return {ErrorCode::kMalformedRequest,
             "the request's chunk extensions are malformed or too long; send chunks without them"};
   }
   if (ec == http::error::bad_alloc) {
-    return {http::status::service_unavailable, "overloaded",
-            "this node could not take the request now; retry, or use another node"};
+    return ReadRefusal(ErrorCode::kOverloaded);
   }
-  return {http::status::bad_request, "malformed_request",
+  return {ErrorCode::kMalformedRequest,
           fmt::format("the request is not valid HTTP/1.1: {}", ec.message())};
 }
 
 ReadRefusal RequestParser::refusal(const beast::error_code& ec) const {
   if (unknown_method_) {
-    return {http::status::not_implemented, "unknown_method",
-            "this node serves GET, HEAD, POST and OPTIONS; send one of those"};
+    return ReadRefusal(ErrorCode::kUnknownMethod);
   }
   return refusal_for(ec);
 }

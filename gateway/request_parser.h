@@ -32,6 +32,8 @@
 #include <optional>
 #include <string>
 
+#include "sessions/errors.h"
+
 namespace minotaur::gateway {
 
 namespace http = boost::beast::http;
@@ -46,12 +48,9 @@ struct RequestLimits {
 // The buffer a connection reads into: room for a whole header (or trailer block) and one read.
 boost::beast::flat_buffer make_read_buffer(const RequestLimits& limits);
 
-// What a client is told when its request could not be read.
-struct ReadRefusal {
-  http::status status;
-  const char* code;
-  std::string message;
-};
+// What a client is told when its request could not be read: a code of the table of errors
+// (its HTTP status is the table's) and a message.
+using ReadRefusal = sessions::SessionError;
 
 class RequestParser final : public http::basic_parser<true> {
  public:

@@ -45,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ec) break;
     MINOTAUR_ASSERT(buffer.size() <= kMaxMessageBytes);
     auto command = minotaur::gateway::parse_ws_message(beast::buffers_to_string(buffer.data()));
-    MINOTAUR_ASSERT(command.ok() || !command.error().code.empty());
+    MINOTAUR_ASSERT(command.ok() || !command.error().message.empty());
     buffer.consume(buffer.size());
   }
   return 0;

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "sessions/errors.h"
 
 namespace minotaur::gateway {
 
@@ -27,7 +28,7 @@ struct WsCommand {
 };
 
 struct WsRefusal {
-  std::string code;
+  sessions::ErrorCode code;
   std::string message;
   std::optional<std::int64_t> id;  // the message's "id", when it had a valid one
 };

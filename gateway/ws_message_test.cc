@@ -35,7 +35,7 @@ TEST(WsMessage, RefusalsEchoTheIdWhenTheyCan) {
         R"({"op":"subscribe","op":"act","game_id":"g"})"}) {
     auto r = parse_ws_message(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "bad_request") << bad;
+    EXPECT_EQ(r.error().code, sessions::ErrorCode::kBadRequest) << bad;
   }
 }
 

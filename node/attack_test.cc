@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "bench/procs.h"
 #include "testing/cluster_harness.h"
 #include "testing/raw_client.h"
+#include "tooling/process.h"
 
 namespace minotaur {
 namespace {
@@ -58,7 +58,7 @@ class Attack : public ::testing::Test {
         ClusterHarness::kAdminToken);
     ASSERT_EQ(created.status, 201) << created.body;
     canary_version = version_of(kCanary);
-    rss_before = bench::process_rss_bytes(cluster.pid(node));
+    rss_before = tooling::process_rss_bytes(cluster.pid(node));
     log_before = log_bytes();
   }
 
@@ -81,7 +81,7 @@ class Attack : public ::testing::Test {
     ASSERT_TRUE(cluster.running(node)) << "the node died";
     EXPECT_EQ(cluster.request(node, "GET", "/readyz").status, 200);
     EXPECT_EQ(version_of(kCanary), canary_version) << "the canary game changed";
-    const std::uint64_t rss = bench::process_rss_bytes(cluster.pid(node));
+    const std::uint64_t rss = tooling::process_rss_bytes(cluster.pid(node));
     if (!kSanitized) {
       EXPECT_LT(rss, rss_before + max_rss_growth) << "memory grew from " << rss_before;
     }
@@ -241,9 +241,9 @@ TEST_F(Attack, OutOfFileDescriptorsTheNodeWaitsAndRecovers) {
   std::vector<std::unique_ptr<RawSocket>> held;
   for (int i = 0; i < 40; ++i) held.push_back(std::make_unique<RawSocket>("127.0.0.10", port()));
   std::this_thread::sleep_for(300ms);
-  const std::uint64_t cpu_before = bench::process_cpu_ms(pid);
+  const std::uint64_t cpu_before = tooling::process_cpu_ms(pid);
   std::this_thread::sleep_for(2s);
-  const std::uint64_t cpu_used = bench::process_cpu_ms(pid) - cpu_before;
+  const std::uint64_t cpu_used = tooling::process_cpu_ms(pid) - cpu_before;
   EXPECT_LT(cpu_used, 500u) << "the node spun on accept for " << cpu_used << " ms of 2,000";
   ASSERT_EQ(prlimit(pid, RLIMIT_NOFILE, &old, nullptr), 0);
   held.clear();

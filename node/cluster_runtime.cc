@@ -266,30 +266,40 @@ boost::json::array ClusterRuntime::members_json() const {
   return out;
 }
 
-std::string ClusterRuntime::metrics_text() const {
-  const auto& c = net_.counters();
-  std::size_t up = 0;
-  for (const auto& m : serving_members()) up += m.self ? 0 : 1;
-  return fmt::format(
-      "# TYPE minotaur_cluster_members_up gauge\nminotaur_cluster_members_up {}\n"
-      "# TYPE minotaur_cluster_messages_sent_total counter\n"
-      "minotaur_cluster_messages_sent_total {}\n"
-      "# TYPE minotaur_cluster_messages_received_total counter\n"
-      "minotaur_cluster_messages_received_total {}\n"
-      "# TYPE minotaur_cluster_bytes_sent_total counter\nminotaur_cluster_bytes_sent_total {}\n"
-      "# TYPE minotaur_cluster_bytes_received_total counter\n"
-      "minotaur_cluster_bytes_received_total {}\n"
-      "# TYPE minotaur_cluster_reconnects_total counter\nminotaur_cluster_reconnects_total {}\n"
-      "# TYPE minotaur_cluster_handshake_failures_total counter\n"
-      "minotaur_cluster_handshake_failures_total {}\n"
-      "# TYPE minotaur_cluster_frames_rejected_total counter\n"
-      "minotaur_cluster_frames_rejected_total {}\n"
-      "# TYPE minotaur_cluster_connections_refused_total counter\n"
-      "minotaur_cluster_connections_refused_total{{reason=\"unauthenticated\"}} {}\n"
-      "minotaur_cluster_connections_refused_total{{reason=\"established\"}} {}\n",
-      up + 1, c.messages_sent, c.messages_received, c.bytes_sent, c.bytes_received, c.reconnects,
-      c.handshake_failures + c.handshake_timeouts, c.frames_rejected,
-      c.connections_refused_handshaking, c.connections_refused_limit);
+void ClusterRuntime::add_metrics(Metrics& registry) const {
+  registry.add_gauge("minotaur_cluster_members_up", "members serving, this node included", [this] {
+    std::size_t up = 0;
+    for (const auto& m : serving_members()) up += m.self ? 0 : 1;
+    return up + 1;
+  });
+  using C = transport::TransportCounters;
+  const auto add = [&](const char* name, const char* help, std::uint64_t C::*field,
+                       const Metrics::Labels& labels = {}) {
+    registry.add_counter(
+        name, help, [this, field] { return net_.counters().*field; }, labels);
+  };
+  add("minotaur_cluster_messages_sent_total", "messages written to other nodes", &C::messages_sent);
+  add("minotaur_cluster_messages_received_total", "messages received from other nodes",
+      &C::messages_received);
+  add("minotaur_cluster_bytes_sent_total", "bytes written to other nodes, handshakes included",
+      &C::bytes_sent);
+  add("minotaur_cluster_bytes_received_total", "bytes read from other nodes, handshakes included",
+      &C::bytes_received);
+  add("minotaur_cluster_reconnects_total", "nodes connected again after a lost connection",
+      &C::reconnects);
+  registry.add_counter("minotaur_cluster_handshake_failures_total",
+                       "handshakes refused (wrong secret, malformed, version) or timed out",
+                       [this] {
+                         const auto& c = net_.counters();
+                         return c.handshake_failures + c.handshake_timeouts;
+                       });
+  add("minotaur_cluster_frames_rejected_total", "oversized or undecodable frames from peers",
+      &C::frames_rejected);
+  const char* refused = "cluster connections refused";
+  add("minotaur_cluster_connections_refused_total", refused, &C::connections_refused_handshaking,
+      {{"reason", "unauthenticated"}});
+  add("minotaur_cluster_connections_refused_total", refused, &C::connections_refused_limit,
+      {{"reason", "established"}});
 }
 
 void ClusterRuntime::announce_leaving() {

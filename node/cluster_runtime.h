@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "base/metrics.h"
 #include "base/result.h"
 #include "cluster/member_events.h"
 #include "cluster/membership.h"
@@ -72,7 +73,9 @@ class ClusterRuntime {
 
   boost::json::array members_json() const;  // each with its status and whether it votes
   boost::json::object quorum_json() const;  // {"held", "voters", "formed"}: the quorum now
-  std::string metrics_text() const;
+  // Adds the members up and the transport's counters to the node's registry, read from here
+  // while it renders.
+  void add_metrics(Metrics& registry) const;
 
   // Tells every member this node is leaving: they take it out of placement at once. The
   // connections stay open (for the hand-off) until close().

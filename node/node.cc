@@ -152,7 +152,29 @@ int run_node(const NodeConfig& config) {
   const gateway::TokenSigner signer(config.token_keys, config.token_key_overlap_ms);
   spdlog::info("node {}: {} token key(s); key {} signs players' tokens", config.name,
                config.token_keys.size(), signer.signing_key_id());
-  gateway::GatewayMetrics metrics;
+  // GET /metrics: each part of the node adds its own.
+  Metrics registry;
+  gateway::GatewayMetrics metrics(registry);
+  host.add_metrics(registry);
+  router.add_metrics(registry);
+  cluster.add_metrics(registry);
+  if (disk) {
+    const auto& c = store.counters();
+    registry.add_counter("minotaur_store_batches_committed_total",
+                         "Batches of changes written to the data dir",
+                         [&c] { return c.batches_committed; });
+    registry.add_counter("minotaur_store_batch_failures_total",
+                         "Batches the data dir could not write (full or failing disk)",
+                         [&c] { return c.batch_failures; });
+    registry.add_counter("minotaur_store_keys_committed_total",
+                         "Session states written or removed in committed batches",
+                         [&c] { return c.keys_committed; });
+    registry.add_gauge("minotaur_store_disk_ok",
+                       "1 while the data dir takes batches; 0 after one failed (changes refused)",
+                       [&store] { return store.disk_ok() ? 1u : 0u; });
+    registry.add_gauge("minotaur_store_disk_bytes", "Bytes of the data dir's database and WAL",
+                       [&disk] { return disk->bytes_on_disk(); });
+  }
   bool serving = false;
   gateway::ApiOptions api_options;
   api_options.node_name = config.name;
@@ -166,79 +188,28 @@ int run_node(const NodeConfig& config) {
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     return view;
   };
-  const auto disk_metrics = [&]() -> std::string {
-    if (!disk) return {};
-    const handoff::StoreCounters& c = store.counters();
-    return fmt::format(
-        "# TYPE minotaur_store_batches_committed_total counter\n"
-        "minotaur_store_batches_committed_total {}\n"
-        "# TYPE minotaur_store_batch_failures_total counter\n"
-        "minotaur_store_batch_failures_total {}\n"
-        "# TYPE minotaur_store_keys_committed_total counter\n"
-        "minotaur_store_keys_committed_total {}\n"
-        "# TYPE minotaur_store_disk_ok gauge\nminotaur_store_disk_ok {}\n"
-        "# TYPE minotaur_store_disk_bytes gauge\nminotaur_store_disk_bytes {}\n",
-        c.batches_committed, c.batch_failures, c.keys_committed, store.disk_ok() ? 1 : 0,
-        disk->bytes_on_disk());
-  };
-  api_options.extra_metrics = [&] {
-    const auto& c = router.counters();
-    const auto& o = router.ownership_counters();
-    return cluster.metrics_text() +
-           fmt::format(
-               "# TYPE minotaur_forwarded_total counter\nminotaur_forwarded_total {}\n"
-               "# TYPE minotaur_forward_timeouts_total counter\n"
-               "minotaur_forward_timeouts_total {}\n"
-               "# TYPE minotaur_handoffs_sent_total counter\nminotaur_handoffs_sent_total {}\n"
-               "# TYPE minotaur_waits_for_arrival_total counter\n"
-               "minotaur_waits_for_arrival_total {}\n"
-               "# TYPE minotaur_pushes_sent_total counter\nminotaur_pushes_sent_total {}\n"
-               "# TYPE minotaur_rounds_ended_by_timer_total counter\n"
-               "minotaur_rounds_ended_by_timer_total {}\n"
-               "# TYPE minotaur_transfers_resent_total counter\n"
-               "minotaur_transfers_resent_total {}\n"
-               "# TYPE minotaur_picked_up_total counter\nminotaur_picked_up_total {}\n"
-               "# TYPE minotaur_superseded_total counter\nminotaur_superseded_total {}\n"
-               "# TYPE minotaur_waits_for_quorum_total counter\n"
-               "minotaur_waits_for_quorum_total {}\n"
-               "# TYPE minotaur_waits_for_confirm_total counter\n"
-               "minotaur_waits_for_confirm_total {}\n"
-               "# TYPE minotaur_concluded_dropped_total counter\n"
-               "minotaur_concluded_dropped_total {}\n"
-               "# TYPE minotaur_lobbies_dropped_total counter\n"
-               "minotaur_lobbies_dropped_total {}\n",
-               c.forwarded, c.forward_timeouts, o.handoffs_sent, o.waits_for_arrival, c.pushes_sent,
-               host.rounds_ended_by_timer(), o.transfers_resent, o.picked_up, o.superseded,
-               o.waits_for_quorum, o.waits_for_confirm, o.games_dropped, o.lobbies_dropped) +
-           disk_metrics();
-  };
   api_options.remove_member =
       [&](const std::string& name,
           bool force) -> Result<boost::json::object, sessions::SessionError> {
     using cluster::Membership;
     auto removed = cluster.remove_member(name, force);
     if (removed) return boost::json::object{{"removed", name}, {"quorum", cluster.quorum_json()}};
+    using sessions::ErrorCode;
     const Membership::RemoveRefusal& why = removed.error();
     switch (why.error) {
       case Membership::RemoveError::kUnknown:
-        return err(sessions::SessionError{sessions::SessionError::Kind::kNotFound,
-                                          "member_not_found", why.message});
+        return err(sessions::SessionError{ErrorCode::kMemberNotFound, why.message});
       case Membership::RemoveError::kAlive:
-        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "member_alive",
-                                          why.message});
+        return err(sessions::SessionError{ErrorCode::kMemberAlive, why.message});
       case Membership::RemoveError::kNoQuorum:
-        return err(sessions::SessionError{sessions::SessionError::Kind::kConflict, "no_quorum",
-                                          why.message});
+        return err(sessions::SessionError{ErrorCode::kRemovalNeedsQuorum, why.message});
       case Membership::RemoveError::kBusy:
         break;
     }
-    return err(sessions::SessionError{sessions::SessionError::Kind::kUnavailable,
-                                      "membership_changing", why.message});
+    return err(sessions::SessionError{ErrorCode::kMembershipChanging, why.message});
   };
-  api_options.game_count = [&] { return host.game_count(); };
-  api_options.lobby_count = [&] { return host.lobby_count(); };
   if (config.client_limits == "off") api_options.budgets = gateway::BudgetLimits::off();
-  gateway::Api api(router, signer, metrics, api_options);
+  gateway::Api api(router, signer, metrics, registry, api_options);
   gateway::ServerLimits server_limits;
   server_limits.max_connections = config.max_connections;
   gateway::HttpServer server(io, api, router, metrics, server_limits);

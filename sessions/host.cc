@@ -18,12 +18,12 @@ namespace minotaur::sessions {
 namespace {
 
 SessionError not_found_game(const std::string& id) {
-  return {SessionError::Kind::kNotFound, "game_not_found",
+  return {ErrorCode::kGameNotFound,
           fmt::format("no game with id '{}'; check the id, or start a game from a lobby", id)};
 }
 
 SessionError not_found_lobby(const std::string& code) {
-  return {SessionError::Kind::kNotFound, "lobby_not_found",
+  return {ErrorCode::kLobbyNotFound,
           fmt::format("no lobby with join code '{}'; check the code with its host", code)};
 }
 
@@ -66,6 +66,16 @@ void SessionHost::stop() {
   stopped_ = true;
   for (auto& [id, s] : games_) s->round_timer.cancel();
   for (auto& [code, s] : lobbies_) s->expiry_timer.cancel();
+}
+
+void SessionHost::add_metrics(Metrics& registry) const {
+  registry.add_gauge("minotaur_games", "games hosted on this node",
+                     [this] { return game_count(); });
+  registry.add_gauge("minotaur_lobbies", "lobbies hosted on this node",
+                     [this] { return lobby_count(); });
+  registry.add_counter("minotaur_rounds_ended_by_timer_total",
+                       "rounds ended by their deadline on this node",
+                       [this] { return rounds_ended_by_timer(); });
 }
 
 GameView SessionHost::view(const GameSession& s) const {
@@ -146,12 +156,10 @@ void SessionHost::arm_lobby_timer(LobbySession& s) {
 
 std::optional<SessionError> SessionHost::check_capacity() const {
   if (stopped_) {
-    return SessionError{SessionError::Kind::kUnavailable, "node_stopping",
-                        "this node is shutting down; send the request to another node"};
+    return SessionError(ErrorCode::kNodeStopping);
   }
   if (games_.size() + lobbies_.size() >= options_.max_sessions) {
-    return SessionError{SessionError::Kind::kUnavailable, "node_full",
-                        "this node hosts as many sessions as it may; try again later"};
+    return SessionError(ErrorCode::kNodeFull);
   }
   return std::nullopt;
 }
@@ -166,11 +174,11 @@ std::string SessionHost::new_game_id() {
 Result<GameView, SessionError> SessionHost::create_game(game::Game g) {
   if (auto full = check_capacity()) return err(*full);
   if (auto ok = game::validate(g); !ok) {
-    return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", ok.error()});
+    return err(SessionError{ErrorCode::kInvalidGame, ok.error()});
   }
   if (games_.count(g.id) != 0) {
     return err(
-        SessionError{SessionError::Kind::kConflict, "game_exists",
+        SessionError{ErrorCode::kGameExists,
                      fmt::format("a game with id '{}' exists already; choose another id", g.id)});
   }
   if (g.round_ends_at_ms == 0)
@@ -220,15 +228,13 @@ Result<game::Lobby, SessionError> SessionHost::create_lobby(Caller host,
                                                                              std::string code) {
   if (auto full = check_capacity()) return err(*full);
   if (!code.empty() && lobbies_.count(code) != 0) {
-    return err(SessionError{SessionError::Kind::kConflict, "join_code_taken",
-                               "that join code is in use; pick another"});
+    return err(SessionError(ErrorCode::kJoinCodeTaken));
   }
   for (int attempt = 0; code.empty(); ++attempt) {
     std::string candidate = game::make_join_code(random_());
     if (lobbies_.count(candidate) == 0) code = std::move(candidate);
     if (code.empty() && attempt == 64) {
-      return err(SessionError{SessionError::Kind::kUnavailable, "no_join_code",
-                                 "no free join code was found; try again"});
+      return err(SessionError(ErrorCode::kNoJoinCode));
     }
   }
   auto session = std::make_unique<LobbySession>(

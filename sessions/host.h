@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/metrics.h"
 #include "base/result.h"
 #include "game/game.h"
 #include "game/lobby.h"
@@ -126,6 +127,8 @@ class SessionHost final : public SessionStates {
   std::size_t game_count() const { return games_.size(); }
   std::size_t lobby_count() const { return lobbies_.size(); }
   std::uint64_t rounds_ended_by_timer() const { return rounds_ended_by_timer_; }
+  // Adds the three above to the node's registry, read from here while it renders.
+  void add_metrics(Metrics& registry) const;
 
   // Cancels every timer; afterwards the host serves nothing.
   void stop();

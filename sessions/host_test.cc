@@ -51,7 +51,7 @@ TEST(SessionHost, LobbyToGameToActions) {
     EXPECT_TRUE(joined.ok());
     auto not_host = host.start_lobby(code, user("u_b"));
     EXPECT_FALSE(not_host.ok());
-    EXPECT_EQ(not_host.error().kind, SessionError::Kind::kForbidden);
+    EXPECT_EQ(not_host.error().code, ErrorCode::kNotHost);
     auto started = host.start_lobby(code, user("u_a"));
     EXPECT_TRUE(started.ok());
     const std::string id = started.value().id;
@@ -68,7 +68,7 @@ TEST(SessionHost, LobbyToGameToActions) {
     EXPECT_EQ(moved.value().game.version, 1u);
     auto stranger = host.act(id, user("u_x"), game::Move{{1, 0}});
     EXPECT_FALSE(stranger.ok());
-    EXPECT_EQ(stranger.error().code, "not_a_player");
+    EXPECT_EQ(stranger.error().code, ErrorCode::kNotAPlayer);
     auto ended = host.end_round(id, user("u_b"));
     EXPECT_TRUE(ended.ok());
     EXPECT_EQ(ended.value().game.round, 2);
@@ -83,10 +83,10 @@ TEST(SessionHost, UnknownGamesAndLobbiesAreNotFound) {
   run(io, [&]() -> asio::awaitable<void> {
     auto g = host.get_game("g_nope");
     EXPECT_FALSE(g.ok());
-    EXPECT_EQ(g.error().kind, SessionError::Kind::kNotFound);
+    EXPECT_EQ(g.error().code, ErrorCode::kGameNotFound);
     auto l = host.join_lobby("ZZZZ", user("u_a"));
     EXPECT_FALSE(l.ok());
-    EXPECT_EQ(l.error().kind, SessionError::Kind::kNotFound);
+    EXPECT_EQ(l.error().code, ErrorCode::kLobbyNotFound);
     co_return;  // run() takes a coroutine
   });
 }
@@ -269,11 +269,11 @@ TEST(SessionHost, RefusesAnInvalidOrDuplicateGame) {
     bad.players.pop_back();
     auto r = host.create_game(bad);
     EXPECT_FALSE(r.ok());
-    EXPECT_EQ(r.error().kind, SessionError::Kind::kBadRequest);
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidGame);
     EXPECT_TRUE((host.create_game(two_player_game(0))).ok());
     auto again = host.create_game(two_player_game(0));
     EXPECT_FALSE(again.ok());
-    EXPECT_EQ(again.error().code, "game_exists");
+    EXPECT_EQ(again.error().code, ErrorCode::kGameExists);
     host.stop();
     co_return;  // run() takes a coroutine
   });

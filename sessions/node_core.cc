@@ -66,15 +66,12 @@ CallStep NodeCore::step(const CallState& call, std::size_t waiting_here, Lease l
   CallStep s;
   if (call.key.empty()) {
     s.kind = CallStep::Kind::kAnswer;
-    s.error = SessionError{SessionError::Kind::kBadRequest, "bad_request",
-                           "the request names no valid game or lobby"};
+    s.error = SessionError{ErrorCode::kBadRequest, "the request names no valid game or lobby"};
     return s;
   }
   if (waiting_here >= kMaxWaitingCalls) {
     s.kind = CallStep::Kind::kAnswer;
-    s.error = unavailable("session_busy",
-                          "too many calls are waiting for this session while it moves; retry in "
-                          "a moment");
+    s.error = SessionError(ErrorCode::kSessionBusy);
     return s;
   }
   apply(lease);
@@ -98,14 +95,12 @@ CallStep NodeCore::step(const CallState& call, std::size_t waiting_here, Lease l
     case Decision::Kind::kWait:
       if (now_ms >= call.deadline_ms) {
         s.kind = CallStep::Kind::kAnswer;
-        if (!d.error.code.empty()) {
+        if (d.error) {
           s.error = d.error;
         } else if (core_.serving().empty()) {
-          s.error = unavailable("no_serving_node",
-                                "no node of the cluster serves sessions right now; retry");
+          s.error = SessionError(ErrorCode::kNoServingNode);
         } else {
-          s.error =
-              unavailable("session_moving", "the session is still moving to its new owner; retry");
+          s.error = SessionError(ErrorCode::kSessionMoving);
         }
         return s;
       }
@@ -115,9 +110,7 @@ CallStep NodeCore::step(const CallState& call, std::size_t waiting_here, Lease l
     case Decision::Kind::kForward:
       if (call.hops >= kMaxForwardHops) {
         s.kind = CallStep::Kind::kAnswer;
-        s.error = unavailable("placement_unsettled",
-                              "the cluster's nodes disagree on where this session lives; retry "
-                              "in a moment");
+        s.error = SessionError(ErrorCode::kPlacementUnsettled);
         return s;
       }
       s.kind = CallStep::Kind::kForward;
@@ -132,10 +125,10 @@ CallStep NodeCore::forward_failed(const CallState& call, const std::string& owne
   CallStep s;
   if (now_ms >= call.deadline_ms) {
     s.kind = CallStep::Kind::kAnswer;
-    s.error = unavailable("owner_unreachable",
-                          fmt::format("the node that hosts this session ({}) did not answer; "
-                                      "retry in a moment",
-                                      owner));
+    s.error = SessionError{ErrorCode::kOwnerUnreachable,
+                           fmt::format("the node that hosts this session ({}) did not answer; "
+                                       "retry in a moment",
+                                       owner)};
     return s;
   }
   s.kind = CallStep::Kind::kWait;
@@ -148,16 +141,11 @@ bool NodeCore::write_waits_for_peers(CallKind kind) const {
 }
 
 SessionError NodeCore::not_replicated() {
-  return unavailable("not_replicated",
-                     "the change was not acknowledged by the other nodes in time and may be lost "
-                     "if this node fails; check the game and retry");
+  return SessionError(ErrorCode::kNotReplicated);
 }
 
 SessionError NodeCore::storage_unavailable() {
-  return unavailable(
-      "storage_unavailable",
-      "this node cannot write to its data dir (the disk is full or failing), so it "
-      "takes no change it could not keep; retry in a moment or through another node");
+  return SessionError(ErrorCode::kStorageUnavailable);
 }
 
 void NodeCore::changed(const std::string& key) {

@@ -66,7 +66,7 @@ struct CallStep {
   Kind kind = Kind::kServe;
   std::string owner;
   std::int64_t until_ms = 0;
-  SessionError error{SessionError::Kind::kUnavailable, {}, {}};
+  std::optional<SessionError> error;  // kAnswer
 };
 
 class NodeCore {

@@ -144,25 +144,19 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
       // for the quorum to come back; the caller gives this error when its deadline passes.
       ++counters_.waits_for_quorum;
       Decision d = wait_until(now_ms + 50);
-      d.error = unavailable("no_quorum",
-                            "this node is cut off from most of the cluster and accepts no change "
-                            "now (another node may own the game); retry in a moment");
+      d.error = SessionError(ErrorCode::kNoQuorum);
       return d;
     }
     if (options_.sync && store_ != nullptr && store_->peer_count() == 0) {
       // --replication sync promises another node's acknowledgement; alone (the only node, or
       // cut off from the others) this node cannot give it, so it changes nothing.
-      return refuse(unavailable("no_replica",
-                                "no other node is reachable to replicate this change "
-                                "(--replication sync); retry when the cluster is whole"));
+      return refuse(SessionError(ErrorCode::kNoReplica));
     }
     if (confirming_.count(key) != 0) {
       // Picked up a moment ago: waits until a peer holds the new epoch (pick_up). Woken then.
       ++counters_.waits_for_confirm;
       Decision d = wait_until(now_ms + options_.ack_timeout_ms);
-      d.error = unavailable("session_starting",
-                            "the session was just started on this node from the replicated "
-                            "store and no other node has confirmed it yet; retry in a moment");
+      d.error = SessionError(ErrorCode::kSessionStarting);
       return d;
     }
   }

@@ -81,7 +81,7 @@ struct Decision {
   std::string owner;          // kForward: the node to send it to
   std::int64_t until_ms = 0;  // kWait: look again then at the latest (a wake comes earlier)
   // kRefuse; with kWait, what to answer if the caller's deadline passes while it waits
-  SessionError error{SessionError::Kind::kUnavailable, {}, {}};
+  std::optional<SessionError> error;
 };
 
 struct OwnershipOptions {

@@ -125,7 +125,8 @@ TEST_F(OwnershipTest, APickedUpSessionTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
   EXPECT_EQ(core.decide(key, CallKind::kRead, 10).kind, Decision::Kind::kServe);
   const Decision held = core.decide(key, CallKind::kWrite, 10);
   EXPECT_EQ(held.kind, Decision::Kind::kWait);
-  EXPECT_EQ(held.error.code, "session_starting");
+  ASSERT_TRUE(held.error.has_value());
+  EXPECT_EQ(held.error->code, ErrorCode::kSessionStarting);
 
   // Not acknowledged in time (or by nobody): asked again at the next tick, still held.
   core.on_confirmed({key}, false);

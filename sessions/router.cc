@@ -74,6 +74,43 @@ void Router::stop() {
   if (tick_timer_) tick_timer_->cancel();
 }
 
+void Router::add_metrics(Metrics& registry) const {
+  const auto add = [&](const char* name, const char* help, std::uint64_t RouterCounters::*field) {
+    registry.add_counter(name, help, [this, field] { return counters_.*field; });
+  };
+  add("minotaur_forwarded_total", "calls forwarded to the node that hosts the session",
+      &RouterCounters::forwarded);
+  add("minotaur_forward_timeouts_total", "forwarded calls that got no answer in time",
+      &RouterCounters::forward_timeouts);
+  add("minotaur_pushes_sent_total", "game changes sent to nodes whose clients watch the game",
+      &RouterCounters::pushes_sent);
+  const auto own = [&](const char* name, const char* help,
+                       std::uint64_t OwnershipCounters::*field) {
+    registry.add_counter(name, help, [this, field] { return core_.counters().*field; });
+  };
+  own("minotaur_handoffs_sent_total", "sessions handed to a new owner and acknowledged",
+      &OwnershipCounters::handoffs_sent);
+  own("minotaur_handoffs_received_total", "sessions started here from a hand-off",
+      &OwnershipCounters::handoffs_received);
+  own("minotaur_transfers_resent_total", "hand-offs sent again: no acknowledgement in time",
+      &OwnershipCounters::transfers_resent);
+  own("minotaur_waits_for_arrival_total", "calls that waited for a session in transit",
+      &OwnershipCounters::waits_for_arrival);
+  own("minotaur_picked_up_total", "sessions started here from the replicated store",
+      &OwnershipCounters::picked_up);
+  own("minotaur_superseded_total", "stale copies dropped: the store had a newer epoch",
+      &OwnershipCounters::superseded);
+  own("minotaur_waits_for_quorum_total", "changes held while cut off from the majority",
+      &OwnershipCounters::waits_for_quorum);
+  own("minotaur_waits_for_confirm_total",
+      "changes held until another node held the session's new epoch",
+      &OwnershipCounters::waits_for_confirm);
+  own("minotaur_concluded_dropped_total", "concluded games dropped after their retention",
+      &OwnershipCounters::games_dropped);
+  own("minotaur_lobbies_dropped_total", "lobbies dropped, unchanged for their retention",
+      &OwnershipCounters::lobbies_dropped);
+}
+
 asio::awaitable<void> Router::tick_loop() {
   auto alive = alive_;
   while (*alive && !stopped_) {
@@ -156,7 +193,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
     carry_out();  // a pick-up or a dropped stale copy may have stashed or woken something
     switch (step.kind) {
       case CallStep::Kind::kAnswer:
-        co_return err(std::move(step.error));
+        co_return err(std::move(*step.error));
       case CallStep::Kind::kWait:
         co_await wait(call.key, step.until_ms);  // woken by the core's wakes
         continue;
@@ -177,7 +214,7 @@ asio::awaitable<Router::CallResult> Router::route(std::string key, v1::Request r
     auto reply = co_await forward(step.owner, req);
     if (reply) co_return from_reply(std::move(*reply));
     const CallStep retry = core_.forward_failed(call, step.owner, now_ms());
-    if (retry.kind == CallStep::Kind::kAnswer) co_return err(retry.error);
+    if (retry.kind == CallStep::Kind::kAnswer) co_return err(*retry.error);
     co_await wait(call.key, retry.until_ms);  // membership may change meanwhile
   }
 }
@@ -187,14 +224,17 @@ Router::CallResult Router::from_reply(v1::Reply reply) {
   switch (reply.result_case()) {
     case v1::Reply::kGame: {
       auto v = from_proto(reply.game());
-      if (!v) return err(unavailable("bad_reply", "the owner sent an invalid game: " + v.error()));
+      if (!v) {
+        return err(
+            SessionError{ErrorCode::kBadReply, "the owner sent an invalid game: " + v.error()});
+      }
       Outcome out;
       out.game = std::move(v).value();
       return out;
     }
     case v1::Reply::kLobby: {
       auto l = proto::decode_lobby(reply.lobby());
-      if (!l) return err(unavailable("bad_reply", "the owner sent an invalid lobby"));
+      if (!l) return err(SessionError{ErrorCode::kBadReply, "the owner sent an invalid lobby"});
       Outcome out;
       out.lobby = std::move(l).value();
       return out;
@@ -207,7 +247,7 @@ Router::CallResult Router::from_reply(v1::Reply reply) {
     case v1::Reply::kError:
       return err(from_proto(reply.error()));
     default:
-      return err(unavailable("bad_reply", "the owner sent an empty reply"));
+      return err(SessionError{ErrorCode::kBadReply, "the owner sent an empty reply"});
   }
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "base/gate.h"
+#include "base/metrics.h"
 #include "game/join_code.h"
 #include "handoff/store.h"
 #include "sessions/host.h"
@@ -102,6 +103,8 @@ class Router {
   void stop();
   const RouterCounters& counters() const { return counters_; }
   const OwnershipCounters& ownership_counters() const { return core_.counters(); }
+  // Adds these counters to the node's registry, read from here while it renders.
+  void add_metrics(Metrics& registry) const;
   // Completes when every call other nodes forwarded here is answered (true), or after
   // `bound_ms`. A draining node waits for them before it closes its connections: an unanswered
   // one costs its sender NodeCore::kForwardTimeoutMs.

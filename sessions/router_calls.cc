@@ -48,7 +48,7 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
     case v1::Request::kCreateGame: {
       auto g = proto::decode_game(r.create_game());
       if (!g) {
-        co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", g.error()});
+        co_return err(SessionError{ErrorCode::kInvalidGame, g.error()});
       }
       auto v = host_.create_game(std::move(g).value());
       if (!v) co_return err(v.error());
@@ -93,15 +93,15 @@ asio::awaitable<Router::CallResult> Router::execute_local(const v1::Request& r) 
       co_return out;
     }
     default:
-      co_return err(SessionError{SessionError::Kind::kBadRequest, "bad_request",
-                                 "unknown request; is a newer node sending it?"});
+      co_return err(
+          SessionError{ErrorCode::kBadRequest, "unknown request; is a newer node sending it?"});
   }
 }
 
 Result<std::uint64_t, SessionError> Router::reset_here(bool check_only) {
   if (!allow_reset_) {
     return err(SessionError{
-        SessionError::Kind::kForbidden, "reset_disabled",
+        ErrorCode::kResetDisabled,
         fmt::format("node {} was not started with --allow-reset; only test clusters reset, and "
                     "every node of one needs the flag",
                     self_)});
@@ -134,10 +134,10 @@ asio::awaitable<Result<std::uint64_t, SessionError>> Router::reset_all() {
         if (!reply) co_await wait("", std::min(deadline, now_ms() + 100));
       }
       if (!reply) {
-        co_return err(unavailable(
-            "reset_incomplete",
+        co_return err(SessionError{
+            ErrorCode::kResetIncomplete,
             fmt::format("node {} did not answer the reset{}; retry", member,
-                        check_only ? " (nothing was changed)" : ", so some sessions may be left")));
+                        check_only ? " (nothing was changed)" : ", so some sessions may be left")});
       }
       if (reply->has_error()) co_return err(from_proto(reply->error()));
       dropped += reply->reset_dropped();
@@ -150,7 +150,7 @@ asio::awaitable<Result<std::uint64_t, SessionError>> Router::reset_all() {
 
 asio::awaitable<Result<GameView, SessionError>> Router::create_game(game::Game g) {
   if (auto ok = game::validate(g); !ok) {
-    co_return err(SessionError{SessionError::Kind::kBadRequest, "invalid_game", ok.error()});
+    co_return err(SessionError{ErrorCode::kInvalidGame, ok.error()});
   }
   v1::Request r;
   r.set_create_game(proto::encode_game(g));
@@ -207,11 +207,11 @@ asio::awaitable<Result<game::Lobby, SessionError>> Router::create_lobby(Caller h
     *r.mutable_create_lobby()->mutable_host() = to_proto(host);
     r.mutable_create_lobby()->set_join_code(code);
     auto out = co_await route(lobby_key(code), std::move(r));
-    if (!out && out.error().code == "join_code_taken") continue;
+    if (!out && out.error().code == ErrorCode::kJoinCodeTaken) continue;
     if (!out) co_return err(out.error());
     co_return std::move(*out.value().lobby);
   }
-  co_return err(unavailable("no_join_code", "no free join code was found; try again"));
+  co_return err(SessionError(ErrorCode::kNoJoinCode));
 }
 
 asio::awaitable<Result<game::Lobby, SessionError>> Router::join_lobby(std::string code,

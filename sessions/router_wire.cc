@@ -1,5 +1,7 @@
 #include "sessions/router_wire.h"
 
+#include <fmt/format.h>
+
 #include "proto/codec.h"
 #include "sessions/session_key.h"
 
@@ -33,17 +35,23 @@ Result<GameView, std::string> from_proto(const v1::GameView& m) {
 
 v1::Error to_proto(const SessionError& e) {
   v1::Error m;
-  m.set_kind(static_cast<int>(e.kind));
-  m.set_code(e.code);
+  m.set_kind(static_cast<int>(e.kind()));
+  m.set_code(std::string(e.name()));
   m.set_message(e.message);
   return m;
 }
 
 SessionError from_proto(const v1::Error& m) {
-  if (m.kind() < 0 || m.kind() > static_cast<int>(SessionError::Kind::kUnavailable)) {
-    return unavailable("bad_reply", "another node sent an unknown error; is it a newer version?");
+  const bool kind_known = m.kind() >= 0 && m.kind() <= static_cast<int>(ErrorKind::kUnavailable);
+  const auto code =
+      kind_known ? error_code_named(m.code(), static_cast<ErrorKind>(m.kind())) : std::nullopt;
+  if (!code) {
+    return SessionError{ErrorCode::kBadReply,
+                        fmt::format("another node answered with an error this node does not know "
+                                    "({}: {}); is it a newer version?",
+                                    m.code(), m.message())};
   }
-  return SessionError{static_cast<SessionError::Kind>(m.kind()), m.code(), m.message()};
+  return SessionError{*code, m.message()};
 }
 
 // The key of the session a request is about.

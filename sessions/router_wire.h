@@ -16,7 +16,7 @@ Caller from_proto(const v1::Caller& m);
 v1::GameView to_proto(const GameView& v);
 Result<GameView, std::string> from_proto(const v1::GameView& m);
 v1::Error to_proto(const SessionError& e);
-// An error another node sent: its kind is checked.
+// An error another node sent: a kind and name this build does not know arrive as bad_reply.
 SessionError from_proto(const v1::Error& m);
 
 // The key of the session a request is about (SessionKey::str()); empty when it names none.

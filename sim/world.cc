@@ -549,7 +549,7 @@ class World {
       if (done.acked) {
         acknowledge(c, n);
       } else {
-        finish(c, NodeCore::not_replicated().code);
+        finish(c, std::string(NodeCore::not_replicated().name()));
       }
     }
   }
@@ -667,7 +667,7 @@ class World {
     }
     switch (step.kind) {
       case sessions::CallStep::Kind::kAnswer:
-        finish(c, step.error.code);
+        finish(c, std::string(step.error->name()));
         return;
       case sessions::CallStep::Kind::kForward: {
         ++c.hops;

@@ -1,9 +1,7 @@
 #include "testing/cluster_harness.h"
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,7 +11,7 @@
 #include <sstream>
 #include <thread>
 
-#include "base/spawn.h"
+#include "tooling/process.h"
 
 namespace minotaur::testing {
 
@@ -37,7 +35,7 @@ ClusterHarness::ClusterHarness() {
           ("minotaur-test-" + std::to_string(getpid()) + "-" + std::to_string(rd())))
              .string();
   std::filesystem::create_directories(dir_);
-  auto secrets = bench::write_cluster_secrets(dir_, kAdminToken);
+  auto secrets = tooling::write_cluster_secrets(dir_, kAdminToken);
   if (secrets) {
     secrets_ = std::move(secrets.value());
   } else {
@@ -47,12 +45,8 @@ ClusterHarness::ClusterHarness() {
 
 ClusterHarness::~ClusterHarness() {
   for (Node& n : nodes_) {
-    if (n.pid > 0) {
-      kill(n.pid, SIGKILL);
-      int status = 0;
-      waitpid(n.pid, &status, 0);
-      n.pid = -1;
-    }
+    if (n.pid > 0) (void)tooling::stop_process(n.pid, SIGKILL, std::chrono::milliseconds(0));
+    n.pid = -1;
   }
   if (::testing::Test::HasFailure()) {
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -72,16 +66,16 @@ void ClusterHarness::spawn(Node& n) {
   // test turns them on (its own --client-limits comes later and wins).
   std::vector<std::string> extra{"--client-limits", "off"};
   extra.insert(extra.end(), n.spec.extra_args.begin(), n.spec.extra_args.end());
-  bench::NodeCommand command{MINOTAUR_BINARY,
-                             n.spec.name,
-                             n.cluster_port,
-                             n.http_port,
-                             n.round_time_ms,
-                             n.cookie_file,
-                             n.token_keys_file,
-                             secrets_.admin_token_file,
-                             {},
-                             extra};
+  tooling::NodeCommand command{MINOTAUR_BINARY,
+                               n.spec.name,
+                               n.cluster_port,
+                               n.http_port,
+                               n.round_time_ms,
+                               n.cookie_file,
+                               n.token_keys_file,
+                               secrets_.admin_token_file,
+                               {},
+                               extra};
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node& other = nodes_[i];
     if (&other == &n) continue;
@@ -91,8 +85,8 @@ void ClusterHarness::spawn(Node& n) {
     }  // by default: every other node started so far
     command.seed_ports.push_back(other.cluster_port);
   }
-  const std::vector<std::string> args = bench::node_command(command);
-  auto pid = spawn_logged(args, n.log_path);
+  const std::vector<std::string> args = tooling::node_command(command);
+  auto pid = tooling::spawn_logged(args, n.log_path);
   ASSERT_TRUE(pid.ok()) << pid.error();
   n.pid = pid.value();
 }
@@ -125,36 +119,24 @@ std::size_t ClusterHarness::start(NodeSpec spec, std::int64_t round_time_ms) {
 }
 
 bool ClusterHarness::wait_ready(std::size_t i) {
-  return eventually(
-             [&] {
-               int status = 0;
-               if (nodes_[i].pid > 0 && waitpid(nodes_[i].pid, &status, WNOHANG) == nodes_[i].pid) {
-                 nodes_[i].pid = -1;
-                 return true;  // exited: stop waiting; the caller's checks fail
-               }
-               return request(i, "GET", "/readyz").status == 200;
-             },
-             std::chrono::seconds(20)) &&
-         nodes_[i].pid > 0;
+  Node& n = nodes_.at(i);
+  const tooling::Readiness r = tooling::wait_ready(n.pid, n.http_port, std::chrono::seconds(20));
+  if (r.state == tooling::Readiness::State::kExited) {
+    n.exit_code = r.exit_code;  // the caller's checks fail; exited() and exit_code() say how
+    n.pid = -1;
+  }
+  return r.state == tooling::Readiness::State::kReady;
 }
 
 void ClusterHarness::stop(std::size_t i, int sig) {
   Node& n = nodes_.at(i);
   ASSERT_GT(n.pid, 0) << n.spec.name << " is not running";
-  kill(n.pid, sig);
-  int status = 0;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (waitpid(n.pid, &status, WNOHANG) != n.pid) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(n.pid, SIGKILL);
-      waitpid(n.pid, &status, 0);
-      ADD_FAILURE() << n.spec.name << " did not exit within 30 s of signal " << sig;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  n.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  auto stopped = tooling::stop_process(n.pid, sig, std::chrono::seconds(30));
   n.pid = -1;
+  ASSERT_TRUE(stopped.ok()) << n.spec.name << ": " << stopped.error();
+  EXPECT_FALSE(stopped.value().killed_after_timeout)
+      << n.spec.name << " did not exit within 30 s of signal " << sig << "; killed it";
+  n.exit_code = stopped.value().exit_code;
 }
 
 void ClusterHarness::stop_all(int sig) {
@@ -196,9 +178,9 @@ void ClusterHarness::resume(std::size_t i) {
 bool ClusterHarness::exited(std::size_t i) {
   Node& n = nodes_.at(i);
   if (n.pid <= 0) return true;
-  int status = 0;
-  if (waitpid(n.pid, &status, WNOHANG) != n.pid) return false;
-  n.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  const std::optional<int> code = tooling::exited(n.pid);
+  if (!code) return false;
+  n.exit_code = *code;
   n.pid = -1;
   return true;
 }
@@ -260,7 +242,7 @@ std::uint64_t ClusterHarness::incarnation_seen_by(std::size_t i, const std::stri
 
 HttpReply ClusterHarness::request(std::size_t i, const std::string& method, const std::string& path,
                                   const std::string& body, const std::string& token) const {
-  return bench::HttpClient(http_port(i)).request(method, path, body, token);
+  return tooling::HttpClient(http_port(i)).request(method, path, body, token);
 }
 
 std::pair<std::string, std::string> ClusterHarness::new_user(std::size_t i,
@@ -278,20 +260,14 @@ std::pair<int, std::string> ClusterHarness::run_minotaur(const std::vector<std::
   const std::string out_path = dir_ + "/run-" + std::to_string(++runs_) + ".log";
   std::vector<std::string> argv{MINOTAUR_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto pid = spawn_logged(argv, out_path);
+  auto pid = tooling::spawn_logged(argv, out_path);
   if (!pid) return {-1, pid.error()};
-  int status = 0;
-  const bool done =
-      eventually([&] { return waitpid(pid.value(), &status, WNOHANG) == pid.value(); },
-                 std::chrono::seconds(30));
-  if (!done) {
-    kill(pid.value(), SIGKILL);
-    waitpid(pid.value(), &status, 0);
-  }
+  std::optional<int> code = tooling::wait_exit(pid.value(), std::chrono::seconds(30));
+  if (!code) (void)tooling::stop_process(pid.value(), SIGKILL, std::chrono::milliseconds(0));
   std::ifstream in(out_path);
   std::stringstream s;
   s << in.rdbuf();
-  return {done && WIFEXITED(status) ? WEXITSTATUS(status) : -1, s.str()};
+  return {code && *code >= 0 ? *code : -1, s.str()};
 }
 
 bool ClusterHarness::eventually(const std::function<bool()>& check,

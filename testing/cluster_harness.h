@@ -2,7 +2,7 @@
 // counterpart of the journal's ClusterHelper).
 //
 // Starts nodes on free 127.0.0.1 ports with a shared secret and token keys
-// (bench/cluster_secrets.h), waits until each is ready, calls
+// (tooling/cluster_secrets.h), waits until each is ready, calls
 // their HTTP API, stops them with SIGTERM (a deploy) or SIGKILL (a crash), restarts them, and
 // always kills what is left when it goes away. When the current test has failed, the destructor
 // prints the tail of every node's log. Not thread-safe: one test thread drives it.
@@ -18,14 +18,14 @@
 #include <string>
 #include <vector>
 
-#include "bench/cluster_secrets.h"
-#include "bench/http_client.h"
-#include "bench/procs.h"
+#include "tooling/cluster_secrets.h"
+#include "tooling/http_client.h"
+#include "tooling/local_node.h"
 
 namespace minotaur::testing {
 
 // status 0: no answer (connection refused or reset); json() is null when the body is not JSON.
-using HttpReply = bench::HttpAnswer;
+using HttpReply = tooling::HttpAnswer;
 
 struct NodeSpec {
   NodeSpec() = default;
@@ -138,7 +138,7 @@ class ClusterHarness {
   bool wait_ready(std::size_t node);
 
   std::string dir_;
-  bench::ClusterSecrets secrets_;
+  tooling::ClusterSecrets secrets_;
   std::vector<Node> nodes_;
   int runs_ = 0;  // of run_minotaur, to name their output files
 };
@@ -157,6 +157,6 @@ struct PlayerSpec {
 std::string game_json(const std::string& id, const std::vector<PlayerSpec>& players,
                       std::int64_t round_ends_at_ms = 0);
 
-using bench::free_port;
+using tooling::free_port;
 
 }  // namespace minotaur::testing

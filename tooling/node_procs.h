@@ -1,7 +1,7 @@
 // NodeProcs: the bench's own local cluster — real `minotaur node` processes on 127.0.0.1.
 //
 // Like `minotaur local` (app/local.cc) but on free ports, with a generated secret, token keys and
-// admin token (bench/cluster_secrets.h) in a new folder under /tmp, and with the operations a
+// admin token (tooling/cluster_secrets.h) in a new folder under /tmp, and with the operations a
 // benchmark needs: stop one node with a signal and measure the time to its exit, start it again
 // with the same name and ports, read a node's resident memory. Every node still running is killed
 // (SIGKILL) when this goes away; the folder (with the nodes' logs) stays unless remove_dir() was
@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "base/result.h"
-#include "bench/cluster_secrets.h"
+#include "tooling/cluster_secrets.h"
 
-namespace minotaur::bench {
+namespace minotaur::tooling {
 
 struct NodeProcsOptions {
   std::string executable;                   // the `minotaur` binary
@@ -74,31 +74,4 @@ class NodeProcs {
   bool remove_dir_ = false;
 };
 
-// VmRSS of process `pid` from /proc/PID/status, in bytes; 0 when it cannot be read.
-std::uint64_t process_rss_bytes(pid_t pid);
-// The CPU time process `pid` has used (user + system, /proc/PID/stat), in ms; 0 when unreadable.
-std::uint64_t process_cpu_ms(pid_t pid);
-
-// The command line of one `minotaur node` on 127.0.0.1, seeded with the other nodes' cluster
-// ports. NodeProcs, `minotaur local` and the test harness start nodes with it.
-struct NodeCommand {
-  std::string executable;
-  std::string name;
-  std::uint16_t cluster_port = 0;
-  std::uint16_t http_port = 0;
-  std::int64_t round_time_ms = 30'000;
-  std::string cookie_file;
-  std::string token_keys_file;  // empty: no --token-keys-file (a node that must refuse to start)
-  std::string admin_token_file;
-  std::vector<std::uint16_t> seed_ports;
-  std::vector<std::string> extra_args;
-};
-std::vector<std::string> node_command(const NodeCommand& command);
-
-// A free TCP port on 127.0.0.1 (bound and released; another process could take it in between).
-std::uint16_t free_port();
-
-// The status code of a GET of `path` on 127.0.0.1:port, or 0 when nothing answers.
-int http_get_status(std::uint16_t port, const std::string& path);
-
-}  // namespace minotaur::bench
+}  // namespace minotaur::tooling

@@ -1,4 +1,4 @@
-#include "bench/cluster_secrets.h"
+#include "tooling/cluster_secrets.h"
 
 #include <openssl/rand.h>
 
@@ -10,7 +10,7 @@
 #include "gateway/token_keys_file.h"
 #include "gateway/tokens.h"
 
-namespace minotaur::bench {
+namespace minotaur::tooling {
 namespace {
 
 Result<std::string, std::string> random_base64url(std::size_t bytes) {
@@ -66,4 +66,4 @@ Result<ClusterSecrets, std::string> write_cluster_secrets(const std::string& dir
   return s;
 }
 
-}  // namespace minotaur::bench
+}  // namespace minotaur::tooling

@@ -7,7 +7,7 @@
 
 #include "base/result.h"
 
-namespace minotaur::bench {
+namespace minotaur::tooling {
 
 struct ClusterSecrets {
   std::string cookie_file;       // DIR/cookie: --cookie-file
@@ -26,4 +26,4 @@ struct ClusterSecrets {
 Result<ClusterSecrets, std::string> write_cluster_secrets(const std::string& dir,
                                                           const std::string& admin_token = "");
 
-}  // namespace minotaur::bench
+}  // namespace minotaur::tooling

@@ -2,7 +2,7 @@
 // bench's setup and checks (creating users and games, reading games back) and the test harness.
 // Sends again, once, on a new connection when a kept-alive one turned out closed by the server;
 // never when a new connection failed (the request may have been served). Each instance is used
-// by one thread.
+// by one thread. http_get_status() is the cheapest question: is a node up and ready?
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-namespace minotaur::bench {
+namespace minotaur::tooling {
 
 struct HttpAnswer {
   int status = 0;  // 0: no answer (refused, reset, timed out)
@@ -32,4 +32,8 @@ class HttpClient {
   std::optional<boost::beast::tcp_stream> stream_;
 };
 
-}  // namespace minotaur::bench
+// The status code of a GET of `path` on 127.0.0.1:port, or 0 when nothing answers within 2 s.
+// One HTTP/1.0 request on a plain socket, for polling /readyz many times a second.
+int http_get_status(std::uint16_t port, const std::string& path);
+
+}  // namespace minotaur::tooling

@@ -1,9 +1,14 @@
-#include "bench/http_client.h"
+#include "tooling/http_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-namespace minotaur::bench {
+namespace minotaur::tooling {
 
 namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
@@ -52,4 +57,26 @@ HttpAnswer HttpClient::request(const std::string& method, const std::string& pat
   return {};
 }
 
-}  // namespace minotaur::bench
+int http_get_status(std::uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  int status = 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[64] = {};
+      const ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+      if (n > 12) status = std::atoi(buf + 9);
+    }
+  }
+  close(fd);
+  return status;
+}
+
+}  // namespace minotaur::tooling
