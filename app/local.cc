@@ -155,7 +155,10 @@ class Local {
   // Sends `sig` and waits for the exit; SIGKILL after 30 s.
   void stop(NodeProc& n, int sig) {
     if (n.pid <= 0) return;
-    auto stopped = tooling::stop_process(n.pid, sig, std::chrono::seconds(30));
+    report_stop(n, sig, tooling::stop_process(n.pid, sig, std::chrono::seconds(30)));
+  }
+
+  void report_stop(NodeProc& n, int sig, const Result<tooling::Stopped, std::string>& stopped) {
     n.pid = -1;
     if (!stopped) {
       std::fprintf(stderr, "local: %s: %s\n", n.name.c_str(), stopped.error().c_str());
@@ -239,6 +242,7 @@ class Local {
   // Every node at once, as a whole cluster stops: each writes its games to its data dir and
   // exits without waiting for the others.
   int stop_all(int code) {
+    const auto signalled = std::chrono::steady_clock::now();
     int running = 0;
     for (NodeProc& n : nodes_) {
       if (n.pid > 0 && kill(n.pid, SIGTERM) == 0) ++running;
@@ -248,7 +252,11 @@ class Local {
                   running, data_dir_.c_str());
       std::fflush(stdout);
     }
-    for (NodeProc& n : nodes_) stop(n, SIGTERM);  // a second SIGTERM changes nothing
+    for (NodeProc& n : nodes_) {
+      if (n.pid > 0) {
+        report_stop(n, SIGTERM, tooling::await_stop(n.pid, signalled, std::chrono::seconds(30)));
+      }
+    }
     if (running > 0) {
       std::printf("local: stopped; `scripts/run.sh` (or minotaur local) brings the games back\n");
     }

@@ -1,21 +1,22 @@
+// The cluster benchmark (cluster_bench.h): its cluster, phases 1 to 3 and the JSON result. The
+// users and games it sets up (games_setup.h), the loss check (loss_check.h) and the memory phase
+// (memory_phase.h) have files of their own.
 #include "bench/cluster_bench.h"
 
 #include <fmt/format.h>
 #include <signal.h>
 
 #include <algorithm>
-#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <mutex>
 #include <sstream>
-#include <thread>
 
+#include "bench/games_setup.h"
+#include "bench/loss_check.h"
+#include "bench/memory_phase.h"
 #include "bench/ws_load.h"
-#include "gateway/game_json.h"
-#include "proto/codec.h"
 #include "tooling/http_client.h"
 #include "tooling/node_procs.h"
 
@@ -23,15 +24,6 @@ namespace minotaur::bench {
 namespace {
 
 namespace json = boost::json;
-using Progress = std::function<void(std::string_view)>;
-using tooling::HttpAnswer;
-using tooling::HttpClient;
-using tooling::NodeProcs;
-using tooling::NodeProcsOptions;
-
-void sleep_s(double s) {
-  std::this_thread::sleep_for(std::chrono::duration<double>(s));
-}
 
 // Nearest-rank percentiles of `v` (sorted here): {"p50", "p99", "max"} in ms, 0 when empty.
 json::object percentiles(std::vector<double> v) {
@@ -46,164 +38,6 @@ json::object percentiles(std::vector<double> v) {
                       {"p99", round3(at(0.99))},
                       {"max", round3(v.empty() ? 0.0 : v.back())},
                       {"samples", v.size()}};
-}
-
-struct User {
-  std::string id;
-  std::string token;
-};
-
-Result<User, std::string> create_user(HttpClient& http, const std::string& name) {
-  const auto a =
-      http.request("POST", "/api/v1/users", json::serialize(json::object{{"display_name", name}}));
-  if (a.status != 201) {
-    return err(fmt::format("POST /api/v1/users answered {}: {}", a.status, a.body));
-  }
-  const auto j = a.json();
-  return User{std::string(j.at("user_id").as_string()), std::string(j.at("token").as_string())};
-}
-
-std::string game_body(const std::string& id, const std::string& player1,
-                      const std::string& player2) {
-  json::array players;
-  players.push_back(json::object{{"id", 1},
-                                 {"user_id", player1},
-                                 {"display_name", "p1"},
-                                 {"coord", json::object{{"q", 0}, {"r", 0}}}});
-  players.push_back(json::object{{"id", 2},
-                                 {"user_id", player2},
-                                 {"display_name", "p2"},
-                                 {"coord", json::object{{"q", 0}, {"r", 0}}}});
-  return json::serialize(json::object{{"id", id}, {"players", std::move(players)}});
-}
-
-// Calls fn(http, i) for every i below `count`, on a few threads that each hold one keep-alive
-// connection to one of `ports`.
-void on_threads(const std::vector<std::uint16_t>& ports, std::size_t count,
-                const std::function<void(HttpClient&, std::size_t)>& fn) {
-  constexpr std::size_t kThreads = 4;
-  std::vector<std::thread> threads;
-  for (std::size_t t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      HttpClient http(ports[t % ports.size()]);
-      for (std::size_t i = t; i < count; i += kThreads) fn(http, i);
-    });
-  }
-  for (auto& th : threads) th.join();
-}
-
-// A call repeated (every 100 ms, 50 times at most) until `done` accepts its answer.
-HttpAnswer until(HttpClient& http, const std::string& method, const std::string& path,
-                 const std::string& body, const std::string& token,
-                 const std::function<bool(const HttpAnswer&, int attempt)>& done) {
-  HttpAnswer a;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    a = http.request(method, path, body, token);
-    if (done(a, attempt)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return a;
-}
-
-// Creates the games of `records` (their game_id and client set), spread over `ports`; fills in
-// each record's host. Retries what the cluster cannot take now.
-Result<Ok, std::string> create_games(const std::vector<std::uint16_t>& ports,
-                                     const std::string& admin_token,
-                                     std::vector<SessionRecord>& records,
-                                     const std::vector<User>& players, const User& opponent,
-                                     const Progress& progress, const std::string& what) {
-  std::atomic<std::size_t> done{0};
-  std::atomic<bool> finished{false};
-  std::mutex error_mutex;
-  std::string error;
-  std::thread reporter([&] {
-    for (int tick = 1; !finished; ++tick) {
-      sleep_s(0.1);
-      if (tick % 10 == 0) {
-        progress(fmt::format("{}: {} of {} games created", what, done.load(), records.size()));
-      }
-    }
-  });
-  on_threads(ports, records.size(), [&](HttpClient& http, std::size_t i) {
-    SessionRecord& r = records[i];
-    const HttpAnswer a = until(http, "POST", "/api/v1/games",
-                               game_body(r.game_id, players[r.client].id, opponent.id), admin_token,
-                               [](const HttpAnswer& x, int attempt) {
-                                 // 409 after a retry: the attempt that got no answer did create it.
-                                 return x.status == 201 || (x.status == 409 && attempt > 0);
-                               });
-    if (a.status == 201) {
-      r.host = std::string(a.json().at("node").as_string());
-    } else if (a.status != 409) {
-      std::lock_guard lock(error_mutex);
-      error = fmt::format("creating {} failed: {} {}; see the nodes' logs", r.game_id, a.status,
-                          a.body);
-    }
-    ++done;
-  });
-  finished = true;
-  reporter.join();
-  if (!error.empty()) return err(error);
-  return Ok{};
-}
-
-struct Verdict {
-  std::uint64_t lost_actions = 0;
-  std::uint64_t lost_sessions = 0;
-  std::uint64_t unreadable = 0;
-  std::size_t encoded_game_bytes = 0;
-};
-
-// What one game read back shows of what its client saw acknowledged: acknowledged actions lost.
-std::uint64_t lost_actions_of(const SessionRecord& r, const json::value& g) {
-  const auto version = static_cast<std::uint64_t>(g.at("version").as_int64());
-  std::uint64_t lost = r.lost_in_run;
-  for (const std::uint64_t v : r.acked_versions) lost += v > version ? 1 : 0;
-  if (r.acked_versions.empty() || version < r.acked_versions.back()) return lost;
-  int shown = -1;
-  for (const auto& act : g.at("registered_actions").as_array()) {
-    if (act.at("player_id").as_int64() != 1 || act.at("type").as_string() != "move") continue;
-    const auto q = act.at("vector").at("q").as_int64();
-    const auto rr = act.at("vector").at("r").as_int64();
-    for (int k = 0; k < 6; ++k) {
-      if (kUnitVectors[k][0] == q && kUnitVectors[k][1] == rr) shown = k;
-    }
-  }
-  const bool as_acked = shown == r.last_acked_vector;
-  // A later attempt that got no answer may have been applied (and bumped the version).
-  const bool later_attempt = r.pending && version > r.acked_versions.back() &&
-                             shown == static_cast<int>(r.next_action % 6);
-  return lost + (as_acked || later_attempt ? 0 : 1);
-}
-
-// Reads every game back and compares it with what its client saw acknowledged.
-Verdict check(const std::vector<std::uint16_t>& ports, const std::vector<SessionRecord>& records,
-              const Progress& progress) {
-  std::atomic<std::uint64_t> lost_actions{0}, lost_sessions{0}, unreadable{0};
-  std::atomic<std::size_t> encoded{0};
-  on_threads(ports, records.size(), [&](HttpClient& http, std::size_t i) {
-    const SessionRecord& r = records[i];
-    const HttpAnswer a =
-        until(http, "GET", "/api/v1/games/" + r.game_id, "", "",
-              [](const HttpAnswer& x, int) { return x.status == 200 || x.status == 404; });
-    if (a.status == 404) {
-      ++lost_sessions;
-    } else if (a.status != 200) {
-      ++unreadable;
-    } else {
-      const json::value g = a.json();
-      if (i == 0) {
-        auto parsed = gateway::game_from_json(g);
-        if (parsed) encoded = proto::encode_game(parsed.value()).size();
-      }
-      lost_actions += lost_actions_of(r, g);
-    }
-  });
-  progress(
-      fmt::format("check: {} games read back; {} lost, {} unreadable, {} acknowledged "
-                  "actions lost",
-                  records.size(), lost_sessions.load(), unreadable.load(), lost_actions.load()));
-  return Verdict{lost_actions, lost_sessions, unreadable, encoded};
 }
 
 // Router counters from a node's GET /metrics, added to `totals` (a node's counters start
@@ -252,59 +86,10 @@ double rate(const PhaseFigures& f) {
   return f.measured_s > 0 ? static_cast<double>(f.measured_acks) / f.measured_s : 0.0;
 }
 
-std::vector<std::uint16_t> ports_of(const NodeProcs& procs) {
-  std::vector<std::uint16_t> out;
-  for (std::size_t i = 0; i < procs.size(); ++i) out.push_back(procs.http_port(i));
-  return out;
-}
-
 json::object codes_json(const std::map<std::string, std::uint64_t>& codes) {
   json::object o;
   for (const auto& [code, n] : codes) o[code] = n;
   return o;
-}
-
-// Phase 5: a fresh single node's memory per idle game.
-Result<json::object, std::string> memory_phase(const ClusterBenchOptions& o,
-                                               const Progress& progress) {
-  NodeProcsOptions po;
-  po.executable = o.executable;
-  NodeProcs procs(po);
-  progress(fmt::format("memory: starting one node; logs in {}", procs.dir()));
-  auto started = procs.start(1);
-  if (!started) return err(started.error());
-  HttpClient http(procs.http_port(0));
-  auto p1 = create_user(http, "mem1");
-  auto p2 = create_user(http, "mem2");
-  if (!p1 || !p2) return err(p1 ? p2.error() : p1.error());
-  const std::vector<User> players{p1.value()};
-  // A warm-up batch first, so that the figure leaves out what the first games pay once.
-  constexpr std::size_t kWarmup = 200;
-  std::vector<SessionRecord> warm(kWarmup);
-  for (std::size_t i = 0; i < kWarmup; ++i) warm[i].game_id = fmt::format("w{}", i);
-  auto w = create_games(ports_of(procs), procs.admin_token(), warm, players, p2.value(), progress,
-                        "memory warm-up");
-  if (!w) return err(w.error());
-  sleep_s(1);
-  const std::uint64_t before = procs.rss_bytes(0);
-  std::vector<SessionRecord> records(o.memory_sessions);
-  for (std::size_t i = 0; i < records.size(); ++i) records[i].game_id = fmt::format("m{}", i);
-  auto c = create_games(ports_of(procs), procs.admin_token(), records, players, p2.value(),
-                        progress, "memory");
-  if (!c) return err(c.error());
-  sleep_s(2);  // idle: replication ticks settle
-  const std::uint64_t after = procs.rss_bytes(0);
-  int exit_code = 0;
-  (void)procs.stop(0, SIGKILL, exit_code);  // measured; nothing in it is needed any more
-  const double per = static_cast<double>(after > before ? after - before : 0) /
-                     static_cast<double>(records.size());
-  progress(fmt::format("memory: RSS {} -> {} bytes for {} games: {:.0f} bytes per game", before,
-                       after, records.size(), per));
-  if (!o.keep_logs) procs.remove_dir();
-  return json::object{{"bytes_per_session", std::round(per)},
-                      {"memory_sessions", records.size()},
-                      {"rss_before_bytes", before},
-                      {"rss_after_bytes", after}};
 }
 
 }  // namespace
@@ -535,7 +320,7 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   out["router_counters"] = counters_json;
 
   // Phase 4: read every game back.
-  const Verdict v = check(ports, records, progress);
+  const Verdict v = check_losses(ports, records, progress);
   out["acked_actions"] = acked;
   out["lost_actions"] = v.lost_actions;
   out["lost_sessions"] = v.lost_sessions;

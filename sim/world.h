@@ -37,6 +37,10 @@
 // owner, and every replica of the store holds the same entries.
 //
 // The same seed gives the same run: one RNG, one event queue ordered by (time, sequence).
+//
+// The code: this header is the simulator's interface (run()); world_impl.h is the simulated run,
+// one role per file (the run, node processes, their cores, the network, clients, faults), node.h
+// a simulated node, sim_host.h its session host, checkers.h the checkers.
 #pragma once
 
 #include <cstdint>

@@ -140,11 +140,18 @@ void ClusterHarness::stop(std::size_t i, int sig) {
 }
 
 void ClusterHarness::stop_all(int sig) {
+  const auto signalled = std::chrono::steady_clock::now();
   for (const Node& n : nodes_) {
     if (n.pid > 0) kill(n.pid, sig);
   }
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    if (nodes_[i].pid > 0) stop(i, sig);  // a second signal of the same kind changes nothing
+  for (Node& n : nodes_) {
+    if (n.pid <= 0) continue;
+    auto stopped = tooling::await_stop(n.pid, signalled, std::chrono::seconds(30));
+    n.pid = -1;
+    ASSERT_TRUE(stopped.ok()) << n.spec.name << ": " << stopped.error();
+    EXPECT_FALSE(stopped.value().killed_after_timeout)
+        << n.spec.name << " did not exit within 30 s of signal " << sig << "; killed it";
+    n.exit_code = stopped.value().exit_code;
   }
 }
 

@@ -78,7 +78,17 @@ Result<Stopped, std::string> stop_process(pid_t pid, int signal,
   MINOTAUR_ASSERT(pid > 0);
   const auto began = Clock::now();
   kill(pid, signal);
-  auto waited = wait_child(pid, timeout);
+  return await_stop(pid, began, timeout);
+}
+
+Result<Stopped, std::string> await_stop(pid_t pid, std::chrono::steady_clock::time_point signalled,
+                                        std::chrono::milliseconds timeout) {
+  MINOTAUR_ASSERT(pid > 0);
+  const auto began = signalled;
+  const auto left = std::max(
+      std::chrono::milliseconds(0),
+      timeout - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - signalled));
+  auto waited = wait_child(pid, left);
   if (!waited) return err(waited.error());
   Stopped out;
   std::optional<int> code = waited.value();

@@ -44,6 +44,12 @@ struct Stopped {
 // waits up to `timeout` for the exit; past it, SIGKILL and a wait for that. An error when `pid`
 // is no child of this process (already reaped, say).
 Result<Stopped, std::string> stop_process(pid_t pid, int signal, std::chrono::milliseconds timeout);
+// The waiting half of stop_process, for children the caller signalled itself at `signalled`
+// (every node of a cluster at once, say): never a second signal, which could reach a process
+// that already put its handler away on its way out and kill it. SIGKILL once `timeout` from
+// `signalled` passed.
+Result<Stopped, std::string> await_stop(pid_t pid, std::chrono::steady_clock::time_point signalled,
+                                        std::chrono::milliseconds timeout);
 
 // VmRSS of process `pid` from /proc/PID/status, in bytes; 0 when it cannot be read.
 std::uint64_t process_rss_bytes(pid_t pid);
