@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
                    "transaction and one fsync (group commit); a sync write does not wait for it")
       ->envname("MINOTAUR_COMMIT_INTERVAL_MS")
       ->check(CLI::Range(1, 60'000))
-      ->default_val(50);
+      ->default_val(minotaur::handoff::StoreCore::kCommitIntervalMs);
 
   // minotaur local
   minotaur::app::LocalOptions local;
@@ -305,6 +305,9 @@ int main(int argc, char** argv) {
       "--no-partitions", [&](std::int64_t) { sim.partitions = false; }, "No partitions");
   sim_cmd->add_flag(
       "--no-freezes", [&](std::int64_t) { sim.freezes = false; }, "No stalls");
+  sim_cmd->add_flag("--data-dirs", sim.disks,
+                    "Each node keeps its store on a simulated disk (--data-dir), and power cuts of "
+                    "the whole cluster are among the faults");
   sim_cmd->add_flag("--removals", sim.removals,
                     "An operator removes the names of members that are down, through random "
                     "nodes, as POST /api/v1/admin/members/{name}/remove does");
@@ -316,6 +319,9 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("--unsafe-skip-confirm", sim.unsafe_skip_confirm,
                     "BROKEN variant: a session picked up from the store takes changes before "
                     "a peer holds its new epoch");
+  sim_cmd->add_flag("--unsafe-skip-disk-wait", sim.unsafe_skip_disk_wait,
+                    "BROKEN variant (with --data-dirs --sync): a sync write does not wait for the "
+                    "disk");
   sim_cmd->add_flag("--unsafe-no-quorum", sim.unsafe_no_quorum, "BROKEN variant: no quorum lease");
   sim_cmd->add_flag("--unsafe-stale-quorum", sim.unsafe_stale_quorum,
                     "BROKEN variant: the quorum lease read at ticks, not at each call");

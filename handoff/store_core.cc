@@ -71,11 +71,8 @@ Result<crdt::FlushId, crdt::SyncError> StoreCore::flush(std::int64_t timeout_ms,
   auto id = replica_.flush(as_replica_time(now + timeout_ms));
   if (!id) return id;
   ++counters_.flushes;
-  if (durable && has_disk_) {
-    // The batch that will hold everything stashed before this call: the next one if anything
-    // changed since the last was taken, else the one being written.
-    const bool changed = replica_.has_changed_keys() || !retry_keys_.empty();
-    const std::uint64_t needed = changed ? next_batch_ : (writing_ != 0 ? writing_ : committed_);
+  if (durable && has_disk_ && !unsafe_skip_disk_wait_) {
+    const std::uint64_t needed = batch_holding_all();
     if (needed > committed_) durable_waits_[id.value()] = needed;
   }
   replica_.tick(as_replica_time(now));  // send what is pending now rather than at the next tick
@@ -84,12 +81,34 @@ Result<crdt::FlushId, crdt::SyncError> StoreCore::flush(std::int64_t timeout_ms,
 
 std::vector<StoreCore::Outgoing> StoreCore::take_outbox() {
   std::vector<Outgoing> out;
+  while (!held_acks_.empty() && held_acks_.front().needed <= committed_) {
+    if (peers_.count(held_acks_.front().to) != 0) {
+      out.push_back(std::move(held_acks_.front().message));
+    }
+    held_acks_.pop_front();
+  }
   for (crdt::Outgoing& o : replica_.take_outbox()) {
     auto it = peers_.find(o.to);
     if (it == peers_.end()) continue;
-    out.push_back(Outgoing{it->second, std::move(o.message)});
+    Outgoing m{it->second, std::move(o.message)};
+    // With a disk, "I hold your push" means "on my disk": the pusher's flush then promises
+    // what a power cut of every node cannot take away. Digests are not held: their order with
+    // the other messages is what tells a peer it caught up (crdt/sync_replica.h).
+    if (has_disk_ && !unsafe_skip_disk_wait_ && std::holds_alternative<crdt::PushAck>(m.message)) {
+      const std::uint64_t needed = batch_holding_all();
+      if (needed > committed_) {
+        held_acks_.push_back(HeldAck{needed, o.to, std::move(m)});
+        continue;
+      }
+    }
+    out.push_back(std::move(m));
   }
   return out;
+}
+
+std::uint64_t StoreCore::batch_holding_all() const {
+  const bool changed = replica_.has_changed_keys() || !retry_keys_.empty();
+  return changed ? next_batch_ : (writing_ != 0 ? writing_ : committed_);
 }
 
 std::vector<crdt::FlushDone> StoreCore::take_flushed() {

@@ -17,7 +17,9 @@
 // (load) and every key that changes is rewritten there in the next batch (take_batch, one at a
 // time, group commit: the driver commits every commit interval, or at once when a durable flush
 // waits). A durable flush completes only once its writes are on the disk as well as at the
-// peers. A batch that could not be written (disk full or failing) leaves its keys to the next
+// peers, and a peer acknowledges a push only once what it brought is on its own disk: so what a
+// flush says the peers hold survives a power cut of every node, whichever comes back first.
+// A batch that could not be written (disk full or failing) leaves its keys to the next
 // one, and until one is written the store is not writable (disk_ok): the node refuses changes
 // rather than acknowledge what it cannot keep.
 //
@@ -25,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -60,6 +63,8 @@ class StoreCore final : public StashStore {
   // How often the driver calls tick(): the "replication interval" of --replication async. The
   // replica pushes every change to every peer at its next tick and re-sends until acknowledged.
   static constexpr std::int64_t kTickMs = 5;
+  // With a data dir: how often the driver writes a batch (--commit-interval-ms's default).
+  static constexpr std::int64_t kCommitIntervalMs = 50;
 
   struct Outgoing {
     std::string to;  // member name
@@ -96,10 +101,14 @@ class StoreCore final : public StashStore {
   void on_committed(std::uint64_t seq, bool ok);
   // No batch failed since the last one written: changes may be accepted.
   bool disk_ok() const { return disk_ok_; }
-  // A durable flush waits for the disk: the driver should commit now, not at the next interval.
-  bool commit_wanted() const { return !durable_waits_.empty(); }
+  // A durable flush or a peer's acknowledgement waits for the disk: the driver should commit
+  // now, not at the next interval.
+  bool commit_wanted() const { return !durable_waits_.empty() || !held_acks_.empty(); }
   // Something changed since the last batch written, or a batch is being written.
   bool disk_behind() const;
+  // BROKEN ON PURPOSE, for the simulator's self-test only: a durable flush does not wait for
+  // the disk (a sync write acknowledged once the peers hold it, before it is on the disk).
+  void set_unsafe_skip_disk_wait(bool on) { unsafe_skip_disk_wait_ = on; }
 
   // ---- outputs ----
   std::vector<Outgoing> take_outbox();
@@ -135,6 +144,7 @@ class StoreCore final : public StashStore {
   // The disk.
   bool has_disk_ = false;
   bool disk_ok_ = true;
+  bool unsafe_skip_disk_wait_ = false;
   std::uint64_t next_batch_ = 1;           // the seq of the next batch
   std::uint64_t committed_ = 0;            // every batch up to this one is on the disk
   std::uint64_t writing_ = 0;              // the batch being written (0: none)
@@ -144,6 +154,17 @@ class StoreCore final : public StashStore {
   std::map<crdt::FlushId, std::uint64_t> durable_waits_;
   std::vector<crdt::FlushDone> held_;  // completed by the peers, waiting for the disk
   std::vector<crdt::FlushDone> released_;
+  // Acknowledgements of peers' pushes, held until the disk has batch `needed`; in order of
+  // `needed`, which never goes down.
+  struct HeldAck {
+    std::uint64_t needed = 0;
+    crdt::ReplicaId to = 0;
+    Outgoing message;
+  };
+  std::deque<HeldAck> held_acks_;
+  // The batch that will hold every change made so far: the next one if anything changed since
+  // the last was taken, else the one being written (or the last one written).
+  std::uint64_t batch_holding_all() const;
 };
 
 }  // namespace minotaur::handoff

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gateway/token_keys.h"
+#include "handoff/store_core.h"
 
 namespace minotaur::node {
 
@@ -39,7 +40,8 @@ struct NodeConfig {
   // Durability (storage/data_dir.h): the node's replica of the store on its disk. Empty: in
   // memory only.
   std::string data_dir;
-  std::int64_t commit_interval_ms = 50;  // group commit: changes reach the disk within this
+  // Group commit: changes reach the disk within this.
+  std::int64_t commit_interval_ms = handoff::StoreCore::kCommitIntervalMs;
 };
 
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain, 2 for

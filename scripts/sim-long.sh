@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The simulator's long run: N seeds (default 2,000) in each of six configurations, one line
+# The simulator's long run: N seeds (default 2,000) in each of eight configurations, one line
 # each with the seeds that failed. Needs a release build (scripts/build.sh release).
 # Usage: scripts/sim-long.sh [N]    Exit status 1 when any seed failed.
 set -euo pipefail
@@ -11,7 +11,8 @@ n="${1:-2000}"
 bin="$(dirname "$0")/../build/release/app/minotaur"
 [[ -x "$bin" ]] || { echo "no $bin: build it first with scripts/build.sh release" >&2; exit 2; }
 status=0
-for args in "--no-kills" "--no-stops" "--no-partitions --sync" "" "--sync" "--nodes 5 --games 10"; do
+for args in "--no-kills" "--no-stops" "--no-partitions --sync" "" "--sync" "--nodes 5 --games 10" \
+  "--data-dirs" "--data-dirs --sync"; do
   started=$SECONDS
   printf 'sim --seeds %s %s: ' "$n" "${args:-(all faults)}"
   # shellcheck disable=SC2086 # the configuration's flags are separate words

@@ -143,7 +143,7 @@ void World::serve(Call& c, Node& n) {
   n.core->changed(c.game);
   carry_ownership(n);
   if (n.core->write_waits_for_peers(sessions::CallKind::kWrite)) {
-    auto f = n.store->flush(NodeCore::kSyncTimeoutMs);
+    auto f = n.store->flush(NodeCore::kSyncTimeoutMs, /*durable=*/true);
     MINOTAUR_ASSERT(static_cast<bool>(f));
     sync_calls_[std::make_pair(n.id(), f.value())] = c.id;
     carry_store(n);

@@ -62,6 +62,8 @@ void World::carry_store(Node& n) {
   for (handoff::StoreCore::Outgoing& o : n.store->take_outbox()) {
     send(n, o.to, Message{StoreMsg{std::move(o.message)}});
   }
+  // A sync write waits for the disk: its batch is written now, not at the next interval.
+  if (n.store->commit_wanted()) commit(n);
   for (const crdt::FlushDone& done : n.store->take_flushed()) {
     if (n.drain_flush && *n.drain_flush == done.id) {
       n.drain_flush.reset();

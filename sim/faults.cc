@@ -25,6 +25,8 @@ bool World::enabled(Fault f) const {
       return config_.partitions;
     case Fault::kStall:
       return config_.freezes;
+    case Fault::kPowerCut:
+      return config_.disks && config_.kills;
   }
   return false;
 }
@@ -35,7 +37,9 @@ void World::maybe_fault() {
   for (const std::string& name : names_) {
     if (Node* n = live(name); n != nullptr && n->phase == Phase::kRunning) up.push_back(name);
   }
-  const Fault kind = static_cast<Fault>(uniform(0, config_.freezes ? 3 : 2));
+  // Power cuts only in runs with disks (the range of the draw is what it was without them, so
+  // that a seed of such a run replays as before).
+  const Fault kind = static_cast<Fault>(uniform(0, config_.disks ? 4 : (config_.freezes ? 3 : 2)));
   if (!enabled(kind)) return;
   if (kind != Fault::kStop && !config_.overlapping_faults &&
       (!side_.empty() || !crashed_.empty() || !frozen_.empty() ||
@@ -54,6 +58,9 @@ void World::maybe_fault() {
       return;
     case Fault::kKill:
       kill_one(up);
+      return;
+    case Fault::kPowerCut:
+      power_cut();
       return;
   }
 }
@@ -133,6 +140,30 @@ void World::kill_one(const std::vector<std::string>& up) {
     restart_pending_.erase(victim);
     if (live(victim) == nullptr) start_node(victim);
   });
+}
+
+// A power cut: every node dies at once, whatever it was doing; what its disk holds is all that
+// is left of it. They come back one by one, as machines boot: the first ones wait for their
+// seeds, and no session is started from an older copy while the node that held it is away.
+void World::power_cut() {
+  trace("power cut: every node dies");
+  ++result_.faults;
+  for (const std::string& name : names_) {
+    restart_pending_.insert(name);
+    Node* n = live(name);
+    if (n == nullptr) continue;
+    checkers_.killed(now_, n->id());
+    crashed_.insert(name);
+    n->frozen_until = 0;  // a stalled machine loses power too
+    frozen_.erase(name);
+    crash(*n);
+  }
+  for (const std::string& name : names_) {
+    after(uniform(300, 3000), [this, name] {
+      restart_pending_.erase(name);
+      if (live(name) == nullptr) start_node(name);
+    });
+  }
 }
 
 // The running node a stop or a kill takes down, counted as a fault, its restart pending;

@@ -1,7 +1,8 @@
 // Node: one simulated node process, as the world drives it. It runs the protocol code of
 // `minotaur node` — cluster::Membership, handoff::StoreCore and sessions::NodeCore — over a
 // SimHost; what a process adds around them (its phase, a stall, the drain's flush) is here.
-// A restart replaces the cores and takes the next incarnation; nothing else survives it.
+// A restart replaces the cores and takes the next incarnation; nothing else survives it but
+// its data dir (sim/disk.h), when the run has disks.
 #pragma once
 
 #include <fmt/format.h>
@@ -19,8 +20,9 @@
 namespace minotaur::sim {
 
 // kDraining: SIGTERM, handing sessions off; kFlushing: every session gone, flushing the store
-// before the exit; kDead: killed, exited, or never started.
-enum class Phase { kRunning, kDraining, kFlushing, kDead };
+// before the exit; kWriting: with a data dir, writing the store to it before the exit; kDead:
+// killed, exited, or never started.
+enum class Phase { kRunning, kDraining, kFlushing, kWriting, kDead };
 
 struct Node {
   std::string name;
@@ -36,6 +38,7 @@ struct Node {
   sessions::Lease stale_lease;
   std::int64_t drain_started_ms = 0;
   std::optional<crdt::FlushId> drain_flush;
+  std::int64_t writing_since_ms = 0;  // kWriting: since when
   // A stalled process (a long pause, SIGSTOP): until then nothing of it runs; what arrives for
   // it waits, in order, as in its socket buffers.
   std::int64_t frozen_until = 0;

@@ -24,6 +24,12 @@ void World::start_node(const std::string& name) {
   }
   n.membership = std::make_unique<cluster::Membership>(mc);
   n.store = std::make_unique<handoff::StoreCore>(name, n.incarnation, [this] { return now_; });
+  if (config_.disks) {
+    // As `minotaur node --data-dir` starts: the replica from the disk, before any peer.
+    const bool loaded = n.store->load(disks_[name].snapshot()).ok();
+    MINOTAUR_ASSERT(loaded);
+    n.store->set_unsafe_skip_disk_wait(config_.unsafe_skip_disk_wait);
+  }
   n.host = std::make_unique<SimHost>();
   n.host->on_install = [this, id = n.id()](const std::string& key, const SimHost::Session& s) {
     trace(fmt::format("{} starts {} at epoch {}", id, key, s.epoch));
@@ -81,6 +87,38 @@ void World::schedule_ticks(const std::string& name, std::uint64_t inc) {
     check_drained(n);
     return true;
   });
+  if (config_.disks) {
+    constexpr std::int64_t kCommitMs = handoff::StoreCore::kCommitIntervalMs;
+    schedule_tick(name, inc, kCommitMs, kCommitMs, [this](Node& n) {
+      commit(n);
+      return true;
+    });
+  }
+}
+
+// One batch at a time, as the node's writer thread writes it: on the disk after a write of
+// 1-8 ms, unless the node dies first (the batch is then lost); a stalled node's write completes
+// when it runs again.
+void World::commit(Node& n) {
+  if (!config_.disks) return;
+  auto batch = n.store->take_batch();
+  if (!batch) return;
+  const std::string name = n.name;
+  const std::uint64_t inc = n.incarnation;
+  auto written = std::make_shared<std::function<void()>>();
+  *written = [this, name, inc, b = std::move(*batch), written] {
+    Node* w = live(name);
+    if (w == nullptr || w->incarnation != inc) {
+      trace(fmt::format("{}#{}: batch {} lost with its process", name, inc, b.seq));
+      return;
+    }
+    if (deferred(*w, *written)) return;
+    disks_[name].apply(b);
+    w->store->on_committed(b.seq, true);
+    carry_store(*w);
+    if (w->phase == Phase::kWriting) write_before_exit(*w);
+  };
+  after(uniform(1, 8), [written] { (*written)(); });
 }
 
 // A frozen node runs f when it thaws; true when it deferred it.
@@ -141,7 +179,25 @@ void World::check_drained(Node& n) {
 }
 
 void World::exit_after_drain(Node& n) {
+  if (config_.disks) {
+    n.phase = Phase::kWriting;
+    n.writing_since_ms = now_;
+    write_before_exit(n);
+    return;
+  }
   trace(fmt::format("{} drained in {} ms; exits", n.id(), now_ - n.drain_started_ms));
+  crash(n);
+}
+
+// A data dir's last step of the drain: everything the store holds on the disk, within the
+// node's bound, then the exit.
+void World::write_before_exit(Node& n) {
+  if (n.store->disk_behind() && now_ - n.writing_since_ms < NodeCore::kDiskWriteBoundMs) {
+    commit(n);  // nothing when a batch is being written: its completion comes back here
+    return;
+  }
+  trace(fmt::format("{} drained in {} ms, store on the disk; exits", n.id(),
+                    now_ - n.drain_started_ms));
   crash(n);
 }
 

@@ -24,7 +24,12 @@
 // the victim's name (cluster::Membership::remove, as the admin endpoint does, without force):
 // refused where that node still hears the victim, holds no quorum (the minority side of a cut)
 // or has not yet seen the last change spread; a removed node that is alive is told it is down,
-// exits and rejoins as a new incarnation that must be admitted as a voter again. Clients write
+// exits and rejoins as a new incarnation that must be admitted as a voter again. With `disks`,
+// each node has a data dir (sim/disk.h) that outlives its processes: the store core's batches
+// reach it every commit interval (a sync write's at once) after a write of 1-8 ms, a killed node
+// loses the batch it was writing, a graceful stop writes everything before the exit, and a
+// restart loads the disk first; a power cut of the whole cluster (every node killed at once,
+// restarted one by one) is then among the faults. Clients write
 // to games the whole time, through random nodes, following forwards and waits as the HTTP API
 // does, and record what was acknowledged.
 //
@@ -75,14 +80,19 @@ struct SimConfig {
   bool overlapping_faults = false;
   bool freezes = true;    // stalls: a node stops running for 0.2-4 s, then goes on
   bool removals = false;  // operator removals of members that are down (see above)
-  double loss = 0.0005;   // per message: its connection breaks
+  // Data dirs (see above): each node keeps its store on a simulated disk, and a power cut of
+  // the whole cluster is among the faults.
+  bool disks = false;
+  double loss = 0.0005;  // per message: its connection breaks
   double duplicate = 0.01;
   std::int64_t min_delay_ms = 1;
   std::int64_t max_delay_ms = 15;
   // Deliberately broken variants, to show the checkers catch them.
   bool unsafe_skip_ack = false;      // hand-off drops the session before the acknowledgement
   bool unsafe_skip_confirm = false;  // a pick-up takes changes before a peer holds its epoch
-  bool unsafe_no_quorum = false;     // no quorum lease: a cut-off node keeps accepting changes
+  // With disks: a sync write is acknowledged once the peers hold it, before it is on the disk.
+  bool unsafe_skip_disk_wait = false;
+  bool unsafe_no_quorum = false;  // no quorum lease: a cut-off node keeps accepting changes
   // The lease read at ticks only, not at each decision: a node that stalled past the failure
   // bound serves a call with what it knew before the stall. The rule it breaks: the quorum
   // lease is read at every call, never from a value cached before a stall.

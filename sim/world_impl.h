@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sim/checkers.h"
+#include "sim/disk.h"
 #include "sim/node.h"
 #include "sim/world.h"
 
@@ -64,6 +65,7 @@ enum class Fault : std::int64_t {
   kKill = 1,       // SIGKILL, then a restart after a while (a crash)
   kPartition = 2,  // a random minority cut off from the rest, healed later
   kStall = 3,      // the process stops running for 0.2-4 s (a long pause, SIGSTOP)
+  kPowerCut = 4,   // with disks: every node killed at once, restarted one by one
 };
 
 class World {
@@ -104,6 +106,8 @@ class World {
   void stop_gracefully(Node& n);
   void check_drained(Node& n);
   void exit_after_drain(Node& n);
+  void write_before_exit(Node& n);
+  void commit(Node& n);  // the store's next batch to the node's disk, if any
 
   // ---- the cores (cores.cc) ----
   void deliver(Node& n, const std::string& from, std::uint64_t from_inc, const Message& m);
@@ -142,6 +146,7 @@ class World {
   void cut_a_minority();
   void stop_one(const std::vector<std::string>& up);
   void kill_one(const std::vector<std::string>& up);
+  void power_cut();
   std::optional<std::string> take_down(const std::vector<std::string>& up);
   void wait_exit_then_restart(const std::string& name, std::uint64_t inc);
   void heal();
@@ -165,7 +170,8 @@ class World {
   std::map<std::string, Node> nodes_;
   std::uint64_t incarnations_ = 0;
   std::set<std::string> restart_pending_;
-  std::set<std::string> crashed_;  // killed, or declared down: not yet restarted
+  std::set<std::string> crashed_;         // killed, or declared down: not yet restarted
+  std::map<std::string, SimDisk> disks_;  // by node name, with config_.disks
   // The network.
   std::map<std::pair<std::string, std::string>, std::uint64_t> connections_;
   std::uint64_t next_connection_ = 0;
