@@ -12,7 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libprotobuf-dev protobuf-compiler
-  libssl-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev
+  libssl-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev liblmdb-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   chromium
 )
