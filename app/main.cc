@@ -248,6 +248,21 @@ int main(int argc, char** argv) {
         ->default_val(10'000);
     cmd->add_flag("--keep-logs", o.keep_logs,
                   "Keep the nodes' logs (a folder under /tmp) also when nothing was lost");
+    // An optional value: alone, the data dirs go in the nodes' folder under /tmp (removed with
+    // it); with a folder, they are kept there for the user.
+    cmd->add_option_function<std::string>(
+           "--data-dir",
+           [&o](const std::string& dir) {
+             o.data_dirs = true;
+             o.data_dir = dir;
+           },
+           "Give every node a data dir of its own (minotaur node --data-dir: its replica on "
+           "disk, written every --commit-interval-ms, 50 by default), fresh for the run: "
+           "DIR/node1, DIR/node2... (the memory phase's node: DIR/memory/node1), kept at the "
+           "end; none of them may exist yet. Without DIR: in the nodes' folder under /tmp, "
+           "removed with it")
+        ->expected(0, 1)
+        ->type_name("[DIR]");
   };
   add_cluster_flags(bench_cmd);
   std::string bench_json_out;

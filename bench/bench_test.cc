@@ -1,11 +1,13 @@
 // `minotaur bench` in a tiny configuration, as a user runs it: a real 3-node cluster restarted
-// under load, gracefully and with SIGKILL (--replication sync). Asserted: it completes, prints
-// one JSON object, and loses neither an acknowledged action nor a session. Never timings.
+// under load, gracefully and with SIGKILL (--replication sync), and with SIGKILL with data dirs.
+// Asserted: it completes, prints one JSON object, and loses neither an acknowledged action nor a
+// session. Never timings.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 namespace {
@@ -47,6 +49,7 @@ TEST(BenchTest, GracefulRollingRestartLosesNothing) {
   EXPECT_EQ(j.at("lost_actions").as_int64(), 0) << r.out;
   EXPECT_EQ(j.at("lost_sessions").as_int64(), 0) << r.out;
   EXPECT_EQ(j.at("unreadable_sessions").as_int64(), 0) << r.out;
+  EXPECT_FALSE(j.at("data_dirs").as_bool());
   ASSERT_EQ(j.at("drain_ms").as_array().size(), 3u);
   for (const auto& code : j.at("exit_codes").as_array()) EXPECT_EQ(code.as_int64(), 0) << r.out;
   for (const char* key : {"actions_per_s", "pause_ms", "bytes_per_session", "latency_ms"}) {
@@ -66,6 +69,29 @@ TEST(BenchTest, KilledNodesWithSyncReplicationLoseNothing) {
   EXPECT_EQ(j.at("lost_actions").as_int64(), 0) << r.out;
   EXPECT_EQ(j.at("lost_sessions").as_int64(), 0) << r.out;
   EXPECT_EQ(j.at("unreadable_sessions").as_int64(), 0) << r.out;
+}
+
+// Killed nodes start again from their own data dirs, in a folder given to keep.
+TEST(BenchTest, KilledNodesWithDataDirsLoseNothing) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(testing::TempDir()) / "bench_test_data_dirs";
+  fs::remove_all(dir);
+  const BenchRun r =
+      run("--sessions 50 --nodes 3 --duration-s 3 --clients 4 --kill "
+          "--replication sync --phase-s 0 --memory-sessions 200 --data-dir " +
+          dir.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = parse(r);
+  ASSERT_FALSE(j.empty());
+  EXPECT_TRUE(j.at("data_dirs").as_bool());
+  EXPECT_GT(j.at("acked_actions").as_int64(), 0);
+  EXPECT_EQ(j.at("lost_actions").as_int64(), 0) << r.out;
+  EXPECT_EQ(j.at("lost_sessions").as_int64(), 0) << r.out;
+  EXPECT_EQ(j.at("unreadable_sessions").as_int64(), 0) << r.out;
+  for (const char* node : {"node1", "node2", "node3", "memory/node1"}) {
+    EXPECT_TRUE(fs::exists(dir / node / "store.db")) << node << " has no store.db";
+  }
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -104,14 +104,19 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   }
   json::object out{{"sessions", o.sessions},       {"nodes", o.nodes},
                    {"clients", o.clients},         {"window", o.window},
-                   {"replication", o.replication}, {"stop_signal", o.kill ? "SIGKILL" : "SIGTERM"}};
+                   {"replication", o.replication}, {"stop_signal", o.kill ? "SIGKILL" : "SIGTERM"},
+                   {"data_dirs", o.data_dirs}};
 
   NodeProcsOptions po;
   po.executable = o.executable;
   po.extra_args = {"--replication", o.replication};
+  po.data_dirs = o.data_dirs;
+  po.data_dir_parent = o.data_dir;
   auto procs = std::make_unique<NodeProcs>(po);
   progress(
       fmt::format("starting {} nodes; secret, admin token and logs in {}", o.nodes, procs->dir()));
+  if (o.data_dirs)
+    progress(fmt::format("the nodes' data dirs are in {}", procs->data_dir_parent()));
   auto started = procs->start(o.nodes);
   if (!started) return err(started.error());
   const std::vector<std::uint16_t> ports = ports_of(*procs);

@@ -22,6 +22,9 @@
 //      lost_actions;
 //   5. memory: a fresh single node, `memory_sessions` idle games created, its VmRSS growth per
 //      game -> bytes_per_session, next to encoded_game_bytes (the Protocol Buffers state).
+// With `data_dirs`, every node started (also the memory phase's) keeps its replica on disk
+// (`minotaur node --data-dir`, the node's default commit interval), each in a fresh folder of its
+// own that it keeps across its restarts; data_dirs in the JSON says so.
 // Read pause_ms against baseline_gap_ms: a session's actions come around once per
 // sessions / rate, so the gap without any restart is that long already.
 //
@@ -54,6 +57,11 @@ struct ClusterBenchOptions {
   double settle_s = 1;                   // after a restarted node is ready, before the next one
   std::size_t memory_sessions = 10'000;  // 0 skips the memory phase
   bool keep_logs = false;                // keep the nodes' folders also when nothing was lost
+  // Data dirs: none unless data_dirs. The cluster's node N gets data_dir/nodeN and the memory
+  // phase's node data_dir/memory/node1, kept at the end; with data_dir empty, they are in the
+  // nodes' folders under /tmp and go with them.
+  bool data_dirs = false;
+  std::string data_dir;
 };
 
 // Runs the benchmark. The JSON object, or why it could not run (a node that did not start...).

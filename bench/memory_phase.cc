@@ -16,6 +16,8 @@ Result<json::object, std::string> memory_phase(const ClusterBenchOptions& o,
                                                const Progress& progress) {
   NodeProcsOptions po;
   po.executable = o.executable;
+  po.data_dirs = o.data_dirs;
+  if (!o.data_dir.empty()) po.data_dir_parent = o.data_dir + "/memory";
   NodeProcs procs(po);
   progress(fmt::format("memory: starting one node; logs in {}", procs.dir()));
   auto started = procs.start(1);

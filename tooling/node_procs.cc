@@ -26,6 +26,9 @@ NodeProcs::NodeProcs(NodeProcsOptions options) : options_(std::move(options)) {
   namespace fs = std::filesystem;
   dir_ = (fs::temp_directory_path() / ("minotaur-bench-" + random_hex(4))).string();
   fs::create_directories(dir_);
+  if (options_.data_dirs) {
+    data_dir_parent_ = options_.data_dir_parent.empty() ? dir_ + "/data" : options_.data_dir_parent;
+  }
   auto secrets = write_cluster_secrets(dir_);
   if (secrets) {
     secrets_ = std::move(secrets.value());
@@ -47,12 +50,28 @@ NodeProcs::~NodeProcs() {
 Result<Ok, std::string> NodeProcs::start(std::size_t count) {
   MINOTAUR_ASSERT(nodes_.empty());
   if (!setup_error_.empty()) return err(setup_error_);
+  namespace fs = std::filesystem;
+  if (!data_dir_parent_.empty()) {
+    std::error_code ec;
+    fs::create_directories(data_dir_parent_, ec);
+    if (ec) return err(fmt::format("cannot create {}: {}", data_dir_parent_, ec.message()));
+  }
   for (std::size_t i = 0; i < count; ++i) {
     Node n;
     n.name = fmt::format("node{}", i + 1);
     n.http_port = free_port();
     n.cluster_port = free_port();
     n.log = fmt::format("{}/{}.log", dir_, n.name);
+    if (!data_dir_parent_.empty()) {
+      n.data_dir = fmt::format("{}/{}", data_dir_parent_, n.name);
+      std::error_code ec;
+      if (fs::exists(n.data_dir, ec) || ec) {
+        return err(fmt::format(
+            "{} exists: it holds the games of another run (another cluster); remove it or give "
+            "another folder",
+            n.data_dir));
+      }
+    }
     nodes_.push_back(n);
   }
   for (std::size_t i = 0; i < count; ++i) {
@@ -71,6 +90,10 @@ Result<Ok, std::string> NodeProcs::spawn(std::size_t i) {
   // The benchmark drives every session from this one address: no client budgets.
   std::vector<std::string> args{"--client-limits", "off"};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  if (!n.data_dir.empty()) {
+    args.push_back("--data-dir");
+    args.push_back(n.data_dir);
+  }
   NodeCommand command{options_.executable,
                       n.name,
                       n.cluster_port,
