@@ -55,6 +55,15 @@ export async function meetAndStart(A, B, base, shots) {
   return gameId;
 }
 
+// One player's action, by clicking hex `hex` on their page: their page shows it registered and
+// draws the plan, and the other player's page (A's or B's) learns of it over the WebSocket.
+export async function playClick(A, B, [page, name, type, hex]) {
+  await clickHex(page, hex);
+  await expectRegistered(page, name, type);
+  const other = page === A ? B : A;
+  await other.locator("#players li", { hasText: name }).filter({ hasText: "registered" }).waitFor();
+}
+
 // Rounds: walk toward each other, then attack. Bob attacks only once, so that Alice (who
 // attacks every round) ends with more health and wins instead of both falling together.
 // In round RESTART_ROUND, `restart(between)` runs: it stops the host before the round's first
@@ -81,13 +90,7 @@ export async function playToTheEnd({ A, B, cluster, gameId, shots, restart }) {
       plans.push([A, "Alice", "attack", bob.coord]);
       if (!bobAttacked) { plans.push([B, "Bob", "attack", alice.coord]); bobAttacked = true; }
     }
-    const play = async ([page, name, type, hex]) => {
-      await clickHex(page, hex);
-      await expectRegistered(page, name, type);
-      // The other player's page learns of it over the WebSocket.
-      const other = page === A ? B : A;
-      await other.locator("#players li", { hasText: name }).filter({ hasText: "registered" }).waitFor();
-    };
+    const play = (plan) => playClick(A, B, plan);
     if (round === RESTART_ROUND) {
       await restart(() => play(plans[0]));
       for (const p of plans.slice(1)) await play(p);

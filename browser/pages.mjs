@@ -1,6 +1,7 @@
 // The pages: Chromium with one browser context per player, what the pages report (errors,
-// failed and cross-origin calls), and what a player does and sees on a page. withCluster runs a
-// test with a fresh cluster and two players' pages, and checks the pages' reports at the end.
+// failed and cross-origin calls), and what a player does and sees on a page. withPages runs a
+// test with two players' pages against a system of nodes, and checks the pages' reports at the
+// end; withCluster does it with a fresh cluster of `minotaur node` processes.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -163,16 +164,18 @@ export async function expectMyNode(page, name) {
   });
 }
 
-export async function withCluster(fn) {
+// Runs `fn` with Chromium and two players' pages against `system` (a cluster of nodes, or a
+// `minotaur local`: anything with logs() and stop()), checks the pages' reports at the end,
+// prints the system's logs on failure, and always closes the browser and stops the system.
+export async function withPages(system, fn) {
   const { chromium } = await import("playwright-core");
   mkdirSync(ARTIFACTS, { recursive: true });
-  const cluster = await startCluster();
   let browser = null;
   const watch = newWatch();
   try {
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
     const { Alice: A, Bob: B } = await openPlayers(browser, watch);
-    await fn({ A, B, cluster, watch });
+    await fn({ A, B, watch });
     for (const page of [A, B]) assert.equal(await text(page, "#error"), "", "no error shown on the page");
     assert.deepEqual(watch.cors, [], "CORS: the browser refused cross-origin calls to the other nodes");
     assert.deepEqual(watch.errors, [], "no JavaScript errors and no failed calls in the pages");
@@ -180,7 +183,7 @@ export async function withCluster(fn) {
       console.log(`expected while a node was down (${watch.tolerated.length}):\n  ${watch.tolerated.join("\n  ")}`);
     }
   } catch (e) {
-    console.error(cluster.logs());
+    console.error(system.logs());
     if (watch.errors.length || watch.tolerated.length) {
       console.error(`page errors: ${JSON.stringify(watch.errors, null, 1)}\n` +
                     `during failover: ${JSON.stringify(watch.tolerated, null, 1)}`);
@@ -188,6 +191,12 @@ export async function withCluster(fn) {
     throw e;
   } finally {
     if (browser) await browser.close().catch(() => {});
-    await cluster.stop();
+    await system.stop();
   }
+}
+
+// A fresh cluster of `minotaur node` processes (cluster.mjs) and two players' pages.
+export async function withCluster(fn) {
+  const cluster = await startCluster();
+  return withPages(cluster, (pages) => fn({ ...pages, cluster }));
 }

@@ -185,6 +185,30 @@ TEST(Durability, AWholeAsyncClusterStoppedAtOnceComesBackWithEveryGame) {
   expect_every_game_back(c, n2, acked);
 }
 
+// Ctrl-C in the terminal of `minotaur local` sends SIGINT to local and to every node (one
+// process group), and local then sends each node SIGTERM: a node that drained before that
+// SIGTERM arrives gets it while it exits, and must still exit 0, its games on the disk.
+TEST(Durability, ASecondStopSignalWhileTheNodeExitsDoesNotKillIt) {
+  TempDir dir;
+  ClusterHarness c;
+  const auto n1 = c.start(durable("n1", dir, "async"));
+  const auto acked = play(c, n1, "g_twice", 3);
+  ASSERT_EQ(kill(c.pid(n1), SIGINT), 0);
+  // The drain of a node alone takes milliseconds, and its exit after it a few more: the SIGTERM
+  // comes as soon as the log says it exits (polled every millisecond, not reaped meanwhile).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (c.log(n1).find("; exiting") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << c.log(n1);
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(kill(c.pid(n1), SIGTERM), 0);
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.exited(n1); }, 10s));
+  EXPECT_EQ(c.exit_code(n1), 0) << "a negative code is the signal that killed it\n" << c.log(n1);
+
+  c.restart(n1);
+  expect_every_game_back(c, n1, acked);
+}
+
 TEST(Durability, ASyncClusterKilledAtOnceLosesNothingAcknowledged) {
   TempDir dir;
   ClusterHarness c;

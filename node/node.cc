@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <csignal>
 #include <memory>
 #include <random>
 
@@ -279,6 +280,14 @@ int run_node(const NodeConfig& config) {
         asio::detached);
   });
   io.run();
+  // The node has drained and exits: a SIGTERM or SIGINT from now on must not kill it halfway
+  // (Ctrl-C in the terminal of `minotaur local` reaches local and every node, and local then
+  // sends each node SIGTERM, late for a node that drained in a few milliseconds). Asio gives a
+  // signal its default action, termination, back when the last set holding it goes, so the node
+  // lets go of them here and ignores them until it has exited.
+  signals.clear();
+  std::signal(SIGTERM, SIG_IGN);
+  std::signal(SIGINT, SIG_IGN);
   return exit_code;
 }
 
