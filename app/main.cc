@@ -149,7 +149,9 @@ int main(int argc, char** argv) {
                    "--replication async a change is acknowledged before it reaches the disk and "
                    "is written within --commit-interval-ms; a graceful stop (SIGTERM) writes "
                    "everything first. With --replication sync a change is acknowledged only once "
-                   "a peer holds it and it is on this disk. Without a data dir a node keeps "
+                   "it is on this disk and every peer holds it (on its disk, when the peer has a "
+                   "data dir), so that a power cut of every node loses nothing acknowledged. "
+                   "Without a data dir a node keeps "
                    "everything in memory: a cluster whose nodes all stop loses its games")
       ->envname("MINOTAUR_DATA_DIR");
   node_cmd
