@@ -285,6 +285,14 @@ Step Membership::tick(std::int64_t now_ms) {
   return step;
 }
 
+bool Membership::unreachable(std::string_view name, std::int64_t now_ms) const {
+  const auto it = entries_.find(name);
+  if (it == entries_.end()) return false;
+  const Entry& e = it->second;
+  return !e.member.self && e.member.status != MemberStatus::kDown &&
+         now_ms - e.last_heard_ms > config_.failure_timeout_ms;
+}
+
 std::vector<Member> Membership::serving_members() const {
   std::vector<Member> out;
   for (const auto& [name, e] : entries_) {

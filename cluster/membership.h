@@ -167,6 +167,11 @@ class Membership {
   // The entry for a name, or nullptr.
   const Member* find(std::string_view name) const;
 
+  // A member that is up or leaving and that this node has not heard from for more than the
+  // failure bound: down as far as this node can tell, though the cluster has not declared it so
+  // (only a node holding the quorum declares a member down). What the cluster view shows, so
+  // that a node on the minority side never lists its silent peers as up.
+  bool unreachable(std::string_view name, std::int64_t now_ms) const;
   // True once this node heard from another member, or has no seed other than itself: /readyz.
   bool joined() const { return joined_; }
   bool leaving() const;

@@ -115,6 +115,31 @@ TEST(Membership, SilentMemberIsDownAfterTheBoundAndNotBefore) {
   for (const Send& send : m.tick(3000).sends) EXPECT_NE(send.to, "b");  // nothing to b
 }
 
+// Without the quorum nobody is declared down, but a member silent for more than the bound is
+// unreachable (what the cluster view shows), and reachable again when it speaks.
+TEST(Membership, ASilentMemberIsUnreachableWithoutTheQuorumToDeclareItDown) {
+  Membership m(config("a"));
+  (void)m.start(0);
+  (void)m.on_peer_connected(id("b", 5), 0);
+  (void)m.on_peer_connected(id("c", 6), 0);
+  v1::MembershipMessage hb;
+  hb.mutable_heartbeat()->set_table_hash(m.table_hash());
+  (void)m.on_message(id("b", 5), hb, 1000);  // b's and c's last words: a is alone after them
+  (void)m.on_message(id("c", 6), hb, 1000);
+  EXPECT_FALSE(m.unreachable("b", 2500));  // exactly the bound
+  (void)m.tick(2501);
+  EXPECT_TRUE(m.unreachable("b", 2501));
+  EXPECT_TRUE(m.unreachable("c", 2501));
+  EXPECT_FALSE(m.has_quorum(2501));
+  (void)m.tick(9000);
+  EXPECT_EQ(m.find("b")->status, MemberStatus::kUp) << "declared down without the quorum";
+  EXPECT_TRUE(m.unreachable("b", 9000));
+  (void)m.on_message(id("b", 5), hb, 9100);
+  EXPECT_FALSE(m.unreachable("b", 9100));
+  EXPECT_FALSE(m.unreachable("a", 9100)) << "this node itself";
+  EXPECT_FALSE(m.unreachable("nobody", 9100));
+}
+
 TEST(Membership, LeaveTellsEveryConnectedMemberAtOnce) {
   Membership m(config("a"));
   (void)m.start(0);

@@ -103,7 +103,7 @@ Api::Api(sessions::Router& host, const TokenSigner& signer, GatewayMetrics& metr
       options_(std::move(options)),
       budgets_(std::make_shared<ClientBudgets>(options_.budgets)) {
   MINOTAUR_ASSERT(options_.wall_clock_ms);
-  MINOTAUR_ASSERT(options_.ready);
+  MINOTAUR_ASSERT(options_.not_ready);
   MINOTAUR_ASSERT(options_.cluster_view);
   registry.add_counter("minotaur_client_budget_refusals_total",
                        "calls refused over a client's budget (429)",
@@ -224,8 +224,9 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
     }
     if (is({"healthz"})) co_return make(http::status::ok, "ok\n", "text/plain");
     if (is({"readyz"})) {
-      if (options_.ready()) co_return make(http::status::ok, "ready\n", "text/plain");
-      co_return make(http::status::service_unavailable, "not ready\n", "text/plain");
+      const std::string why = options_.not_ready();
+      if (why.empty()) co_return make(http::status::ok, "ready\n", "text/plain");
+      co_return make(http::status::service_unavailable, "not ready: " + why + "\n", "text/plain");
     }
     if (is({"metrics"})) {
       co_return make(http::status::ok, registry_.render(), "text/plain; version=0.0.4");

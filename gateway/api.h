@@ -48,7 +48,8 @@ struct ApiOptions {
   std::string admin_token;  // empty: admin calls are refused
   std::int64_t token_lifetime_ms = kTokenLifetimeMs;
   std::function<std::int64_t()> wall_clock_ms;
-  std::function<bool()> ready;                        // GET /readyz
+  // GET /readyz: why this node is not ready (a word, e.g. "no_quorum"), or empty when it is.
+  std::function<std::string()> not_ready;
   std::function<boost::json::object()> cluster_view;  // GET /api/v1/cluster
   BudgetLimits budgets;                               // per client address and per user
   // POST /api/v1/admin/members/{name}/remove (admin): an operator removes a member that is gone

@@ -239,8 +239,11 @@ boost::json::array ClusterRuntime::members_json() const {
   if (!members_) return out;
   for (const cluster::Member& m : members_->members()) {
     // Tombstones of replaced incarnations would list a name twice; show each name once, newest.
+    // A member this node has not heard from within the failure bound is shown as such even
+    // while the cluster cannot declare it down (no quorum here): never as up.
+    const bool unreachable = members_->unreachable(m.name, now_ms());
     boost::json::object o{{"name", m.name},
-                          {"status", cluster::to_string(m.status)},
+                          {"status", unreachable ? "unreachable" : cluster::to_string(m.status)},
                           {"incarnation", m.incarnation},
                           {"voter", members_->votes(m.name)},
                           {"removed", members_->removed(m.name)}};

@@ -181,11 +181,23 @@ int run_node(const NodeConfig& config) {
   api_options.node_name = config.name;
   api_options.admin_token = config.admin_token;
   api_options.wall_clock_ms = wall_clock_ms;
-  api_options.ready = [&] { return serving && cluster.ready() && store.disk_ok(); };
+  // Ready: serving, in the cluster, and taking changes (a load balancer sends clients only to
+  // a node that would not hold their changes; NodeCore::not_ready says which holds count).
+  api_options.not_ready = [&]() -> std::string {
+    if (!serving) return "starting";
+    if (!cluster.joined()) return "joining";
+    if (cluster.self_down()) return "fenced";
+    if (!cluster.ready()) return "draining";
+    if (auto why = router.not_ready()) return std::string(*why);
+    return "";
+  };
   api_options.cluster_view = [&] {
+    const auto held = router.changes_held();
     boost::json::object view{{"node", config.name},
+                             {"accepts_changes", !held.has_value()},
                              {"members", cluster.members_json()},
                              {"quorum", cluster.quorum_json()}};
+    if (held) view["changes_held"] = *held;
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     return view;
   };

@@ -198,7 +198,9 @@ TEST(Quorum, AnOperatorRemovesTheDeadWhenTheMajorityIsLost) {
   EXPECT_EQ(no_force.status, 409) << no_force.body;
   EXPECT_NE(no_force.body.find("no_quorum"), std::string::npos) << no_force.body;
   EXPECT_NE(no_force.body.find("force"), std::string::npos) << no_force.body;
-  EXPECT_EQ(c.status_seen_by(n1, "n2"), "up") << "a refused removal changed the table";
+  // Not down (a refused removal changed nothing), and not listed as up either: silent for more
+  // than the failure bound, as far as n1 can tell.
+  EXPECT_EQ(c.status_seen_by(n1, "n2"), "unreachable") << "a refused removal changed the table";
 
   for (const std::string dead : {"n2", "n3"}) {
     const auto r = remove_member(c, n1, dead, true);
@@ -221,6 +223,41 @@ TEST(Quorum, AnOperatorRemovesTheDeadWhenTheMajorityIsLost) {
   })) << "n2 was not admitted again";
   const auto both = end_round(c, n2, game);
   EXPECT_EQ(both.status, 200) << both.body;
+}
+
+// One member leaves, another is killed: the survivor has no quorum, so it cannot declare the dead
+// one down. It must still not list it as up, and it must say that it holds changes, and why,
+// before a client finds out: /readyz is 503 with the reason, and so is the cluster view.
+TEST(Quorum, ASurvivorWithoutTheQuorumListsTheDeadAsUnreachableAndIsNotReady) {
+  ClusterHarness c;
+  ASSERT_TRUE(start_three_voters(c)) << "three voters were not admitted";
+  const std::size_t n1 = 0, n2 = 1, n3 = 2;
+  const auto view = [&] { return c.request(n1, "GET", "/api/v1/cluster").json().as_object(); };
+  EXPECT_TRUE(view().at("accepts_changes").as_bool());
+  EXPECT_FALSE(view().contains("changes_held"));
+  EXPECT_EQ(c.request(n1, "GET", "/readyz").status, 200);
+
+  c.stop(n2, SIGTERM);
+  c.stop(n3, SIGKILL);
+  ASSERT_TRUE(ClusterHarness::eventually(
+      [&] { return c.status_seen_by(n1, "n3") == "unreachable"; }, 5s))
+      << "n3 is still listed as " << c.status_seen_by(n1, "n3");
+  const auto ready = c.request(n1, "GET", "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "not ready: no_quorum\n");
+  EXPECT_FALSE(view().at("accepts_changes").as_bool());
+  EXPECT_EQ(view().at("changes_held").as_string(), "no_quorum");
+  // For good, not for a moment: nobody can declare it down, and nothing brings it back as up.
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(c.status_seen_by(n1, "n3"), "unreachable");
+  EXPECT_EQ(c.request(n1, "GET", "/readyz").status, 503);
+
+  // n3 comes back: two of the three voters, the quorum again, and ready.
+  c.restart(n3);
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.request(n1, "GET", "/readyz").status == 200; }))
+      << c.request(n1, "GET", "/readyz").body;
+  EXPECT_TRUE(view().at("accepts_changes").as_bool());
+  EXPECT_EQ(c.status_seen_by(n1, "n3"), "up");
 }
 
 }  // namespace

@@ -197,6 +197,7 @@ void NodeCore::tick(Lease lease, std::int64_t now_ms) {
   apply(lease);
   core_.tick(now_ms);
   start_confirms();
+  if (core_.store_caught_up()) caught_up_once_ = true;
   core_.check_all_invariants();
 }
 
@@ -241,6 +242,24 @@ bool NodeCore::drain_over(std::int64_t now_ms) const {
   const bool nobody_takes_them = core_.serving().empty() && store_ != nullptr && store_->has_disk();
   return states_.keys().empty() || nobody_takes_them ||
          now_ms - *drain_started_ms_ >= kDrainBoundMs;
+}
+
+std::optional<std::string_view> NodeCore::changes_held(Lease lease) const {
+  if (fenced_) return "fenced";
+  if (core_.draining()) return "draining";
+  if (!lease.quorum) return "no_quorum";
+  if (store_ != nullptr && !store_->disk_ok()) return "storage_unavailable";
+  if (sync_ && store_ != nullptr && store_->peer_count() == 0) return "no_replica";
+  if (!core_.store_caught_up()) return "catching_up";
+  return std::nullopt;
+}
+
+std::optional<std::string_view> NodeCore::not_ready(Lease lease) const {
+  const auto held = changes_held(lease);
+  if (!held || *held == "no_replica" || (*held == "catching_up" && caught_up_once_)) {
+    return std::nullopt;
+  }
+  return held;
 }
 
 void NodeCore::fence() {

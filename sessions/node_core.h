@@ -18,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/member.h"
@@ -146,6 +147,19 @@ class NodeCore {
   std::vector<std::string> take_wakes() { return core_.take_wakes(); }
 
   // ---- reads ----
+  // Why this node holds changes now, or nothing when it accepts them; what /readyz and the
+  // cluster view report, so that a load balancer and an operator see it before a client does.
+  // The first that applies of: "fenced" (the cluster declared this incarnation down; it exits),
+  // "draining", "no_quorum", "storage_unavailable" (the data dir failed), "no_replica" (sync
+  // replication without a peer), "catching_up" (its store has not yet heard from every peer
+  // since the last change of membership: it takes no session over until it has).
+  std::optional<std::string_view> changes_held(Lease lease) const;
+  // Why /readyz should send no client here: changes_held, but for two reasons that would take
+  // nodes out of a load balancer for nothing. "no_replica": the first node of a sync cluster has
+  // no peer until the next one joins, and a deploy starts the next once the first is ready.
+  // "catching_up" after the first catch-up since start: every membership change makes every
+  // node catch up for a round trip or two, while it serves its sessions as before.
+  std::optional<std::string_view> not_ready(Lease lease) const;
   std::string owner(const std::string& key) const { return core_.owner(key); }
   const std::vector<std::string>& serving() const { return core_.serving(); }
   const OwnershipCounters& counters() const { return core_.counters(); }
@@ -162,6 +176,7 @@ class NodeCore {
   std::map<crdt::FlushId, std::vector<std::string>> confirming_;  // flush -> keys it confirms
   std::optional<std::int64_t> drain_started_ms_;
   bool fenced_ = false;
+  bool caught_up_once_ = false;  // the store caught up with every peer since this node started
 };
 
 }  // namespace minotaur::sessions

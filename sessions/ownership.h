@@ -197,6 +197,10 @@ class Ownership {
   const std::vector<std::string>& serving() const { return serving_; }
   bool moving(const std::string& key) const { return moves_.count(key) != 0; }
   bool has_quorum() const { return quorum_; }
+  bool draining() const { return draining_; }
+  // The store caught up with every peer since the last change of membership, quorum or touch:
+  // until then no session is started here, from a hand-off or from the store.
+  bool store_caught_up() const { return store_fresh(); }
   const OwnershipCounters& counters() const { return counters_; }
 
  private:
