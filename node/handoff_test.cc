@@ -312,6 +312,41 @@ TEST(Handoff, AStalledNodeIsReplacedAndAcceptsNothingWhenItRunsAgain) {
   EXPECT_EQ(after.json().at("epoch"), during.json().at("epoch"));
 }
 
+// A call forwarded to the session's host just as that host stalls gets no answer. Once the
+// cluster declares the host down (the failure bound), the call is asked again at once and served
+// by the new owner from the store — it does not wait out the forward's own time-out as well.
+TEST(Handoff, ACallForwardedToAStalledHostIsAskedAgainWhenTheHostIsDeclaredDown) {
+  ClusterHarness c;
+  const std::vector<std::string> sync = {"--replication", "sync"};
+  const auto a = c.start(testing::NodeSpec("a").args(sync));
+  const auto b = c.start(testing::NodeSpec("b").args(sync));
+  const auto s = c.start(testing::NodeSpec("s").args(sync));
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 3; }));
+  const auto [u1, t1] = c.new_user(a, "P1");
+  const auto [u2, t2] = c.new_user(a, "P2");
+  const std::string id = game_owned_by("s", {"a", "b", "s"});
+  ASSERT_EQ(c.request(a, "POST", "/api/v1/games", journal_game_json(id, u1, u2), kAdmin).status,
+            201);
+  const std::string path = "/api/v1/games/" + id;
+  const auto before = c.request(a, "POST", path + "/end_round", "", kAdmin);
+  ASSERT_EQ(before.status, 200) << before.body;
+  ASSERT_EQ(before.json().at("node").as_string(), "s");
+
+  c.pause(s);
+  const auto during = c.request(a, "POST", path + "/end_round", "", kAdmin);
+  c.resume(s);  // it learns that it is down, and exits
+  ASSERT_EQ(during.status, 200) << during.body;
+  EXPECT_NE(during.json().at("node").as_string(), "s");
+  EXPECT_EQ(during.json().at("round").as_int64(), before.json().at("round").as_int64() + 1);
+  const std::string metrics = c.request(a, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("\nminotaur_forwards_to_the_dead_total 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("\nminotaur_forward_timeouts_total 0\n"), std::string::npos)
+      << "the call waited out the forward's time-out\n"
+      << metrics;
+  (void)b;
+}
+
 // A concluded game stays readable for its retention after its last round's deadline, then it
 // is gone from the whole cluster (its host and the replicated store): memory does not grow with
 // every game ever played.

@@ -82,6 +82,9 @@ void Router::add_metrics(Metrics& registry) const {
       &RouterCounters::forwarded);
   add("minotaur_forward_timeouts_total", "forwarded calls that got no answer in time",
       &RouterCounters::forward_timeouts);
+  add("minotaur_forwards_to_the_dead_total",
+      "forwarded calls given up when the cluster declared their node down, and asked again",
+      &RouterCounters::forwards_to_the_dead);
   add("minotaur_pushes_sent_total", "game changes sent to nodes whose clients watch the game",
       &RouterCounters::pushes_sent);
   const auto own = [&](const char* name, const char* help,
@@ -259,6 +262,7 @@ asio::awaitable<std::optional<v1::Reply>> Router::forward(const std::string& o, 
   if (!link_.send(o, e.SerializeAsString())) co_return std::nullopt;
   ++counters_.forwarded;
   Pending& p = pending_[id];
+  p.to = o;
   p.timer = std::make_unique<asio::steady_timer>(executor_);
   p.timer->expires_after(std::chrono::milliseconds(NodeCore::kForwardTimeoutMs));
   auto alive = alive_;
@@ -266,8 +270,9 @@ asio::awaitable<std::optional<v1::Reply>> Router::forward(const std::string& o, 
   if (!*alive) co_return std::nullopt;
   auto it = pending_.find(id);
   std::optional<v1::Reply> reply = std::move(it->second.reply);
+  const bool to_the_dead = it->second.to_the_dead;
   pending_.erase(it);
-  if (!reply) ++counters_.forward_timeouts;
+  if (!reply) ++(to_the_dead ? counters_.forwards_to_the_dead : counters_.forward_timeouts);
   co_return reply;
 }
 
@@ -451,6 +456,15 @@ void Router::on_message(const std::string& from, std::string_view bytes,
 
 NodeCore::MemberOutcome Router::on_member_event(const cluster::MemberEvent& event) {
   if (event.kind == cluster::MemberStatus::kDown && !event.member.self) {
+    // Calls forwarded to a node that crashed or was cut off will get no answer: each looks
+    // again now (the session's new owner starts it from the store), instead of waiting out
+    // NodeCore::kForwardTimeoutMs after the failure bound has already passed.
+    for (auto& [id, p] : pending_) {
+      if (p.to == event.member.name && !p.reply) {
+        p.to_the_dead = true;
+        p.timer->cancel();
+      }
+    }
     for (auto it = remote_watchers_.begin(); it != remote_watchers_.end();) {
       it->second.erase(event.member.name);
       it = it->second.empty() ? remote_watchers_.erase(it) : std::next(it);

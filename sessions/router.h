@@ -52,6 +52,9 @@ class ClusterLink {
 struct RouterCounters {
   std::uint64_t forwarded = 0;         // calls sent to another node
   std::uint64_t forward_timeouts = 0;  // ... that got no reply in time
+  // ... given up when the cluster declared their node down: asked again at once (the new owner
+  // starts the session from the store), not after the forward's time-out
+  std::uint64_t forwards_to_the_dead = 0;
   std::uint64_t pushes_sent = 0;       // game changes sent to watching nodes
   std::uint64_t sync_timeouts = 0;     // sync replication not acknowledged in time
 };
@@ -155,8 +158,10 @@ class Router {
   Gate remote_calls_;  // calls other nodes forwarded here, until answered
 
   struct Pending {
+    std::string to;  // the member it was sent to
     std::unique_ptr<asio::steady_timer> timer;
     std::optional<v1::Reply> reply;
+    bool to_the_dead = false;  // given up: `to` was declared down
   };
   std::map<std::uint64_t, Pending> pending_;                      // forwarded calls by request id
   std::multimap<std::string, asio::steady_timer*> waiters_;       // calls waiting on a key
