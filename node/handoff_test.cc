@@ -261,6 +261,28 @@ TEST(Handoff, AHalfwayRoundTimerFiresAtItsOriginalDeadline) {
   EXPECT_LE(fired_ms, deadline + 100 + 150);
 }
 
+// Nodes a, b and s (indices 0, 1, 2) under sync replication, and a game that s hosts whose round
+// the admin ended once: its path and that answer (status 200 from s when all went well).
+struct GameOnS {
+  std::string path;
+  testing::HttpReply ended;
+};
+GameOnS three_sync_nodes_and_a_game_on_s(ClusterHarness& c) {
+  const std::vector<std::string> sync = {"--replication", "sync"};
+  const auto a = c.start(testing::NodeSpec("a").args(sync));
+  c.start(testing::NodeSpec("b").args(sync));
+  c.start(testing::NodeSpec("s").args(sync));
+  EXPECT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 3; }));
+  const auto [u1, t1] = c.new_user(a, "P1");
+  const auto [u2, t2] = c.new_user(a, "P2");
+  const std::string id = game_owned_by("s", {"a", "b", "s"});
+  EXPECT_EQ(c.request(a, "POST", "/api/v1/games", journal_game_json(id, u1, u2), kAdmin).status,
+            201);
+  GameOnS g{"/api/v1/games/" + id, {}};
+  g.ended = c.request(a, "POST", g.path + "/end_round", "", kAdmin);
+  return g;
+}
+
 // A node that stalls (SIGSTOP, as in a long pause) past the failure bound is declared down; the
 // others start its games from the store and go on. When it runs again it accepts nothing on
 // what it knew before the stall: it learns it is down and exits (code 3) to be restarted.
@@ -268,18 +290,8 @@ TEST(Handoff, AHalfwayRoundTimerFiresAtItsOriginalDeadline) {
 // async, a stall right after a change is a crash for the replication window).
 TEST(Handoff, AStalledNodeIsReplacedAndAcceptsNothingWhenItRunsAgain) {
   ClusterHarness c;
-  const std::vector<std::string> sync = {"--replication", "sync"};
-  const auto a = c.start(testing::NodeSpec("a").args(sync));
-  const auto b = c.start(testing::NodeSpec("b").args(sync));
-  const auto s = c.start(testing::NodeSpec("s").args(sync));
-  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 3; }));
-  const auto [u1, t1] = c.new_user(a, "P1");
-  const auto [u2, t2] = c.new_user(a, "P2");
-  const std::string id = game_owned_by("s", {"a", "b", "s"});
-  ASSERT_EQ(c.request(a, "POST", "/api/v1/games", journal_game_json(id, u1, u2), kAdmin).status,
-            201);
-  const std::string path = "/api/v1/games/" + id;
-  const auto before = c.request(s, "POST", path + "/end_round", "", kAdmin);
+  const std::size_t a = 0, b = 1, s = 2;
+  const auto [path, before] = three_sync_nodes_and_a_game_on_s(c);
   ASSERT_EQ(before.status, 200) << before.body;
   ASSERT_EQ(before.json().at("node").as_string(), "s");
   const std::int64_t round_before = before.json().at("round").as_int64();
@@ -317,18 +329,8 @@ TEST(Handoff, AStalledNodeIsReplacedAndAcceptsNothingWhenItRunsAgain) {
 // by the new owner from the store — it does not wait out the forward's own time-out as well.
 TEST(Handoff, ACallForwardedToAStalledHostIsAskedAgainWhenTheHostIsDeclaredDown) {
   ClusterHarness c;
-  const std::vector<std::string> sync = {"--replication", "sync"};
-  const auto a = c.start(testing::NodeSpec("a").args(sync));
-  const auto b = c.start(testing::NodeSpec("b").args(sync));
-  const auto s = c.start(testing::NodeSpec("s").args(sync));
-  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.members_seen_by(a).size() == 3; }));
-  const auto [u1, t1] = c.new_user(a, "P1");
-  const auto [u2, t2] = c.new_user(a, "P2");
-  const std::string id = game_owned_by("s", {"a", "b", "s"});
-  ASSERT_EQ(c.request(a, "POST", "/api/v1/games", journal_game_json(id, u1, u2), kAdmin).status,
-            201);
-  const std::string path = "/api/v1/games/" + id;
-  const auto before = c.request(a, "POST", path + "/end_round", "", kAdmin);
+  const std::size_t a = 0, s = 2;
+  const auto [path, before] = three_sync_nodes_and_a_game_on_s(c);
   ASSERT_EQ(before.status, 200) << before.body;
   ASSERT_EQ(before.json().at("node").as_string(), "s");
 
@@ -344,7 +346,6 @@ TEST(Handoff, ACallForwardedToAStalledHostIsAskedAgainWhenTheHostIsDeclaredDown)
   EXPECT_NE(metrics.find("\nminotaur_forward_timeouts_total 0\n"), std::string::npos)
       << "the call waited out the forward's time-out\n"
       << metrics;
-  (void)b;
 }
 
 // A concluded game stays readable for its retention after its last round's deadline, then it
