@@ -155,6 +155,18 @@ int main(int argc, char** argv) {
                    "everything in memory: a cluster whose nodes all stop loses its games")
       ->envname("MINOTAUR_DATA_DIR");
   node_cmd
+      ->add_option("--failure-bound-ms", node.failure_bound_ms,
+                   "A member not heard from for longer is declared down and its sessions are "
+                   "started on the others from the store. The heartbeat (2/15 of it) and the "
+                   "quorum lease (2/3: a node cut off from the majority stops taking changes "
+                   "before the majority takes its sessions over) follow from it. Lower it on a LAN "
+                   "for faster recovery after a crash, if no node ever pauses that long; every "
+                   "node of a cluster needs the same value")
+      ->envname("MINOTAUR_FAILURE_BOUND_MS")
+      ->check(CLI::Range(minotaur::cluster::MembershipConfig::kMinFailureBoundMs,
+                         minotaur::cluster::MembershipConfig::kMaxFailureBoundMs))
+      ->default_val(minotaur::cluster::MembershipConfig{}.failure_timeout_ms);
+  node_cmd
       ->add_option("--commit-interval-ms", node.commit_interval_ms,
                    "With --data-dir: how often the changes are written to the disk, in one "
                    "transaction and one fsync (group commit); a sync write does not wait for it")

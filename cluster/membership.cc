@@ -3,6 +3,8 @@
 // (membership_voters.cc) and the wire form (membership_wire.cc) have files of their own.
 #include "cluster/membership.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -30,6 +32,43 @@ void Step::append(Step&& other) {
   for (auto& x : other.forget) forget.push_back(std::move(x));
   for (auto& x : other.sends) sends.push_back(std::move(x));
   for (auto& x : other.events) events.push_back(std::move(x));
+}
+
+Result<Ok, std::string> MembershipConfig::set_failure_bound(std::uint32_t bound_ms) {
+  if (bound_ms < kMinFailureBoundMs || bound_ms > kMaxFailureBoundMs) {
+    return err(fmt::format(
+        "a failure bound of {} ms is out of range: choose {} to {} ms (1500 by default; a few "
+        "hundred on a LAN whose nodes never pause that long)",
+        bound_ms, kMinFailureBoundMs, kMaxFailureBoundMs));
+  }
+  failure_timeout_ms = bound_ms;
+  heartbeat_interval_ms = bound_ms * 2 / 15;
+  quorum_lease_ms = bound_ms * 2 / 3;
+  quorum_regain_ms = bound_ms * 4 / 15;
+  MINOTAUR_ASSERT(quorum_lease_ms + heartbeat_interval_ms < failure_timeout_ms);
+  return Ok{};
+}
+
+bool Membership::fit_peer_failure_bound(std::uint32_t bound_ms) {
+  if (bound_ms >= config_.failure_timeout_ms || bound_ms < MembershipConfig::kMinFailureBoundMs ||
+      bound_ms > MembershipConfig::kMaxFailureBoundMs) {
+    return false;
+  }
+  MembershipConfig peer;
+  const bool ok = peer.set_failure_bound(bound_ms).ok();
+  MINOTAUR_ASSERT(ok);
+  if (peer.quorum_lease_ms >= config_.quorum_lease_ms &&
+      peer.heartbeat_interval_ms >= config_.heartbeat_interval_ms) {
+    return false;  // fitted to this bound, or a shorter one, already
+  }
+  config_.heartbeat_interval_ms = std::min(config_.heartbeat_interval_ms, peer.heartbeat_interval_ms);
+  config_.quorum_lease_ms = std::min(config_.quorum_lease_ms, peer.quorum_lease_ms);
+  config_.quorum_regain_ms = std::min(config_.quorum_regain_ms, peer.quorum_regain_ms);
+  return true;
+}
+
+std::int64_t MembershipConfig::tick_ms() const {
+  return std::min<std::int64_t>(Membership::kTickMs, heartbeat_interval_ms / 2);
 }
 
 Membership::Membership(MembershipConfig config) : config_(std::move(config)) {

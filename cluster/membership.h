@@ -103,12 +103,25 @@ inline constexpr std::size_t kMaxGossipEntries = 1024;
 struct MembershipConfig {
   transport::NodeIdentity self;    // must be valid (transport::valid_identity)
   std::vector<std::string> seeds;  // host:port addresses, already resolved; may include self
+  // The four timings below follow the failure bound (set_failure_bound); these are its default.
   std::uint32_t heartbeat_interval_ms = 200;
   std::uint32_t failure_timeout_ms = 1500;
   std::uint32_t down_retention_ms = 10 * 60 * 1000;
   std::uint32_t quorum_lease_ms = 1000;  // see has_quorum; < failure_timeout - heartbeat
   std::uint32_t quorum_regain_ms = 400;  // held without a break (fresh confirmations) to regain
   std::size_t max_members = 256;         // entries, this node and tombstones included
+
+  // The failure bound (`minotaur node --failure-bound-ms`): a member silent for longer is down.
+  // The heartbeat interval (2/15 of it), the quorum lease (2/3) and the time to regain the
+  // quorum (4/15) follow from it in the default's proportions (200, 1,000 and 400 ms at 1,500),
+  // so that lease < bound - heartbeat always holds and one owner stays one owner: the minority
+  // side of a cut stops accepting changes before the majority declares it down (has_quorum).
+  // Refused outside [kMinFailureBoundMs, kMaxFailureBoundMs], with what to choose instead.
+  static constexpr std::uint32_t kMinFailureBoundMs = 300;  // heartbeats every 40 ms
+  static constexpr std::uint32_t kMaxFailureBoundMs = 60'000;
+  Result<Ok, std::string> set_failure_bound(std::uint32_t bound_ms);
+  // How often a driver must call Membership::tick: half a heartbeat, at most Membership::kTickMs.
+  std::int64_t tick_ms() const;
 };
 
 struct Send {
@@ -218,6 +231,13 @@ class Membership {
   // stashed (once caught up), and may a session be started from it.
   bool all_in_touch(std::int64_t now_ms) const;  // lease: config quorum_lease_ms
   const MembershipConfig& config() const { return config_; }
+  // A peer declares members down after `bound_ms` (its --failure-bound-ms, which it tells in its
+  // node info). When that is shorter than this node's bound, this node's heartbeat, quorum lease
+  // and regain time shrink to that bound's (never to grow back until a restart): else the peer
+  // could declare this node down while its lease still let it accept changes, and a session
+  // would have two owners — so a cluster can even be moved to a new bound by a rolling restart.
+  // A bound outside the valid range is ignored. True when the timings shrank.
+  bool fit_peer_failure_bound(std::uint32_t bound_ms);
   std::uint64_t table_hash() const;
 
  private:

@@ -140,6 +140,45 @@ TEST(Membership, ASilentMemberIsUnreachableWithoutTheQuorumToDeclareItDown) {
   EXPECT_FALSE(m.unreachable("nobody", 9100));
 }
 
+// The timings follow the failure bound in the default's proportions, and the lease always
+// ends before a peer with the same bound could declare this node down.
+TEST(Membership, TheFailureBoundSetsHeartbeatAndLease) {
+  MembershipConfig c;
+  ASSERT_TRUE(c.set_failure_bound(1500).ok());
+  EXPECT_EQ(c.heartbeat_interval_ms, MembershipConfig{}.heartbeat_interval_ms);
+  EXPECT_EQ(c.quorum_lease_ms, MembershipConfig{}.quorum_lease_ms);
+  EXPECT_EQ(c.quorum_regain_ms, MembershipConfig{}.quorum_regain_ms);
+  for (std::uint32_t bound = MembershipConfig::kMinFailureBoundMs;
+       bound <= MembershipConfig::kMaxFailureBoundMs; bound += 97) {
+    ASSERT_TRUE(c.set_failure_bound(bound).ok()) << bound;
+    EXPECT_LT(c.quorum_lease_ms + c.heartbeat_interval_ms, c.failure_timeout_ms) << bound;
+    EXPECT_LE(c.tick_ms(), c.heartbeat_interval_ms / 2) << bound;
+  }
+  const auto low = c.set_failure_bound(MembershipConfig::kMinFailureBoundMs - 1);
+  ASSERT_FALSE(low.ok());
+  EXPECT_NE(low.error().find("choose 300 to 60000 ms"), std::string::npos) << low.error();
+  EXPECT_FALSE(c.set_failure_bound(MembershipConfig::kMaxFailureBoundMs + 1).ok());
+}
+
+// A peer with a shorter bound makes this node's lease and heartbeat fit it, once, and never
+// grow back; nonsense from a peer changes nothing.
+TEST(Membership, APeersShorterFailureBoundShortensThisNodesLease) {
+  Membership m(config("a"));  // the default bound, 1500 ms
+  EXPECT_FALSE(m.fit_peer_failure_bound(1500));
+  EXPECT_FALSE(m.fit_peer_failure_bound(3000));
+  EXPECT_FALSE(m.fit_peer_failure_bound(0)) << "a build that does not tell its bound";
+  EXPECT_FALSE(m.fit_peer_failure_bound(5));
+  EXPECT_EQ(m.config().quorum_lease_ms, 1000u);
+  ASSERT_TRUE(m.fit_peer_failure_bound(600));
+  EXPECT_EQ(m.config().quorum_lease_ms, 400u);
+  EXPECT_EQ(m.config().heartbeat_interval_ms, 80u);
+  EXPECT_EQ(m.config().failure_timeout_ms, 1500u) << "its own bound stays";
+  EXPECT_LT(m.config().quorum_lease_ms + m.config().heartbeat_interval_ms, 600u);
+  EXPECT_FALSE(m.fit_peer_failure_bound(600));
+  EXPECT_FALSE(m.fit_peer_failure_bound(900));
+  EXPECT_EQ(m.config().quorum_lease_ms, 400u);
+}
+
 TEST(Membership, LeaveTellsEveryConnectedMemberAtOnce) {
   Membership m(config("a"));
   (void)m.start(0);

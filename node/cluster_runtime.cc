@@ -115,6 +115,7 @@ void ClusterRuntime::send_info(const std::string& peer) {
   v1::NodeInfo info;
   info.set_http_address(config_.http_address);
   info.set_sessions(session_count_());
+  info.set_failure_bound_ms(config_.failure_bound_ms);
   (void)net_.send(peer, transport::v1::CHANNEL_NODE_INFO, info.SerializeAsString());
 }
 
@@ -146,6 +147,16 @@ Result<Ok, std::string> ClusterRuntime::start() {
         return;
       }
       peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions()};
+      if (members_->fit_peer_failure_bound(info.failure_bound_ms())) {
+        tick_ms_ = members_->config().tick_ms();
+        spdlog::warn(
+            "cluster: {} declares members down after {} ms, this node after {} ms "
+            "(--failure-bound-ms): this node's quorum lease is now {} ms and its heartbeat {} ms, "
+            "so that it stops taking changes before {} could declare it down. Give every node "
+            "the same --failure-bound-ms",
+            p.name, info.failure_bound_ms(), config_.failure_bound_ms,
+            members_->config().quorum_lease_ms, members_->config().heartbeat_interval_ms, p.name);
+      }
       return;
     }
     if (auto it = handlers_.find(ch); it != handlers_.end()) {
@@ -155,10 +166,14 @@ Result<Ok, std::string> ClusterRuntime::start() {
                    static_cast<int>(ch));
     }
   };
+  cluster::MembershipConfig mc;
+  if (auto bound = mc.set_failure_bound(config_.failure_bound_ms); !bound) {
+    return err(bound.error());
+  }
+  tick_ms_ = mc.tick_ms();
   net_.set_handlers(std::move(h));
   if (auto r = net_.start(); !r.ok()) return err(r.error());
 
-  cluster::MembershipConfig mc;
   mc.self = net_.self();
   mc.seeds = resolve_seeds(io_, config_.seeds);
   members_.emplace(mc);
@@ -176,7 +191,7 @@ void ClusterRuntime::tick() {
     last_info_ms_ = now;
     for (const auto& p : net_.peers()) send_info(p.name);
   }
-  tick_timer_.expires_after(std::chrono::milliseconds(cluster::Membership::kTickMs));
+  tick_timer_.expires_after(std::chrono::milliseconds(tick_ms_));
   tick_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) tick();
   });

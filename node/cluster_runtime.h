@@ -39,6 +39,7 @@ struct ClusterRuntimeConfig {
   // The incarnation is wall-clock ms at start, but at least this (a data dir's last one + 1):
   // it must grow across restarts of a name even when the wall clock went back.
   std::uint64_t min_incarnation = 0;
+  std::uint32_t failure_bound_ms = cluster::MembershipConfig{}.failure_timeout_ms;
 };
 
 class ClusterRuntime {
@@ -97,6 +98,7 @@ class ClusterRuntime {
   std::optional<cluster::Membership> members_;
   cluster::MemberEventHub hub_;
   boost::asio::steady_timer tick_timer_;
+  std::int64_t tick_ms_ = cluster::Membership::kTickMs;  // MembershipConfig::tick_ms
   std::map<transport::v1::Channel, ChannelHandler> handlers_;
   struct PeerInfo {
     std::string http_address;

@@ -79,6 +79,34 @@ TEST(Cluster, ASigkilledNodeIsDownWithinTheFailureBound) {
       kDownBound));
 }
 
+// --failure-bound-ms: a cluster on a short bound declares a killed node down well before the
+// default bound; a node with the default bound in such a cluster shortens its own quorum lease
+// to fit its peers' (one owner), and says so.
+TEST(Cluster, AShortFailureBoundDeclaresTheDeadDownSoonerAndLongerBoundsFitIt) {
+  ClusterHarness c;
+  const std::vector<std::string> short_bound = {"--failure-bound-ms", "300"};
+  const auto n1 = c.start(testing::NodeSpec("n1").args(short_bound));
+  const auto n2 = c.start(testing::NodeSpec("n2").args(short_bound));
+  const auto n3 = c.start(testing::NodeSpec("n3").args(short_bound));
+  const auto slow = c.start("slow");  // the default bound, 1500 ms
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return all_see(c, {n1, n2, slow}, "n3", "up"); }));
+  ASSERT_TRUE(ClusterHarness::eventually([&] {
+    return c.log(slow).find("this node's quorum lease is now 200 ms and its heartbeat 40 ms") !=
+           std::string::npos;
+  })) << c.log(slow);
+  const auto t0 = std::chrono::steady_clock::now();
+  c.stop(n3, SIGKILL);
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return all_see(c, {n1, n2}, "n3", "down"); },
+                                         kDownBound));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1500ms)
+      << "declared down no sooner than under the default bound";
+
+  const auto bad = c.start(testing::NodeSpec("bad").args({"--failure-bound-ms", "100"}).no_wait());
+  ASSERT_TRUE(ClusterHarness::eventually([&] { return c.exited(bad); }));
+  EXPECT_NE(c.exit_code(bad), 0);
+  EXPECT_NE(c.log(bad).find("--failure-bound-ms"), std::string::npos) << c.log(bad);
+}
+
 TEST(Cluster, ARestartedNodeRejoinsAsANewIncarnation) {
   ClusterHarness c;
   const auto n1 = c.start("n1");

@@ -72,7 +72,8 @@ int run_node(const NodeConfig& config) {
 
   ClusterRuntime cluster(io,
                          {config.name, config.cluster_address, config.http_address, config.seeds,
-                          config.cookie, disk ? disk->last_incarnation() + 1 : 0},
+                          config.cookie, disk ? disk->last_incarnation() + 1 : 0,
+                          config.failure_bound_ms},
                          [&] { return host.game_count() + host.lobby_count(); });
   // The router reaches the other nodes through the cluster's sessions channel.
   struct Link : sessions::ClusterLink {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/membership.h"
 #include "gateway/token_keys.h"
 #include "handoff/store_core.h"
 
@@ -42,6 +43,9 @@ struct NodeConfig {
   std::string data_dir;
   // Group commit: changes reach the disk within this.
   std::int64_t commit_interval_ms = handoff::StoreCore::kCommitIntervalMs;
+  // A member silent for longer is down; the heartbeat and the quorum lease follow from it
+  // (cluster::MembershipConfig::set_failure_bound).
+  std::uint32_t failure_bound_ms = cluster::MembershipConfig{}.failure_timeout_ms;
 };
 
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain, 2 for
