@@ -11,6 +11,7 @@
 
 #include "app/local.h"
 #include "app/token_keys_command.h"
+#include "base/build_info.h"
 #include "bench/cluster_bench.h"
 #include "crdt/bench.h"
 #include "gateway/token_keys_file.h"
@@ -44,6 +45,8 @@ int main(int argc, char** argv) {
       "Minotaur: a clustered server for turn-based multiplayer games whose sessions "
       "survive the loss of their node."};
   app.require_subcommand(1);
+  // minotaur --version: the build (base/build_info.h).
+  app.set_version_flag("--version", [] { return "minotaur " + minotaur::build_description(); });
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   // minotaur node

@@ -57,6 +57,12 @@ std::vector<std::string> resolve_seeds(asio::io_context& io,
   return out;
 }
 
+// Text a peer sent that may be shown: printable ASCII, at most 128 bytes.
+bool printable(const std::string& s) {
+  return s.size() <= 128 &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
@@ -115,6 +121,8 @@ void ClusterRuntime::send_info(const std::string& peer) {
   v1::NodeInfo info;
   info.set_http_address(config_.http_address);
   info.set_sessions(session_count_());
+  info.set_version(config_.version);
+  info.set_commit(config_.commit);
   (void)net_.send(peer, transport::v1::CHANNEL_NODE_INFO, info.SerializeAsString());
 }
 
@@ -145,7 +153,10 @@ Result<Ok, std::string> ClusterRuntime::start() {
         spdlog::warn("cluster: dropped a malformed node info from {}", p.name);
         return;
       }
-      peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions()};
+      // A build text that is not printable is shown as unknown, not dropped with the rest.
+      const bool build_ok = printable(info.version()) && printable(info.commit());
+      peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions(),
+                                    build_ok ? info.version() : "", build_ok ? info.commit() : ""};
       return;
     }
     if (auto it = handlers_.find(ch); it != handlers_.end()) {
@@ -244,13 +255,23 @@ boost::json::array ClusterRuntime::members_json() const {
                           {"incarnation", m.incarnation},
                           {"voter", members_->votes(m.name)},
                           {"removed", members_->removed(m.name)}};
+    const auto text_or_null = [](const std::string& s) -> boost::json::value {
+      if (s.empty()) return nullptr;
+      return boost::json::string(s);
+    };
+    o["version"] = nullptr;
+    o["commit"] = nullptr;
     if (m.self) {
       o["sessions"] = session_count_();
       o["http"] = config_.http_address;
+      o["version"] = text_or_null(config_.version);
+      o["commit"] = text_or_null(config_.commit);
     } else if (auto it = peer_info_.find(m.name);
                it != peer_info_.end() && m.status != cluster::MemberStatus::kDown) {
       o["sessions"] = it->second.sessions;
       o["http"] = it->second.http_address;
+      o["version"] = text_or_null(it->second.version);
+      o["commit"] = text_or_null(it->second.commit);
     } else {
       o["sessions"] = 0;
     }

@@ -39,6 +39,9 @@ struct ClusterRuntimeConfig {
   // The incarnation is wall-clock ms at start, but at least this (a data dir's last one + 1):
   // it must grow across restarts of a name even when the wall clock went back.
   std::uint64_t min_incarnation = 0;
+  // This node's build (base/build_info.h), told to peers in NodeInfo.
+  std::string version;
+  std::string commit;
 };
 
 class ClusterRuntime {
@@ -71,7 +74,9 @@ class ClusterRuntime {
   // and spread to every member by gossip.
   Result<Ok, cluster::Membership::RemoveRefusal> remove_member(const std::string& name, bool force);
 
-  boost::json::array members_json() const;  // each with its status and whether it votes
+  // Each member with its status, whether it votes, and the build it runs (version and commit:
+  // null until its node told it, and for builds that do not).
+  boost::json::array members_json() const;
   boost::json::object quorum_json() const;  // {"held", "voters", "formed"}: the quorum now
   // Adds the members up and the transport's counters to the node's registry, read from here
   // while it renders.
@@ -101,6 +106,8 @@ class ClusterRuntime {
   struct PeerInfo {
     std::string http_address;
     std::uint64_t sessions = 0;
+    std::string version;  // empty: not told
+    std::string commit;
   };
   std::map<std::string, PeerInfo> peer_info_;
   std::int64_t last_info_ms_ = 0;

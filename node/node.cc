@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 
+#include "base/build_info.h"
 #include "gateway/api.h"
 #include "gateway/http_server.h"
 #include "gateway/tokens.h"
@@ -72,7 +73,8 @@ int run_node(const NodeConfig& config) {
 
   ClusterRuntime cluster(io,
                          {config.name, config.cluster_address, config.http_address, config.seeds,
-                          config.cookie, disk ? disk->last_incarnation() + 1 : 0},
+                          config.cookie, disk ? disk->last_incarnation() + 1 : 0,
+                          std::string(build_version()), std::string(build_commit())},
                          [&] { return host.game_count() + host.lobby_count(); });
   // The router reaches the other nodes through the cluster's sessions channel.
   struct Link : sessions::ClusterLink {
@@ -155,6 +157,10 @@ int run_node(const NodeConfig& config) {
                config.token_keys.size(), signer.signing_key_id());
   // GET /metrics: each part of the node adds its own.
   Metrics registry;
+  registry.add_gauge(
+      "minotaur_build_info", "The build this node runs: always 1, its labels say which",
+      [] { return 1u; },
+      {{"version", std::string(build_version())}, {"commit", std::string(build_commit())}});
   gateway::GatewayMetrics metrics(registry);
   host.add_metrics(registry);
   router.add_metrics(registry);

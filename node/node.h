@@ -45,7 +45,8 @@ struct NodeConfig {
 };
 
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain, 2 for
-// a configuration it cannot start with, such as an unusable data dir).
+// a configuration it cannot start with, such as an unusable data dir, 3 when the cluster
+// declared it down).
 int run_node(const NodeConfig& config);
 
 }  // namespace minotaur::node
