@@ -57,12 +57,6 @@ std::vector<std::string> resolve_seeds(asio::io_context& io,
   return out;
 }
 
-// Text a peer sent that may be shown: printable ASCII, at most 128 bytes.
-bool printable(const std::string& s) {
-  return s.size() <= 128 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
-}
-
 std::uint64_t wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                         std::chrono::system_clock::now().time_since_epoch())
@@ -83,6 +77,10 @@ ClusterRuntime::ClusterRuntime(asio::io_context& io, ClusterRuntimeConfig config
              tc.self = {config_.name, std::max(wall_ms(), config_.min_incarnation), ""};
              tc.listen_address = config_.cluster_address;
              tc.secret = config_.cookie;
+             tc.protocol_range = config_.protocol_range;
+             tc.build = config_.version.empty()
+                            ? std::string()
+                            : config_.version + " (commit " + config_.commit + ")";
              return tc;
            }(),
            {}),
@@ -136,6 +134,9 @@ Result<Ok, std::string> ClusterRuntime::start() {
     apply(members_->on_peer_disconnected(p, now_ms()));
   };
   h.on_dialed_self = [this](const std::string& a) { apply(members_->on_dialed_self(a, now_ms())); };
+  h.on_protocol_refused = [this](const transport::ProtocolRefusal& r) {
+    if (on_refused_) on_refused_(r);
+  };
   h.on_message = [this](const transport::NodeIdentity& p, Channel ch, std::string_view bytes) {
     if (ch == transport::v1::CHANNEL_MEMBERSHIP) {
       auto m = cluster::decode_membership(bytes);
@@ -154,7 +155,8 @@ Result<Ok, std::string> ClusterRuntime::start() {
         return;
       }
       // A build text that is not printable is shown as unknown, not dropped with the rest.
-      const bool build_ok = printable(info.version()) && printable(info.commit());
+      const bool build_ok =
+          transport::valid_build_text(info.version()) && transport::valid_build_text(info.commit());
       peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions(),
                                     build_ok ? info.version() : "", build_ok ? info.commit() : ""};
       return;
@@ -316,6 +318,9 @@ void ClusterRuntime::add_metrics(Metrics& registry) const {
                        });
   add("minotaur_cluster_frames_rejected_total", "oversized or undecodable frames from peers",
       &C::frames_rejected);
+  add("minotaur_cluster_protocol_refusals_total",
+      "handshakes with nodes that hold the secret but share no protocol version with this one",
+      &C::protocol_refusals);
   const char* refused = "cluster connections refused";
   add("minotaur_cluster_connections_refused_total", refused, &C::connections_refused_handshaking,
       {{"reason", "unauthenticated"}});

@@ -39,9 +39,11 @@ struct ClusterRuntimeConfig {
   // The incarnation is wall-clock ms at start, but at least this (a data dir's last one + 1):
   // it must grow across restarts of a name even when the wall clock went back.
   std::uint64_t min_incarnation = 0;
-  // This node's build (base/build_info.h), told to peers in NodeInfo.
+  // This node's build (base/build_info.h), told to peers in the handshake and in NodeInfo.
   std::string version;
   std::string commit;
+  // The protocol versions the handshake states; another range only for tests.
+  transport::ProtocolRange protocol_range = transport::kProtocolRange;
 };
 
 class ClusterRuntime {
@@ -56,6 +58,11 @@ class ClusterRuntime {
   // Listens and starts joining. Handlers for other channels must be registered before.
   Result<Ok, std::string> start();
   void on_channel(transport::v1::Channel channel, ChannelHandler handler);
+  // Called when a peer that holds the secret shares no protocol version with this node (the
+  // transport has logged both ranges and builds). Register before start().
+  void on_protocol_refused(std::function<void(const transport::ProtocolRefusal&)> handler) {
+    on_refused_ = std::move(handler);
+  }
 
   bool ready() const;      // joined and not declared down
   bool joined() const;     // heard from the cluster (or alone by design): knows the owners
@@ -109,6 +116,7 @@ class ClusterRuntime {
     std::string version;  // empty: not told
     std::string commit;
   };
+  std::function<void(const transport::ProtocolRefusal&)> on_refused_;
   std::map<std::string, PeerInfo> peer_info_;
   std::int64_t last_info_ms_ = 0;
   bool leaving_ = false;

@@ -16,6 +16,7 @@
 
 #include "gateway/token_keys.h"
 #include "handoff/store_core.h"
+#include "transport/handshake.h"
 
 namespace minotaur::node {
 
@@ -42,11 +43,14 @@ struct NodeConfig {
   std::string data_dir;
   // Group commit: changes reach the disk within this.
   std::int64_t commit_interval_ms = handoff::StoreCore::kCommitIntervalMs;
+  // The cluster protocol versions the handshake states. Only tests take another range
+  // (--unsafe-protocol-range), to play a build that cannot join.
+  transport::ProtocolRange protocol_range = transport::kProtocolRange;
 };
 
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain, 2 for
 // a configuration it cannot start with, such as an unusable data dir, 3 when the cluster
-// declared it down).
+// declared it down, 4 when the cluster it tries to join speaks no protocol version it speaks).
 int run_node(const NodeConfig& config);
 
 }  // namespace minotaur::node

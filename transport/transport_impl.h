@@ -151,6 +151,9 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   asio::awaitable<bool> handshake(std::shared_ptr<Connection> c, std::vector<char>& buf,
                                   ConnectionEnd& end);
   void handshake_failed(Connection& c, const std::string& why);
+  // Logs an authenticated peer's refusal for want of a protocol version, closes, tells the
+  // handler.
+  void protocol_refused(Connection& c, const HandshakeFailure& f);
   // Decides whether an authenticated connection becomes the peer's connection.
   bool admit(const std::shared_ptr<Connection>& c);
   void register_peer(const std::shared_ptr<Connection>& c);
