@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "transport/transport_impl.h"
 
 namespace minotaur::transport::detail {
@@ -175,12 +176,15 @@ void TransportImpl::protocol_refused(Connection& c, const HandshakeFailure& f) {
                                ? "run a build here that speaks one of " + to_string(f.peer_range)
                                : "the node " + f.peer.name + " needs a build that speaks one of " +
                                      to_string(config_.protocol_range) + " to join";
-  spdlog::error(
-      "transport: refused cluster connection {} ({}) with {}: no protocol version in common: it "
-      "runs {} and speaks protocol versions {}; this node runs {} and speaks {}. Nodes must share "
-      "a protocol version: {}, or roll the cluster through a build that speaks both ranges first",
-      c.remote, c.role == Role::kDialer ? "dialed" : "accepted", describe(f.peer), theirs,
-      to_string(f.peer_range), ours, to_string(config_.protocol_range), next);
+  protocol_log_.note(steady_now_ms(), [&](std::uint64_t count) {
+    spdlog::error(
+        "transport: refused cluster connection {} ({}) with {}: no protocol version in common: "
+        "it runs {} and speaks protocol versions {}; this node runs {} and speaks {}. Nodes must "
+        "share a protocol version: {}, or roll the cluster through a build that speaks both "
+        "ranges first ({} refusal(s) of this kind since the last such line)",
+        c.remote, c.role == Role::kDialer ? "dialed" : "accepted", describe(f.peer), theirs,
+        to_string(f.peer_range), ours, to_string(config_.protocol_range), next, count);
+  });
   close(c);
   if (handlers_.on_protocol_refused && !stopped_) {
     handlers_.on_protocol_refused(

@@ -167,6 +167,9 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   tcp::acceptor acceptor_;
   LogThrottle accept_log_{10'000};
   LogThrottle refused_log_{10'000};
+  // A member keeps redialing a peer it shares no protocol version with (the back-off tops out at
+  // 2 s), and a node may keep knocking: one error line per minute, not one per attempt.
+  LogThrottle protocol_log_{60'000};
   std::mt19937_64 rng_;  // back-off jitter only; nonces come from RAND_bytes
   std::uint16_t port_ = 0;
   bool started_ = false;
