@@ -25,7 +25,8 @@
 // dialer checks that Proof before it refuses in turn. So each side refuses an *authenticated*
 // peer, and the ranges and builds it reports are the ones the peer signed in the transcript: a
 // stranger at a seed's address cannot make a joining node give up (the node exits on this
-// refusal, node/node.h), and one without the secret learns no more than a MAC mismatch.
+// refusal, node/node.h). A stranger still reads our Hello, range and build included: the
+// cluster port belongs on a private network (docs/THREATS.md).
 //
 // Weaknesses: the dialer reveals a MAC to whatever answers on the address it dialed (seeds and
 // gossip are trusted for addresses), so a low-entropy secret could be guessed offline from it -
