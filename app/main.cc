@@ -11,12 +11,14 @@
 
 #include "app/local.h"
 #include "app/token_keys_command.h"
+#include "base/build_info.h"
 #include "bench/cluster_bench.h"
 #include "crdt/bench.h"
 #include "gateway/token_keys_file.h"
 #include "node/node.h"
 #include "sim/world.h"
 #include "transport/cluster_secret.h"
+#include "transport/protocol_range.h"
 
 namespace {
 
@@ -44,6 +46,12 @@ int main(int argc, char** argv) {
       "Minotaur: a clustered server for turn-based multiplayer games whose sessions "
       "survive the loss of their node."};
   app.require_subcommand(1);
+  // minotaur --version: the build (base/build_info.h) and the cluster protocol versions it
+  // speaks, which decide which builds it can be deployed over (transport/handshake.h).
+  app.set_version_flag("--version", [] {
+    return "minotaur " + minotaur::build_description() + "\ncluster protocol versions " +
+           minotaur::transport::to_string(minotaur::transport::kProtocolRange);
+  });
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   // minotaur node
@@ -173,6 +181,17 @@ int main(int argc, char** argv) {
       ->envname("MINOTAUR_COMMIT_INTERVAL_MS")
       ->check(CLI::Range(1, 60'000))
       ->default_val(minotaur::handoff::StoreCore::kCommitIntervalMs);
+  // For tests only, and hidden from --help: the node states another range of cluster protocol
+  // versions in its handshake than the build speaks, to play a build that the cluster must
+  // refuse (or one that overlaps it). It changes nothing else: the node still speaks this
+  // build's messages, so on a real cluster it is a lie that can only break things.
+  std::string unsafe_protocol_range;
+  node_cmd
+      ->add_option("--unsafe-protocol-range", unsafe_protocol_range,
+                   "TESTING ONLY: state cluster protocol versions MIN-MAX in the handshake "
+                   "instead of this build's")
+      ->envname("MINOTAUR_UNSAFE_PROTOCOL_RANGE")
+      ->group("");
 
   // minotaur local
   minotaur::app::LocalOptions local;
@@ -446,6 +465,19 @@ int main(int argc, char** argv) {
       node.admin_token = t;
     }
     if (const char* control = std::getenv("MINOTAUR_LOCAL_CONTROL")) node.local_control = control;
+    if (!unsafe_protocol_range.empty()) {
+      auto range = minotaur::transport::parse_protocol_range(unsafe_protocol_range);
+      if (!range) {
+        spdlog::error("--unsafe-protocol-range: {}", range.error());
+        return 2;
+      }
+      node.protocol_range = range.value();
+      spdlog::warn(
+          "--unsafe-protocol-range: stating cluster protocol versions {} instead of this build's "
+          "{} (for tests only; never on a real cluster)",
+          minotaur::transport::to_string(node.protocol_range),
+          minotaur::transport::to_string(minotaur::transport::kProtocolRange));
+    }
     return minotaur::node::run_node(node);
   }
   if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);

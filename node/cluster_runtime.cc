@@ -77,6 +77,10 @@ ClusterRuntime::ClusterRuntime(asio::io_context& io, ClusterRuntimeConfig config
              tc.self = {config_.name, std::max(wall_ms(), config_.min_incarnation), ""};
              tc.listen_address = config_.cluster_address;
              tc.secret = config_.cookie;
+             tc.protocol_range = config_.protocol_range;
+             tc.build = config_.version.empty()
+                            ? std::string()
+                            : config_.version + " (commit " + config_.commit + ")";
              return tc;
            }(),
            {}),
@@ -116,6 +120,8 @@ void ClusterRuntime::send_info(const std::string& peer) {
   info.set_http_address(config_.http_address);
   info.set_sessions(session_count_());
   info.set_failure_bound_ms(config_.failure_bound_ms);
+  info.set_version(config_.version);
+  info.set_commit(config_.commit);
   (void)net_.send(peer, transport::v1::CHANNEL_NODE_INFO, info.SerializeAsString());
 }
 
@@ -129,6 +135,9 @@ Result<Ok, std::string> ClusterRuntime::start() {
     apply(members_->on_peer_disconnected(p, now_ms()));
   };
   h.on_dialed_self = [this](const std::string& a) { apply(members_->on_dialed_self(a, now_ms())); };
+  h.on_protocol_refused = [this](const transport::ProtocolRefusal& r) {
+    if (on_refused_) on_refused_(r);
+  };
   h.on_message = [this](const transport::NodeIdentity& p, Channel ch, std::string_view bytes) {
     if (ch == transport::v1::CHANNEL_MEMBERSHIP) {
       auto m = cluster::decode_membership(bytes);
@@ -146,7 +155,11 @@ Result<Ok, std::string> ClusterRuntime::start() {
         spdlog::warn("cluster: dropped a malformed node info from {}", p.name);
         return;
       }
-      peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions()};
+      // A build text that is not printable is shown as unknown, not dropped with the rest.
+      const bool build_ok =
+          transport::valid_build_text(info.version()) && transport::valid_build_text(info.commit());
+      peer_info_[p.name] = PeerInfo{info.http_address(), info.sessions(),
+                                    build_ok ? info.version() : "", build_ok ? info.commit() : ""};
       if (members_->fit_peer_failure_bound(info.failure_bound_ms())) {
         tick_ms_ = members_->config().tick_ms();
         spdlog::warn(
@@ -262,13 +275,23 @@ boost::json::array ClusterRuntime::members_json() const {
                           {"incarnation", m.incarnation},
                           {"voter", members_->votes(m.name)},
                           {"removed", members_->removed(m.name)}};
+    const auto text_or_null = [](const std::string& s) -> boost::json::value {
+      if (s.empty()) return nullptr;
+      return boost::json::string(s);
+    };
+    o["version"] = nullptr;
+    o["commit"] = nullptr;
     if (m.self) {
       o["sessions"] = session_count_();
       o["http"] = config_.http_address;
+      o["version"] = text_or_null(config_.version);
+      o["commit"] = text_or_null(config_.commit);
     } else if (auto it = peer_info_.find(m.name);
                it != peer_info_.end() && m.status != cluster::MemberStatus::kDown) {
       o["sessions"] = it->second.sessions;
       o["http"] = it->second.http_address;
+      o["version"] = text_or_null(it->second.version);
+      o["commit"] = text_or_null(it->second.commit);
     } else {
       o["sessions"] = 0;
     }
@@ -313,6 +336,9 @@ void ClusterRuntime::add_metrics(Metrics& registry) const {
                        });
   add("minotaur_cluster_frames_rejected_total", "oversized or undecodable frames from peers",
       &C::frames_rejected);
+  add("minotaur_cluster_protocol_refusals_total",
+      "handshakes with nodes that hold the secret but share no protocol version with this one",
+      &C::protocol_refusals);
   const char* refused = "cluster connections refused";
   add("minotaur_cluster_connections_refused_total", refused, &C::connections_refused_handshaking,
       {{"reason", "unauthenticated"}});

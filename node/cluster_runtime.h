@@ -39,6 +39,11 @@ struct ClusterRuntimeConfig {
   // The incarnation is wall-clock ms at start, but at least this (a data dir's last one + 1):
   // it must grow across restarts of a name even when the wall clock went back.
   std::uint64_t min_incarnation = 0;
+  // This node's build (base/build_info.h), told to peers in the handshake and in NodeInfo.
+  std::string version;
+  std::string commit;
+  // The protocol versions the handshake states; another range only for tests.
+  transport::ProtocolRange protocol_range = transport::kProtocolRange;
   std::uint32_t failure_bound_ms = cluster::MembershipConfig{}.failure_timeout_ms;
 };
 
@@ -54,6 +59,11 @@ class ClusterRuntime {
   // Listens and starts joining. Handlers for other channels must be registered before.
   Result<Ok, std::string> start();
   void on_channel(transport::v1::Channel channel, ChannelHandler handler);
+  // Called when a peer that holds the secret shares no protocol version with this node (the
+  // transport has logged both ranges and builds). Register before start().
+  void on_protocol_refused(std::function<void(const transport::ProtocolRefusal&)> handler) {
+    on_refused_ = std::move(handler);
+  }
 
   bool ready() const;      // joined and not declared down
   bool joined() const;     // heard from the cluster (or alone by design): knows the owners
@@ -72,7 +82,9 @@ class ClusterRuntime {
   // and spread to every member by gossip.
   Result<Ok, cluster::Membership::RemoveRefusal> remove_member(const std::string& name, bool force);
 
-  boost::json::array members_json() const;  // each with its status and whether it votes
+  // Each member with its status, whether it votes, and the build it runs (version and commit:
+  // null until its node told it, and for builds that do not).
+  boost::json::array members_json() const;
   boost::json::object quorum_json() const;  // {"held", "voters", "formed"}: the quorum now
   // Adds the members up and the transport's counters to the node's registry, read from here
   // while it renders.
@@ -103,7 +115,10 @@ class ClusterRuntime {
   struct PeerInfo {
     std::string http_address;
     std::uint64_t sessions = 0;
+    std::string version;  // empty: not told
+    std::string commit;
   };
+  std::function<void(const transport::ProtocolRefusal&)> on_refused_;
   std::map<std::string, PeerInfo> peer_info_;
   std::int64_t last_info_ms_ = 0;
   bool leaving_ = false;

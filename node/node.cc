@@ -12,6 +12,7 @@
 #include <memory>
 #include <random>
 
+#include "base/build_info.h"
 #include "gateway/api.h"
 #include "gateway/http_server.h"
 #include "gateway/tokens.h"
@@ -70,11 +71,12 @@ int run_node(const NodeConfig& config) {
     stored = std::move(loaded).value();
   }
 
-  ClusterRuntime cluster(io,
-                         {config.name, config.cluster_address, config.http_address, config.seeds,
-                          config.cookie, disk ? disk->last_incarnation() + 1 : 0,
-                          config.failure_bound_ms},
-                         [&] { return host.game_count() + host.lobby_count(); });
+  ClusterRuntime cluster(
+      io,
+      {config.name, config.cluster_address, config.http_address, config.seeds, config.cookie,
+       disk ? disk->last_incarnation() + 1 : 0, std::string(build_version()),
+       std::string(build_commit()), config.protocol_range, config.failure_bound_ms},
+      [&] { return host.game_count() + host.lobby_count(); });
   // The router reaches the other nodes through the cluster's sessions channel.
   struct Link : sessions::ClusterLink {
     explicit Link(ClusterRuntime& c) : cluster(c) {}
@@ -145,6 +147,28 @@ int run_node(const NodeConfig& config) {
     }
   });
 
+  // A node that cannot talk to the cluster it dialed gives up while it is still joining, so that
+  // a deploy of an incompatible build stops at its first node. A node that is already a member,
+  // or that was dialed (a member that restarts while an incompatible node knocks must not give
+  // up), keeps going; the transport logs every refusal, and the choice is the operator's. The
+  // peer is authenticated (transport/handshake.h), so a stranger cannot cause the exit.
+  cluster.on_protocol_refused([&](const transport::ProtocolRefusal& r) {
+    if (!r.we_dialed || cluster.joined() || exit_code != 0) return;
+    spdlog::error(
+        "node {}: cannot join the cluster: member {} runs {} and speaks cluster protocol "
+        "versions {}, and this build ({}) speaks {}. This build can be deployed over builds that "
+        "speak one of protocol versions {}; the cluster speaks {}. Deploy a build that speaks "
+        "one of {} (`minotaur --version` names a build's protocol versions), or first roll the "
+        "cluster onto a build that speaks both; exiting",
+        config.name, r.peer.name,
+        r.peer_build.empty() ? std::string("a build that does not say its version") : r.peer_build,
+        transport::to_string(r.peer_range), build_description(),
+        transport::to_string(config.protocol_range), transport::to_string(config.protocol_range),
+        transport::to_string(r.peer_range), transport::to_string(r.peer_range));
+    exit_code = 4;
+    io.stop();
+  });
+
   if (auto started = cluster.start(); !started) {
     spdlog::error("node {}: {}", config.name, started.error());
     return 1;
@@ -156,6 +180,10 @@ int run_node(const NodeConfig& config) {
                config.token_keys.size(), signer.signing_key_id());
   // GET /metrics: each part of the node adds its own.
   Metrics registry;
+  registry.add_gauge(
+      "minotaur_build_info", "The build this node runs: always 1, its labels say which",
+      [] { return 1u; },
+      {{"version", std::string(build_version())}, {"commit", std::string(build_commit())}});
   gateway::GatewayMetrics metrics(registry);
   host.add_metrics(registry);
   router.add_metrics(registry);

@@ -17,6 +17,7 @@
 #include "cluster/membership.h"
 #include "gateway/token_keys.h"
 #include "handoff/store_core.h"
+#include "transport/handshake.h"
 
 namespace minotaur::node {
 
@@ -46,10 +47,14 @@ struct NodeConfig {
   // A member silent for longer is down; the heartbeat and the quorum lease follow from it
   // (cluster::MembershipConfig::set_failure_bound).
   std::uint32_t failure_bound_ms = cluster::MembershipConfig{}.failure_timeout_ms;
+  // The cluster protocol versions the handshake states. Only tests take another range
+  // (--unsafe-protocol-range), to play a build that cannot join.
+  transport::ProtocolRange protocol_range = transport::kProtocolRange;
 };
 
 // Runs the node until a stop signal; returns the process exit code (0 after a clean drain, 2 for
-// a configuration it cannot start with, such as an unusable data dir).
+// a configuration it cannot start with, such as an unusable data dir, 3 when the cluster
+// declared it down, 4 when the cluster it tries to join speaks no protocol version it speaks).
 int run_node(const NodeConfig& config);
 
 }  // namespace minotaur::node

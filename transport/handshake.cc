@@ -34,10 +34,17 @@ std::string reject_frame(int reason) {
 
 bool hello_well_formed(const v1::Hello& h) {
   return valid_node_name(h.node_name()) && h.incarnation() != 0 && valid_address(h.address()) &&
-         h.nonce().size() == kNonceBytes && h.min_protocol_version() <= h.protocol_version();
+         h.nonce().size() == kNonceBytes &&
+         peer_protocol_range(h.min_protocol_version(), h.protocol_version()).has_value() &&
+         valid_build_text(h.build());
 }
 
 }  // namespace
+
+bool valid_build_text(std::string_view build) {
+  if (build.size() > kMaxBuildBytes) return false;
+  return std::all_of(build.begin(), build.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
 
 const char* to_string(HandshakeError e) {
   switch (e) {
@@ -73,15 +80,19 @@ bool handshake_message_well_formed(std::string_view payload) {
   return false;
 }
 
-Handshake::Handshake(Role role, std::string_view secret, NodeIdentity self, const Nonce& nonce)
-    : role_(role), secret_(secret), self_(std::move(self)) {
+Handshake::Handshake(Role role, std::string_view secret, NodeIdentity self, const Nonce& nonce,
+                     HandshakeOptions options)
+    : role_(role), secret_(secret), self_(std::move(self)), options_(std::move(options)) {
   MINOTAUR_ASSERT(!secret_.empty());
   MINOTAUR_ASSERT(secret_.size() <= kMaxSecretBytes);
   MINOTAUR_ASSERT(valid_identity(self_));
+  MINOTAUR_ASSERT(valid_protocol_range(options_.range));
+  MINOTAUR_ASSERT(valid_build_text(options_.build));
   v1::HandshakeMessage m;
   v1::Hello* h = m.mutable_hello();
-  h->set_protocol_version(kProtocolVersion);
-  h->set_min_protocol_version(kMinProtocolVersion);
+  h->set_protocol_version(options_.range.max);
+  h->set_min_protocol_version(options_.range.min);
+  if (!options_.build.empty()) h->set_build(options_.build);
   h->set_node_name(self_.name);
   h->set_incarnation(self_.incarnation);
   h->set_address(self_.address);
@@ -100,9 +111,19 @@ std::uint32_t Handshake::version() const {
   return version_;
 }
 
+const ProtocolRange& Handshake::peer_range() const {
+  MINOTAUR_ASSERT(done());
+  return peer_range_;
+}
+
+const std::string& Handshake::peer_build() const {
+  MINOTAUR_ASSERT(done());
+  return peer_build_;
+}
+
 HandshakeFailure Handshake::fail(HandshakeError e, int reject_reason) {
   state_ = State::kFailed;
-  HandshakeFailure f{e, {}, 0, false};
+  HandshakeFailure f{e, {}, 0, false, {}, {}, {}};
   if (reject_reason != v1::Reject::REASON_UNSPECIFIED)
     f.send.push_back(reject_frame(reject_reason));
   return f;
@@ -116,7 +137,7 @@ Result<HandshakeStep, HandshakeFailure> Handshake::on_frame(std::string_view pay
     return err(fail(HandshakeError::kMalformed, v1::Reject::REASON_MALFORMED));
   }
   Result<HandshakeStep, HandshakeFailure> r =
-      err(HandshakeFailure{HandshakeError::kMalformed, {}, 0, false});
+      err(HandshakeFailure{HandshakeError::kMalformed, {}, 0, false, {}, {}, {}});
   switch (m.body_case()) {
     case v1::HandshakeMessage::kHello:
       if (state_ == State::kAwaitHello) {
@@ -151,9 +172,6 @@ Result<HandshakeStep, HandshakeFailure> Handshake::on_hello(std::string_view raw
   if (!hello_well_formed(h)) {
     return err(fail(HandshakeError::kMalformed, v1::Reject::REASON_MALFORMED));
   }
-  const std::uint32_t lo = std::max(h.min_protocol_version(), kMinProtocolVersion);
-  const std::uint32_t hi = std::min(h.protocol_version(), kProtocolVersion);
-  if (lo > hi) return err(fail(HandshakeError::kVersionMismatch, v1::Reject::REASON_VERSION));
   if (h.node_name() == self_.name) {
     HandshakeFailure f = fail(HandshakeError::kSelfConnect, v1::Reject::REASON_SELF_CONNECT);
     f.same_process = h.incarnation() == self_.incarnation;
@@ -161,7 +179,12 @@ Result<HandshakeStep, HandshakeFailure> Handshake::on_hello(std::string_view raw
   }
   peer_hello_ = std::string(raw);
   peer_ = NodeIdentity{h.node_name(), h.incarnation(), h.address()};
-  version_ = hi;
+  // Well formed, so the range is there. Without a version in common the proofs still go on:
+  // the refusal comes once the peer is authenticated (on_proof).
+  peer_range_ = *peer_protocol_range(h.min_protocol_version(), h.protocol_version());
+  peer_build_ = h.build();
+  const auto common = common_protocol_range(options_.range, peer_range_);
+  version_ = common ? common->max : 0;
   state_ = State::kAwaitProof;
   HandshakeStep step;
   if (role_ == Role::kDialer) {
@@ -187,6 +210,16 @@ Result<HandshakeStep, HandshakeFailure> Handshake::on_proof(const std::string& m
     v1::HandshakeMessage proof;
     proof.mutable_proof()->set_mac(mine.data(), mine.size());
     step.send.push_back(serialize(proof));
+  }
+  if (version_ == 0) {
+    // No version in common. The acceptor's Proof goes first, so that the dialer authenticates
+    // this refusal too before it reports it.
+    HandshakeFailure f = fail(HandshakeError::kVersionMismatch, v1::Reject::REASON_VERSION);
+    f.send.insert(f.send.begin(), step.send.begin(), step.send.end());
+    f.peer = peer_;
+    f.peer_range = peer_range_;
+    f.peer_build = peer_build_;
+    return err(std::move(f));
   }
   state_ = State::kDone;
   step.done = true;

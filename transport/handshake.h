@@ -17,6 +17,17 @@
 // listening port learns no MAC at all. A failing side sends Reject{reason} and the connection is
 // closed: no application frame is read before done() is true.
 //
+// Protocol versions: each Hello states the range of protocol versions its sender speaks
+// (transport/protocol_range.h; a Hello without one, from a build before ranges were sent, speaks
+// 1) and the sender's build ("0.1.0 (commit ...)"). The two sides talk at the highest version
+// both speak. When they share none, the refusal waits until both proofs are checked: the dialer
+// still proves itself, the acceptor answers with its own Proof and then Reject{VERSION}, and the
+// dialer checks that Proof before it refuses in turn. So each side refuses an *authenticated*
+// peer, and the ranges and builds it reports are the ones the peer signed in the transcript: a
+// stranger at a seed's address cannot make a joining node give up (the node exits on this
+// refusal, node/node.h). A stranger still reads our Hello, range and build included: the
+// cluster port belongs on a private network (docs/THREATS.md).
+//
 // Weaknesses: the dialer reveals a MAC to whatever answers on the address it dialed (seeds and
 // gossip are trusted for addresses), so a low-entropy secret could be guessed offline from it -
 // use a long random cookie. The handshake does not encrypt or authenticate later frames: use a
@@ -35,6 +46,7 @@
 
 #include "base/result.h"
 #include "transport/identity.h"
+#include "transport/protocol_range.h"
 
 namespace minotaur::transport::v1 {
 class Hello;
@@ -42,8 +54,13 @@ class Hello;
 
 namespace minotaur::transport {
 
+// The protocol versions this build speaks: the oldest and the newest. Raise kProtocolVersion
+// when the cluster port's messages change in a way an older node cannot read; raise
+// kMinProtocolVersion only once no release still in use speaks the versions below it.
 inline constexpr std::uint32_t kProtocolVersion = 1;
 inline constexpr std::uint32_t kMinProtocolVersion = 1;
+inline constexpr ProtocolRange kProtocolRange{kMinProtocolVersion, kProtocolVersion};
+inline constexpr std::size_t kMaxBuildBytes = 128;
 inline constexpr std::size_t kNonceBytes = 32;
 inline constexpr std::size_t kMaxSecretBytes = 4096;
 
@@ -54,7 +71,7 @@ enum class Role { kDialer, kAcceptor };
 enum class HandshakeError {
   kMalformed,          // a frame was not a valid handshake message, or a Hello field is invalid
   kUnexpectedMessage,  // a valid message at the wrong step
-  kVersionMismatch,    // no protocol version in common
+  kVersionMismatch,    // no protocol version in common (the peer is authenticated)
   kBadProof,           // the peer's MAC is wrong: its cluster secret differs
   kSelfConnect,        // the peer has this node's own name (a dial to ourselves, or a name clash)
   kRejectedByPeer,     // the peer sent Reject (see HandshakeFailure::peer_reason)
@@ -70,6 +87,21 @@ struct HandshakeFailure {
   int peer_reason = 0;
   // For kSelfConnect: the peer's incarnation equals ours, i.e. we dialed our own address.
   bool same_process = false;
+  // For kVersionMismatch: the authenticated peer, the range it speaks and its build (empty from
+  // builds that did not send one).
+  NodeIdentity peer;
+  ProtocolRange peer_range;
+  std::string peer_build;
+};
+
+// Whether a peer's build text may be shown: printable ASCII, at most kMaxBuildBytes (empty is
+// fine: older builds send none).
+bool valid_build_text(std::string_view build);
+
+// What this side states in its Hello besides its identity.
+struct HandshakeOptions {
+  ProtocolRange range = kProtocolRange;  // must be valid (valid_protocol_range)
+  std::string build;                     // valid_build_text; empty: not stated
 };
 
 struct HandshakeStep {
@@ -84,7 +116,9 @@ class Handshake {
  public:
   // self must be valid (valid_identity); the secret must be 1..kMaxSecretBytes bytes; the nonce
   // must come from a cryptographic random source and never be reused.
-  Handshake(Role role, std::string_view secret, NodeIdentity self, const Nonce& nonce);
+  // options.range and options.build must be valid: they are this node's own configuration.
+  Handshake(Role role, std::string_view secret, NodeIdentity self, const Nonce& nonce,
+            HandshakeOptions options = {});
 
   // The Hello to send as soon as the connection is open (both roles).
   std::string hello() const { return my_hello_; }
@@ -97,8 +131,12 @@ class Handshake {
   Role role() const { return role_; }
   // The authenticated peer; only when done().
   const NodeIdentity& peer() const;
-  // The agreed protocol version; only when done().
+  // The agreed protocol version (the highest both speak); only when done().
   std::uint32_t version() const;
+  // What the authenticated peer stated: its range and its build; only when done().
+  const ProtocolRange& peer_range() const;
+  const std::string& peer_build() const;
+  const ProtocolRange& range() const { return options_.range; }
 
  private:
   enum class State { kAwaitHello, kAwaitProof, kDone, kFailed };
@@ -112,11 +150,14 @@ class Handshake {
   Role role_;
   std::string secret_;
   NodeIdentity self_;
+  HandshakeOptions options_;
   State state_ = State::kAwaitHello;
   std::string my_hello_;    // serialised HandshakeMessage with our Hello, exactly as sent
   std::string peer_hello_;  // the peer's Hello frame payload, exactly as received
   NodeIdentity peer_;
-  std::uint32_t version_ = 0;
+  ProtocolRange peer_range_;
+  std::string peer_build_;
+  std::uint32_t version_ = 0;  // 0 until done(); stays 0 when the ranges share no version
 };
 
 }  // namespace minotaur::transport

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "transport/hmac.h"
 #include "transport/wire.pb.h"
 
 namespace minotaur::transport {
@@ -195,12 +196,20 @@ TEST(Handshake, InvalidHelloFieldsAreRefused) {
   Handshake d(Role::kDialer, kSecret, id("alpha", 1), nonce(1));
   v1::HandshakeMessage good;
   ASSERT_TRUE(good.ParseFromString(d.hello()));
-  std::vector<v1::HandshakeMessage> bad(5, good);
+  std::vector<v1::HandshakeMessage> bad(9, good);
   bad[0].mutable_hello()->set_node_name("bad name\n");
   bad[1].mutable_hello()->set_incarnation(0);
   bad[2].mutable_hello()->set_nonce("short");
   bad[3].mutable_hello()->set_address("");
   bad[4].mutable_hello()->set_node_name(std::string(kMaxNodeNameBytes + 1, 'n'));
+  // A range that contradicts itself, or a build that is not printable or too long: refused as
+  // malformed, never an assertion.
+  bad[5].mutable_hello()->set_min_protocol_version(3);
+  bad[5].mutable_hello()->set_protocol_version(2);
+  bad[6].mutable_hello()->set_min_protocol_version(4);
+  bad[6].mutable_hello()->set_protocol_version(0);
+  bad[7].mutable_hello()->set_build("0.1.0\n(forged log line)");
+  bad[8].mutable_hello()->set_build(std::string(kMaxBuildBytes + 1, 'b'));
   for (const auto& m : bad) {
     Handshake a(Role::kAcceptor, kSecret, id("beta", 2), nonce(2));
     auto r = a.on_frame(m.SerializeAsString());
@@ -210,20 +219,127 @@ TEST(Handshake, InvalidHelloFieldsAreRefused) {
   }
 }
 
-TEST(Handshake, NoCommonVersionIsRefused) {
-  Handshake d(Role::kDialer, kSecret, id("alpha", 1), nonce(1));
+HandshakeOptions speaking(ProtocolRange range, std::string build = "") {
+  return HandshakeOptions{range, std::move(build)};
+}
+
+// The dialer's proof for these two Hellos exactly as sent, computed as transport/handshake.cc
+// does, for a Hello no Handshake of this build would send.
+std::string dialer_proof(const std::string& dialer_hello, const std::string& acceptor_hello) {
+  std::string t = "minotaur/handshake/v1/dialer";
+  for (const std::string* h : {&dialer_hello, &acceptor_hello}) {
+    for (int shift = 24; shift >= 0; shift -= 8) t.push_back(static_cast<char>(h->size() >> shift));
+    t += *h;
+  }
+  const Mac mac = hmac_sha256(kSecret, t);
   v1::HandshakeMessage m;
-  ASSERT_TRUE(m.ParseFromString(d.hello()));
-  m.mutable_hello()->set_protocol_version(kProtocolVersion + 5);
-  m.mutable_hello()->set_min_protocol_version(kProtocolVersion + 1);
+  m.mutable_proof()->set_mac(mac.data(), mac.size());
+  return m.SerializeAsString();
+}
+
+std::vector<v1::HandshakeMessage> decode_all(const std::vector<std::string>& frames) {
+  std::vector<v1::HandshakeMessage> out(frames.size());
+  for (std::size_t i = 0; i < frames.size(); ++i) EXPECT_TRUE(out[i].ParseFromString(frames[i]));
+  return out;
+}
+
+TEST(Handshake, DisjointRangesAreRefusedOnBothSidesOnceBothAreAuthenticated) {
+  Handshake d(Role::kDialer, kSecret, id("alpha", 1), nonce(1), speaking({2, 3}, "0.2.0 (x)"));
+  Handshake a(Role::kAcceptor, kSecret, id("beta", 2), nonce(2), speaking({1, 1}, "0.1.0 (y)"));
+  const Outcome o = run(d, a);
+  ASSERT_TRUE(o.dialer_failure && o.acceptor_failure);
+  EXPECT_FALSE(o.dialer_done || o.acceptor_done);
+  // Each side names the other, its range and its build, as signed in the transcript.
+  EXPECT_EQ(o.acceptor_failure->error, HandshakeError::kVersionMismatch);
+  EXPECT_EQ(o.acceptor_failure->peer.name, "alpha");
+  EXPECT_EQ(o.acceptor_failure->peer_range, (ProtocolRange{2, 3}));
+  EXPECT_EQ(o.acceptor_failure->peer_build, "0.2.0 (x)");
+  EXPECT_EQ(o.dialer_failure->error, HandshakeError::kVersionMismatch);
+  EXPECT_EQ(o.dialer_failure->peer.name, "beta");
+  EXPECT_EQ(o.dialer_failure->peer_range, (ProtocolRange{1, 1}));
+  EXPECT_EQ(o.dialer_failure->peer_build, "0.1.0 (y)");
+  // The acceptor proves itself before it refuses, so the dialer refuses an authenticated peer.
+  const auto sent = decode_all(o.acceptor_failure->send);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_TRUE(sent[0].has_proof());
+  EXPECT_EQ(sent[1].reject().reason(), v1::Reject::REASON_VERSION);
+}
+
+TEST(Handshake, AStrangerWithADisjointRangeFailsOnTheSecretNotTheVersion) {
+  // Without the secret nobody learns or triggers a version refusal (a joining node exits on
+  // one): the proof fails first.
+  Handshake d(Role::kDialer, kOtherSecret, id("alpha", 1), nonce(1), speaking({7, 9}));
   Handshake a(Role::kAcceptor, kSecret, id("beta", 2), nonce(2));
-  auto r = a.on_frame(m.SerializeAsString());
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().error, HandshakeError::kVersionMismatch);
-  ASSERT_EQ(r.error().send.size(), 1u);
-  v1::HandshakeMessage reject;
-  ASSERT_TRUE(reject.ParseFromString(r.error().send[0]));
-  EXPECT_EQ(reject.reject().reason(), v1::Reject::REASON_VERSION);
+  const Outcome o = run(d, a);
+  ASSERT_TRUE(o.acceptor_failure);
+  EXPECT_EQ(o.acceptor_failure->error, HandshakeError::kBadProof);
+  ASSERT_TRUE(o.dialer_failure);
+  EXPECT_EQ(o.dialer_failure->error, HandshakeError::kRejectedByPeer);
+}
+
+TEST(Handshake, OverlappingRangesTalkAtTheHighestVersionBothSpeak) {
+  Handshake d(Role::kDialer, kSecret, id("alpha", 1), nonce(1), speaking({1, 3}, "new"));
+  Handshake a(Role::kAcceptor, kSecret, id("beta", 2), nonce(2), speaking({2, 5}, "newer"));
+  const Outcome o = run(d, a);
+  ASSERT_TRUE(o.dialer_done && o.acceptor_done);
+  EXPECT_EQ(d.version(), 3u);
+  EXPECT_EQ(a.version(), 3u);
+  EXPECT_EQ(d.peer_range(), (ProtocolRange{2, 5}));
+  EXPECT_EQ(d.peer_build(), "newer");
+  EXPECT_EQ(a.peer_range(), (ProtocolRange{1, 3}));
+  EXPECT_EQ(a.peer_build(), "new");
+}
+
+TEST(Handshake, AHelloWithoutARangeSpeaksProtocolOne) {
+  // A build from before ranges and builds were sent: both range fields 0, no build.
+  Handshake probe(Role::kDialer, kSecret, id("alpha", 1), nonce(1));
+  v1::HandshakeMessage old;
+  ASSERT_TRUE(old.ParseFromString(probe.hello()));
+  old.mutable_hello()->clear_protocol_version();
+  old.mutable_hello()->clear_min_protocol_version();
+  const std::string old_hello = old.SerializeAsString();
+  for (const ProtocolRange ours : {ProtocolRange{1, 2}, ProtocolRange{2, 2}}) {
+    Handshake a(Role::kAcceptor, kSecret, id("beta", 2), nonce(2), speaking(ours));
+    ASSERT_TRUE(a.on_frame(old_hello).ok());
+    auto r = a.on_frame(dialer_proof(old_hello, a.hello()));
+    if (ours.min == 1) {
+      ASSERT_TRUE(r.ok());
+      EXPECT_EQ(a.version(), 1u);
+      EXPECT_EQ(a.peer_range(), (ProtocolRange{1, 1}));
+      EXPECT_EQ(a.peer_build(), "");
+    } else {
+      ASSERT_FALSE(r.ok());
+      EXPECT_EQ(r.error().error, HandshakeError::kVersionMismatch);
+      EXPECT_EQ(r.error().peer_range, (ProtocolRange{1, 1}));
+    }
+  }
+}
+
+TEST(ProtocolRange, APeerRangeReadsOlderHellos) {
+  EXPECT_EQ(peer_protocol_range(0, 0), (ProtocolRange{1, 1}));
+  EXPECT_EQ(peer_protocol_range(0, 3), (ProtocolRange{1, 3}));
+  EXPECT_EQ(peer_protocol_range(2, 3), (ProtocolRange{2, 3}));
+  EXPECT_EQ(peer_protocol_range(4, 3), std::nullopt);
+  EXPECT_EQ(peer_protocol_range(1, 0), std::nullopt);
+}
+
+TEST(ProtocolRange, CommonRange) {
+  EXPECT_EQ(common_protocol_range({1, 3}, {2, 5}), (ProtocolRange{2, 3}));
+  EXPECT_EQ(common_protocol_range({1, 1}, {1, 1}), (ProtocolRange{1, 1}));
+  EXPECT_EQ(common_protocol_range({1, 1}, {2, 2}), std::nullopt);
+  EXPECT_EQ(to_string(ProtocolRange{1, 1}), "1");
+  EXPECT_EQ(to_string(ProtocolRange{2, 4}), "2-4");
+}
+
+TEST(ProtocolRange, ParsesTheTestingOverride) {
+  EXPECT_EQ(parse_protocol_range("2-3").value(), (ProtocolRange{2, 3}));
+  EXPECT_EQ(parse_protocol_range("2").value(), (ProtocolRange{2, 2}));
+  for (const char* bad :
+       {"", "0-1", "3-2", "-1", "1-", "a-b", "1-2-3", " 1-2", "1 - 2", "99999999999-1"}) {
+    auto r = parse_protocol_range(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.error().find("MIN-MAX"), std::string::npos);
+  }
 }
 
 TEST(Handshake, NewerPeerAgreesOnOurVersion) {

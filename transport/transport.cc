@@ -44,6 +44,8 @@ TransportImpl::TransportImpl(asio::io_context& io, TransportConfig config,
   MINOTAUR_ASSERT(config_.reconnect_initial_ms > 0);
   MINOTAUR_ASSERT(config_.reconnect_initial_ms <= config_.reconnect_max_ms);
   MINOTAUR_ASSERT(config_.handshake_timeout_ms > 0 && config_.max_connections > 0);
+  MINOTAUR_ASSERT(valid_protocol_range(config_.protocol_range));
+  MINOTAUR_ASSERT(valid_build_text(config_.build));
 }
 
 void TransportImpl::set_handlers(TransportHandlers handlers) {

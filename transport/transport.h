@@ -50,7 +50,9 @@
 
 #include "base/result.h"
 #include "transport/frame.h"
+#include "transport/handshake.h"
 #include "transport/identity.h"
+#include "transport/protocol_range.h"
 #include "transport/wire.pb.h"
 
 namespace minotaur::transport {
@@ -61,6 +63,11 @@ struct TransportConfig {
   NodeIdentity self;
   std::string listen_address = "127.0.0.1:0";  // host:port to bind; port 0 picks a free port
   std::string secret;                          // the cluster secret, 1..kMaxSecretBytes bytes
+  // The protocol versions this node speaks (valid_protocol_range; transport/handshake.h) and
+  // its build as the handshake states it (valid_build_text; empty: none stated). A node takes
+  // another range only for tests (minotaur node --unsafe-protocol-range).
+  ProtocolRange protocol_range = kProtocolRange;
+  std::string build;
 
   std::size_t max_frame_bytes = kDefaultMaxFrameBytes;
   std::size_t send_queue_max_frames = 4096;
@@ -76,6 +83,15 @@ struct TransportConfig {
   std::size_t max_dial_targets = 512;
 };
 
+// A handshake refused for want of a protocol version in common, with an authenticated peer
+// (transport/handshake.h, "Protocol versions"); both sides see one.
+struct ProtocolRefusal {
+  NodeIdentity peer;
+  ProtocolRange peer_range;
+  std::string peer_build;  // empty: a build that does not state one
+  bool we_dialed = false;  // this node dialed the peer (it is the one joining, or redialing)
+};
+
 struct TransportHandlers {
   std::function<void(const NodeIdentity& peer)> on_peer_connected;
   std::function<void(const NodeIdentity& peer)> on_peer_disconnected;
@@ -85,6 +101,9 @@ struct TransportHandlers {
   // A dial target turned out to be this node itself; it is no longer dialed (a seed list that
   // contains this node, e.g. from DNS). Optional.
   std::function<void(const std::string& address)> on_dialed_self;
+  // A peer that holds the secret speaks no protocol version this node speaks; the transport has
+  // logged it and closed the connection (a dial target is redialed as usual). Optional.
+  std::function<void(const ProtocolRefusal& refusal)> on_protocol_refused;
 };
 
 // Monotonic counters for /metrics. Plain integers: read them on the io_context's thread.
@@ -100,6 +119,7 @@ struct TransportCounters {
   std::uint64_t handshakes_ok = 0;
   std::uint64_t handshake_failures = 0;  // refused peers (wrong secret, malformed, version, ...)
   std::uint64_t handshake_timeouts = 0;
+  std::uint64_t protocol_refusals = 0;  // of those failures: no protocol version in common
   std::uint64_t peers_connected = 0;
   std::uint64_t peers_disconnected = 0;
   std::uint64_t connections_refused_limit = 0;        // max_connections reached

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 
 #include "base/assert.h"
+#include "base/clock.h"
 #include "transport/transport_impl.h"
 
 namespace minotaur::transport::detail {
@@ -29,7 +30,8 @@ const char* reject_reason_text(int reason) {
       return "the cluster secrets differ; give every node the same --cookie-file or "
              "MINOTAUR_COOKIE";
     case v1::Reject::REASON_VERSION:
-      return "no protocol version in common; upgrade the older node";
+      return "no protocol version in common (a build that refuses before the proofs); deploy "
+             "builds that share a protocol version";
     case v1::Reject::REASON_MALFORMED:
       return "it could not decode our handshake (a different program on that port?)";
     case v1::Reject::REASON_SELF_CONNECT:
@@ -108,7 +110,8 @@ asio::awaitable<void> TransportImpl::write_frames(std::shared_ptr<Connection> c,
 
 asio::awaitable<bool> TransportImpl::handshake(std::shared_ptr<Connection> c,
                                                std::vector<char>& buf, ConnectionEnd& end) {
-  Handshake hs(c->role, config_.secret, config_.self, random_nonce());
+  Handshake hs(c->role, config_.secret, config_.self, random_nonce(),
+               HandshakeOptions{config_.protocol_range, config_.build});
   std::vector<std::string> hello(1, hs.hello());  // no braced list: GCC 12 coroutine bug
   co_await write_frames(c, std::move(hello));
   while (!c->closed) {
@@ -126,6 +129,10 @@ asio::awaitable<bool> TransportImpl::handshake(std::shared_ptr<Connection> c,
         if (f.error == HandshakeError::kSelfConnect && f.same_process) {
           end.self_dial = c->role == Role::kDialer;
           close(*c);
+          co_return false;
+        }
+        if (f.error == HandshakeError::kVersionMismatch) {
+          protocol_refused(*c, f);
           co_return false;
         }
         handshake_failed(*c, failure_text(f));
@@ -155,6 +162,34 @@ asio::awaitable<bool> TransportImpl::handshake(std::shared_ptr<Connection> c,
     spdlog::debug("transport: connection {} closed during the handshake", c->remote);
   }
   co_return false;
+}
+
+void TransportImpl::protocol_refused(Connection& c, const HandshakeFailure& f) {
+  ++counters_.handshake_failures;
+  ++counters_.protocol_refusals;
+  const std::string theirs =
+      f.peer_build.empty() ? "a build that does not say its version" : f.peer_build;
+  const std::string ours = config_.build.empty() ? std::string("this build") : config_.build;
+  // What to do depends on the side: the dialer is the node that joins (or redials), the
+  // acceptor a member the other one knocked at.
+  const std::string next = c.role == Role::kDialer
+                               ? "run a build here that speaks one of " + to_string(f.peer_range)
+                               : "the node " + f.peer.name + " needs a build that speaks one of " +
+                                     to_string(config_.protocol_range) + " to join";
+  protocol_log_.note(steady_now_ms(), [&](std::uint64_t count) {
+    spdlog::error(
+        "transport: refused cluster connection {} ({}) with {}: no protocol version in common: "
+        "it runs {} and speaks protocol versions {}; this node runs {} and speaks {}. Nodes must "
+        "share a protocol version: {}, or roll the cluster through a build that speaks both "
+        "ranges first ({} refusal(s) of this kind since the last such line)",
+        c.remote, c.role == Role::kDialer ? "dialed" : "accepted", describe(f.peer), theirs,
+        to_string(f.peer_range), ours, to_string(config_.protocol_range), next, count);
+  });
+  close(c);
+  if (handlers_.on_protocol_refused && !stopped_) {
+    handlers_.on_protocol_refused(
+        ProtocolRefusal{f.peer, f.peer_range, f.peer_build, c.role == Role::kDialer});
+  }
 }
 
 void TransportImpl::handshake_failed(Connection& c, const std::string& why) {

@@ -151,6 +151,9 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   asio::awaitable<bool> handshake(std::shared_ptr<Connection> c, std::vector<char>& buf,
                                   ConnectionEnd& end);
   void handshake_failed(Connection& c, const std::string& why);
+  // Logs an authenticated peer's refusal for want of a protocol version, closes, tells the
+  // handler.
+  void protocol_refused(Connection& c, const HandshakeFailure& f);
   // Decides whether an authenticated connection becomes the peer's connection.
   bool admit(const std::shared_ptr<Connection>& c);
   void register_peer(const std::shared_ptr<Connection>& c);
@@ -164,6 +167,9 @@ class TransportImpl : public std::enable_shared_from_this<TransportImpl> {
   tcp::acceptor acceptor_;
   LogThrottle accept_log_{10'000};
   LogThrottle refused_log_{10'000};
+  // A member keeps redialing a peer it shares no protocol version with (the back-off tops out at
+  // 2 s), and a node may keep knocking: one error line per minute, not one per attempt.
+  LogThrottle protocol_log_{60'000};
   std::mt19937_64 rng_;  // back-off jitter only; nonces come from RAND_bytes
   std::uint16_t port_ = 0;
   bool started_ = false;

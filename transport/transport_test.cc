@@ -52,6 +52,7 @@ struct Node {
       received.push_back(Received{p.name, ch, std::string(payload)});
     };
     h.on_dialed_self = [this](const std::string& a) { dialed_self.push_back(a); };
+    h.on_protocol_refused = [this](const ProtocolRefusal& r) { refused.push_back(r); };
     transport = std::make_unique<Transport>(io, std::move(c), std::move(h));
     auto r = transport->start();
     EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error());
@@ -64,6 +65,7 @@ struct Node {
   std::vector<NodeIdentity> disconnected;
   std::vector<Received> received;
   std::vector<std::string> dialed_self;
+  std::vector<ProtocolRefusal> refused;
 };
 
 // Runs the io_context until pred() holds or timeout_ms of wall time passed.
@@ -87,6 +89,30 @@ bool got(const Node& n, const std::string& from, const std::string& payload) {
     if (r.from == from && r.payload == payload) return true;
   }
   return false;
+}
+
+TEST(Transport, NodesWithoutACommonProtocolVersionBothReportTheRefusal) {
+  asio::io_context io;
+  const auto speaks = [](ProtocolRange r, std::string build) {
+    return [r, build](TransportConfig& c) {
+      c.protocol_range = r;
+      c.build = build;
+    };
+  };
+  Node a(io, "alpha", 1, kSecret, 0, speaks({1, 1}, "0.1.0 (commit a)"));
+  Node b(io, "beta", 2, kSecret, 0, speaks({2, 3}, "0.2.0 (commit b)"));
+  ASSERT_TRUE(b.transport->connect(a.address()).ok());
+  ASSERT_TRUE(run_until(io, [&] { return !a.refused.empty() && !b.refused.empty(); }));
+  EXPECT_EQ(b.refused[0].peer.name, "alpha");
+  EXPECT_EQ(b.refused[0].peer_range, (ProtocolRange{1, 1}));
+  EXPECT_EQ(b.refused[0].peer_build, "0.1.0 (commit a)");
+  EXPECT_TRUE(b.refused[0].we_dialed);
+  EXPECT_EQ(a.refused[0].peer.name, "beta");
+  EXPECT_EQ(a.refused[0].peer_range, (ProtocolRange{2, 3}));
+  EXPECT_FALSE(a.refused[0].we_dialed);
+  EXPECT_FALSE(a.transport->connected("beta") || b.transport->connected("alpha"));
+  EXPECT_TRUE(a.connected.empty() && b.connected.empty());
+  EXPECT_GE(a.transport->counters().protocol_refusals, 1u);
 }
 
 TEST(Transport, TwoNodesAuthenticateAndExchangeMessages) {
