@@ -103,22 +103,23 @@ void World::commit(Node& n) {
   if (!config_.disks) return;
   auto batch = n.store->take_batch();
   if (!batch) return;
-  const std::string name = n.name;
-  const std::uint64_t inc = n.incarnation;
-  auto written = std::make_shared<std::function<void()>>();
-  *written = [this, name, inc, b = std::move(*batch), written] {
-    Node* w = live(name);
-    if (w == nullptr || w->incarnation != inc) {
-      trace(fmt::format("{}#{}: batch {} lost with its process", name, inc, b.seq));
-      return;
-    }
-    if (deferred(*w, *written)) return;
-    disks_[name].apply(b);
-    w->store->on_committed(b.seq, true);
-    carry_store(*w);
-    if (w->phase == Phase::kWriting) write_before_exit(*w);
-  };
-  after(uniform(1, 8), [written] { (*written)(); });
+  auto b = std::make_shared<const storage::Batch>(std::move(*batch));
+  after(uniform(1, 8), [this, name = n.name, inc = n.incarnation, b] { written(name, inc, b); });
+}
+
+// A batch's write completes: on the disk, unless its process died meanwhile.
+void World::written(const std::string& name, std::uint64_t inc,
+                    const std::shared_ptr<const storage::Batch>& b) {
+  Node* w = live(name);
+  if (w == nullptr || w->incarnation != inc) {
+    trace(fmt::format("{}#{}: batch {} lost with its process", name, inc, b->seq));
+    return;
+  }
+  if (deferred(*w, [this, name, inc, b] { written(name, inc, b); })) return;
+  disks_[name].apply(*b);
+  w->store->on_committed(b->seq, true);
+  carry_store(*w);
+  if (w->phase == Phase::kWriting) write_before_exit(*w);
 }
 
 // A frozen node runs f when it thaws; true when it deferred it.

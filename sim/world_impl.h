@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -108,6 +109,8 @@ class World {
   void exit_after_drain(Node& n);
   void write_before_exit(Node& n);
   void commit(Node& n);  // the store's next batch to the node's disk, if any
+  void written(const std::string& name, std::uint64_t inc,
+               const std::shared_ptr<const storage::Batch>& batch);
 
   // ---- the cores (cores.cc) ----
   void deliver(Node& n, const std::string& from, std::uint64_t from_inc, const Message& m);
