@@ -104,7 +104,9 @@ class Minotaur {
       kill(pid_, SIGTERM);
       exit_code_ = tooling::wait_exit(pid_, 40s);
     }
-    if (pid_ > 0) kill(-pid_, SIGKILL);  // any node left in the group
+    // Any node left in the group; none when local exited 0 (it saw every node exit, and the
+    // group is gone).
+    if (pid_ > 0 && exit_code_ != 0) kill(-pid_, SIGKILL);
     if (pid_ > 0 && !exit_code_) waitpid(pid_, nullptr, 0);
     close(stdin_);
     if (::testing::Test::HasFailure()) {

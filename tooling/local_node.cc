@@ -87,7 +87,7 @@ namespace {
 
 // Empty when the node on http_port is `expected`; otherwise what answers there instead.
 std::string identity_mismatch(std::uint16_t http_port, const NodeIdentity& expected) {
-  const boost::json::value view = HttpClient(http_port).request("GET", "/api/v1/cluster").json();
+  const boost::json::value view = http_get(http_port, "/api/v1/cluster").json();
   const auto* object = view.if_object();
   const auto text = [object](const char* key) -> std::string {
     const boost::json::value* v = object != nullptr ? object->if_contains(key) : nullptr;
