@@ -132,6 +132,7 @@ class Local {
         "again), roll (restart every node in turn), status, quit. Ctrl-C stops everything.\n\n",
         o_.first_http_port, secrets_.admin_token.c_str());
     std::fflush(stdout);
+    serving_ = true;
     return loop();
   }
 
@@ -197,8 +198,11 @@ class Local {
   }
 
   // Why a node exited, as its log says (the error is on its last lines).
-  static void print_log_tail(const NodeProc& n) {
-    std::fprintf(stderr, "local: the last lines of %s:\n", n.log.c_str());
+  void print_log_tail(const NodeProc& n) const {
+    const std::string next = serving_ ? fmt::format("fix it, then type 'restart {}'", n.index)
+                                      : std::string("fix it and start minotaur local again");
+    std::fprintf(stderr, "local: the last lines of %s (the reason is on them; %s):\n",
+                 n.log.c_str(), next.c_str());
     for (const std::string& line : tooling::log_tail(n.log, 5)) {
       std::fprintf(stderr, "    %s\n", line.c_str());
     }
@@ -462,6 +466,7 @@ class Local {
   std::vector<NodeProc> nodes_;
   std::string run_id_;  // this run's identity, which its nodes show (tooling::NodeIdentity)
   int control_fd_ = -1;
+  bool serving_ = false;  // every node was ready once: the terminal takes commands
   bool quit_ = false;
 };
 
