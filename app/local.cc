@@ -316,7 +316,8 @@ class Local {
     }
     std::vector<int> http_ports;
     for (const NodeProc& n : nodes_) http_ports.push_back(n.http_port);
-    const ControlPolicy policy{page_origins(http_ports), secrets_.admin_token};
+    const ControlPolicy policy{page_origins(http_ports), secrets_.admin_token,
+                               static_cast<int>(nodes_.size())};
     const ControlReply reply = decide_control(head, policy);
     if (!reply.command.empty()) {
       std::printf("local: from the page: %s\n", reply.command.c_str());

@@ -30,18 +30,22 @@ ControlReply refuse(int status, std::string error, std::string allow_origin = {}
   return r;
 }
 
-// "restart 2" for "/local/restart?node=2", "roll" for "/local/roll"; empty when it is neither.
-std::string command_of(std::string_view target) {
+// "restart 2" for "/local/restart?node=2", "roll" for "/local/roll"; empty when it is neither,
+// or names no node from 1 to `nodes`.
+std::string command_of(std::string_view target, int nodes) {
   if (target == "/local/roll") return "roll";
   for (const std::string_view what : {"restart", "kill"}) {
     const std::string prefix = fmt::format("/local/{}?node=", what);
     if (target.substr(0, prefix.size()) != prefix) continue;
     const std::string_view node = target.substr(prefix.size());
     if (node.empty() || node.size() > 2) return {};
+    int number = 0;
     for (const char c : node) {
       if (std::isdigit(static_cast<unsigned char>(c)) == 0) return {};
+      number = number * 10 + (c - '0');
     }
-    return fmt::format("{} {}", what, node);
+    if (number < 1 || number > nodes) return {};
+    return fmt::format("{} {}", what, number);
   }
   return {};
 }
@@ -129,11 +133,12 @@ ControlReply decide_control(std::string_view head, const ControlPolicy& policy) 
                   "with the token in the folder's admin-token file",
                   origin);
   }
-  const std::string command = command_of(std::string_view(req.target()));
+  const std::string command = command_of(std::string_view(req.target()), policy.nodes);
   if (command.empty()) {
     return refuse(404,
-                  "unknown call; use POST /local/restart?node=N, /local/kill?node=N or "
-                  "/local/roll",
+                  fmt::format("unknown call; use POST /local/restart?node=N, /local/kill?node=N "
+                              "(N from 1 to {}) or /local/roll",
+                              policy.nodes),
                   origin);
   }
   ControlReply r;

@@ -24,6 +24,7 @@ namespace minotaur::app {
 struct ControlPolicy {
   std::vector<std::string> allowed_origins;  // e.g. "http://127.0.0.1:8080"
   std::string admin_token;                   // never empty
+  int nodes = 0;                             // restart and kill take node 1 to this
 };
 
 // The page's origins for nodes listening on these HTTP ports of 127.0.0.1.

@@ -9,7 +9,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace minotaur::app;
-  static const ControlPolicy policy{page_origins({8080, 8081}), "the-admin-token"};
+  static const ControlPolicy policy{page_origins({8080, 8081}), "the-admin-token", 2};
   const std::string_view head(reinterpret_cast<const char*>(data), size);
   const ControlReply reply = decide_control(head, policy);
   MINOTAUR_ASSERT(reply.command.empty() || reply.status == 200);

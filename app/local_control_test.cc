@@ -7,7 +7,7 @@
 namespace minotaur::app {
 namespace {
 
-const ControlPolicy kPolicy{page_origins({8080, 8081}), "the-admin-token"};
+const ControlPolicy kPolicy{page_origins({8080, 8081}), "the-admin-token", 2};
 
 std::string head(const std::string& method, const std::string& target,
                  const std::string& headers = "") {
@@ -68,6 +68,8 @@ TEST(LocalControl, UnknownCallsAndGarbageAreRefused) {
   const std::string token = "Authorization: Bearer the-admin-token\r\n";
   EXPECT_EQ(decide_control(head("POST", "/local/kill?node=1;rm", token), kPolicy).status, 404);
   EXPECT_EQ(decide_control(head("POST", "/local/kill?node=", token), kPolicy).status, 404);
+  EXPECT_EQ(decide_control(head("POST", "/local/kill?node=3", token), kPolicy).status, 404);
+  EXPECT_EQ(decide_control(head("POST", "/local/kill?node=0", token), kPolicy).status, 404);
   EXPECT_EQ(decide_control(head("GET", "/local/roll", token), kPolicy).status, 405);
   EXPECT_EQ(decide_control("", kPolicy).status, 400);
   EXPECT_EQ(decide_control("\x01\x02 garbage\r\n\r\n", kPolicy).status, 400);
