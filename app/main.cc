@@ -212,7 +212,8 @@ int main(int argc, char** argv) {
       ->default_val(3);
   local_cmd
       ->add_option("--http-port", local.first_http_port,
-                   "HTTP port of the first node; node i listens on this + i - 1")
+                   "HTTP port of the first node; node i listens on this + i - 1, and local's "
+                   "control port on this - 1")
       ->default_val(8080);
   local_cmd
       ->add_option("--cluster-port", local.first_cluster_port,
