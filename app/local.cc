@@ -9,14 +9,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "app/local_control.h"
 #include "tooling/cluster_secrets.h"
 #include "tooling/http_client.h"
 #include "tooling/local_node.h"
@@ -38,8 +43,30 @@ struct NodeProc {
   int http_port = 0;
   int cluster_port = 0;
   pid_t pid = -1;
+  std::optional<int> exit_code;  // of its last process, once it ended (as tooling::exited gives)
   std::string log;
 };
+
+// "exit code 1", or "killed by signal 9" for a process a signal ended.
+std::string exit_text(int code) {
+  return code >= 0 ? fmt::format("exit code {}", code) : fmt::format("killed by signal {}", -code);
+}
+
+// A new identity for this run of local, which its nodes show in GET /api/v1/cluster
+// (tooling::NodeIdentity): 128 random bits in hex.
+std::string new_run_id() {
+  std::random_device random;
+  std::string out;
+  for (int i = 0; i < 4; ++i) out += fmt::format("{:08x}", random());
+  return out;
+}
+
+// Whether a listening socket could be bound on 127.0.0.1:port now, as a node binds it.
+bool port_free(int port) {
+  const int fd = tooling::listen_on_loopback(port);
+  if (fd >= 0) close(fd);
+  return fd >= 0;
+}
 
 class Local {
  public:
@@ -47,6 +74,18 @@ class Local {
 
   int run() {
     namespace fs = std::filesystem;
+    // Every port is checked, and the control port taken, before anything else happens: a
+    // second local while the first runs must say so at once, not start nodes that cannot
+    // listen (or, worse, take the first one's nodes for its own).
+    for (int i = 1; i <= o_.nodes; ++i) {
+      NodeProc n;
+      n.index = i;
+      n.name = fmt::format("node{}", i);
+      n.http_port = o_.first_http_port + i - 1;
+      n.cluster_port = o_.first_cluster_port + i - 1;
+      nodes_.push_back(n);
+    }
+    if (!check_ports() || !open_control()) return 1;
     const std::string dir = o_.dir.empty() ? default_dir() : o_.dir;
     data_dir_ = dir + "/data";
     std::error_code ec;
@@ -72,16 +111,9 @@ class Local {
     }
     secrets_ = std::move(secrets.value());
 
-    for (int i = 1; i <= o_.nodes; ++i) {
-      NodeProc n;
-      n.index = i;
-      n.name = fmt::format("node{}", i);
-      n.http_port = o_.first_http_port + i - 1;
-      n.cluster_port = o_.first_cluster_port + i - 1;
-      n.log = fmt::format("{}/{}.log", dir, n.name);
-      nodes_.push_back(n);
-    }
-    open_control();
+    for (NodeProc& n : nodes_) n.log = fmt::format("{}/{}.log", dir, n.name);
+    run_id_ = new_run_id();
+    setenv(tooling::kLocalRunEnv, run_id_.c_str(), 1);
     std::printf(
         "local: starting %d nodes; their folder is %s (secret, token keys, admin token, logs, "
         "and the games in data/: a new start brings them back; --fresh starts empty)\n",
@@ -93,11 +125,14 @@ class Local {
       if (!wait_ready(n)) return stop_all(1);
     }
     std::printf(
-        "\nMinotaur is running: open http://127.0.0.1:%d\n"
+        "\nMinotaur is running: open http://127.0.0.1:%d/#local-token=%s\n"
+        "(the link carries the admin token, which the page's restart buttons need; the page "
+        "keeps it)\n"
         "Commands: restart N (graceful SIGTERM and start again), kill N (SIGKILL and start "
         "again), roll (restart every node in turn), status, quit. Ctrl-C stops everything.\n\n",
-        o_.first_http_port);
+        o_.first_http_port, secrets_.admin_token.c_str());
     std::fflush(stdout);
+    serving_ = true;
     return loop();
   }
 
@@ -132,24 +167,46 @@ class Local {
     return true;
   }
 
+  // Ready means: /readyz answers 200 on its port, and the node there is this run's (its name
+  // and this run's identity in GET /api/v1/cluster), not whatever else answers on the port.
   bool wait_ready(NodeProc& n) {
+    const tooling::NodeIdentity identity{n.name, run_id_};
     const tooling::Readiness r = tooling::wait_ready(n.pid, static_cast<std::uint16_t>(n.http_port),
-                                                     std::chrono::seconds(20));
+                                                     std::chrono::seconds(20), &identity);
+    const std::string impostor =
+        r.impostor.empty()
+            ? std::string()
+            : fmt::format(" (127.0.0.1:{} answers, but as {})", n.http_port, r.impostor);
     switch (r.state) {
       case tooling::Readiness::State::kReady:
         std::printf("local: %s ready\n", n.name.c_str());
         std::fflush(stdout);
         return true;
       case tooling::Readiness::State::kExited:
-        std::fprintf(stderr, "local: %s exited while starting; its log %s says why\n",
-                     n.name.c_str(), n.log.c_str());
         n.pid = -1;
+        n.exit_code = r.exit_code;
+        std::fprintf(stderr, "local: %s exited while starting (%s)%s\n", n.name.c_str(),
+                     exit_text(r.exit_code).c_str(), impostor.c_str());
+        print_log_tail(n);
         return false;
       case tooling::Readiness::State::kTimedOut:
         break;
     }
-    std::fprintf(stderr, "local: %s not ready after 20 s; see %s\n", n.name.c_str(), n.log.c_str());
+    std::fprintf(stderr, "local: %s not ready after 20 s%s; see %s\n", n.name.c_str(),
+                 impostor.c_str(), n.log.c_str());
     return false;
+  }
+
+  // Why a node exited, as its log says (the error is on its last lines).
+  void print_log_tail(const NodeProc& n) const {
+    const std::string next = serving_ ? fmt::format("fix it, then type 'restart {}'", n.index)
+                                      : std::string("fix it and start minotaur local again");
+    std::fprintf(stderr, "local: the last lines of %s (the reason is on them; %s):\n",
+                 n.log.c_str(), next.c_str());
+    for (const std::string& line : tooling::log_tail(n.log, 5)) {
+      std::fprintf(stderr, "    %s\n", line.c_str());
+    }
+    std::fflush(stderr);
   }
 
   // Sends `sig` and waits for the exit; SIGKILL after 30 s.
@@ -160,6 +217,7 @@ class Local {
 
   void report_stop(NodeProc& n, int sig, const Result<tooling::Stopped, std::string>& stopped) {
     n.pid = -1;
+    if (stopped) n.exit_code = stopped.value().exit_code;
     if (!stopped) {
       std::fprintf(stderr, "local: %s: %s\n", n.name.c_str(), stopped.error().c_str());
       return;
@@ -175,62 +233,102 @@ class Local {
     std::fflush(stdout);
   }
 
-  // The control port the page's cluster panel calls: POST /local/{restart,kill}?node=N and
-  // POST /local/roll. Loopback only; its address reaches the nodes (and so the page) through
-  // MINOTAUR_LOCAL_CONTROL.
-  void open_control() {
-    control_fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    const int one = 1;
-    setsockopt(control_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(o_.first_http_port - 1));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(control_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        listen(control_fd_, 8) != 0) {
-      std::fprintf(stderr,
-                   "local: port %d is taken, so the page will have no restart buttons (the "
-                   "commands here still work); free it or choose another --http-port\n",
-                   o_.first_http_port - 1);
-      close(control_fd_);
-      control_fd_ = -1;
-      return;
+  // Every port local and its nodes take — the control port (--http-port minus 1), the HTTP
+  // ports and the cluster ports — in range, distinct, and free now. Otherwise says which port
+  // and which flag moves it, and returns false.
+  bool check_ports() {
+    struct Port {
+      int port;
+      std::string what;
+      std::string flag;
+    };
+    std::vector<Port> ports{{o_.first_http_port - 1,
+                             "the control port (the page's restart "
+                             "buttons; --http-port minus 1)",
+                             "--http-port"}};
+    for (const NodeProc& n : nodes_) {
+      ports.push_back({n.http_port, n.name + "'s HTTP port", "--http-port"});
+      ports.push_back({n.cluster_port, n.name + "'s cluster port", "--cluster-port"});
     }
-    const std::string url = fmt::format("http://127.0.0.1:{}", o_.first_http_port - 1);
+    for (std::size_t i = 0; i < ports.size(); ++i) {
+      const Port& p = ports[i];
+      if (p.port < 1 || p.port > 65535) {
+        std::fprintf(stderr,
+                     "local: %s would be %d, outside 1-65535; choose another %s (node i uses it "
+                     "+ i - 1)\n",
+                     p.what.c_str(), p.port, p.flag.c_str());
+        return false;
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (ports[j].port == p.port) {
+          std::fprintf(stderr,
+                       "local: port %d would be both %s and %s; choose --http-port and "
+                       "--cluster-port at least %d apart\n",
+                       p.port, ports[j].what.c_str(), p.what.c_str(), o_.nodes + 1);
+          return false;
+        }
+      }
+    }
+    for (const Port& p : ports) {
+      if (!port_free(p.port)) {
+        std::fprintf(stderr,
+                     "local: port %d (%s) is in use on 127.0.0.1: another minotaur local, or "
+                     "another program, listens there. Stop it, or choose other ports with %s "
+                     "(node i uses it + i - 1)\n",
+                     p.port, p.what.c_str(), p.flag.c_str());
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The control port the page's cluster panel calls: POST /local/{restart,kill}?node=N and
+  // POST /local/roll, with the admin token, from the page's own origins only
+  // (app/local_control.h). Loopback only; close-on-exec, so that no node holds it; its address
+  // reaches the nodes (and so the page) through MINOTAUR_LOCAL_CONTROL.
+  bool open_control() {
+    const int port = o_.first_http_port - 1;
+    control_fd_ = tooling::listen_on_loopback(port);
+    if (control_fd_ < 0) {
+      std::fprintf(stderr,
+                   "local: cannot listen on 127.0.0.1:%d, the control port (--http-port minus "
+                   "1): %s; stop what holds it, or choose another --http-port\n",
+                   port, std::strerror(errno));
+      return false;
+    }
+    const std::string url = fmt::format("http://127.0.0.1:{}", port);
     setenv("MINOTAUR_LOCAL_CONTROL", url.c_str(), 1);
+    return true;
   }
 
   void serve_control() {
-    const int fd = accept(control_fd_, nullptr, nullptr);
+    const int fd = accept4(control_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) return;
     timeval tv{2, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    // The request's head, up to the blank line; the calls have no body.
+    std::string head;
     char buf[2048];
-    const ssize_t r = recv(fd, buf, sizeof buf - 1, 0);
-    std::string line = r > 0 ? std::string(buf, static_cast<std::size_t>(r)) : std::string();
-    line = line.substr(0, line.find('\r'));
-    // "POST /local/restart?node=2 HTTP/1.1"
-    std::string cmd;
-    int status = 404;
-    if (line.rfind("POST /local/", 0) == 0) {
-      std::string rest = line.substr(12, line.find(' ', 12) - 12);
-      std::string what = rest.substr(0, rest.find('?'));
-      const auto eq = rest.find("node=");
-      const std::string node = eq == std::string::npos ? "" : rest.substr(eq + 5);
-      if (what == "roll") cmd = "roll";
-      if ((what == "restart" || what == "kill") && !node.empty()) cmd = what + " " + node;
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() <= kControlMaxHeadBytes) {
+      const ssize_t r = recv(fd, buf, sizeof buf, 0);
+      if (r <= 0) break;
+      head.append(buf, static_cast<std::size_t>(r));
     }
-    if (!cmd.empty()) {
-      status = 200;
-      std::printf("local: from the page: %s\n", cmd.c_str());
-      command(cmd);
+    std::vector<int> http_ports;
+    for (const NodeProc& n : nodes_) http_ports.push_back(n.http_port);
+    const ControlPolicy policy{page_origins(http_ports), secrets_.admin_token,
+                               static_cast<int>(nodes_.size())};
+    const ControlReply reply = decide_control(head, policy);
+    if (!reply.command.empty()) {
+      std::printf("local: from the page: %s\n", reply.command.c_str());
+      command(reply.command);
+    } else if (reply.status >= 400) {
+      std::printf("local: refused a call on the control port (HTTP %d): %s\n", reply.status,
+                  reply.error.c_str());
+      std::fflush(stdout);
     }
-    const std::string body = status == 200 ? "{\"ok\":true}" : "{\"ok\":false}";
-    const std::string reply = fmt::format(
-        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: "
-        "*\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-        status, status == 200 ? "OK" : "Not Found", body.size(), body);
-    (void)send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    const std::string out = render_control_reply(reply);
+    (void)send(fd, out.data(), out.size(), MSG_NOSIGNAL);
     close(fd);
   }
 
@@ -263,6 +361,26 @@ class Local {
     return code;
   }
 
+  // One line of `status`: a running node's pid and readiness, or how a stopped one ended.
+  void status(const NodeProc& n) {
+    if (n.pid <= 0) {
+      std::printf("  %s stopped (%s); type 'restart %d' to start it; its log: %s\n", n.name.c_str(),
+                  n.exit_code ? exit_text(*n.exit_code).c_str() : "it did not start", n.index,
+                  n.log.c_str());
+      return;
+    }
+    // The node's own word: "ready", or "not ready: REASON" (no_quorum, draining, ...).
+    const tooling::HttpAnswer readyz =
+        tooling::http_get(static_cast<std::uint16_t>(n.http_port), "/readyz");
+    std::string word = readyz.status == 0 ? "not answering on its HTTP port" : readyz.body;
+    while (!word.empty() && (word.back() == '\n' || word.back() == '\r')) word.pop_back();
+    if (word.size() > 80 || word.find_first_of("\r\n") != std::string::npos) {
+      word = "HTTP " + std::to_string(readyz.status) + " from /readyz";
+    }
+    std::printf("  %s running, pid %d, http 127.0.0.1:%d, %s\n", n.name.c_str(), n.pid, n.http_port,
+                word.c_str());
+  }
+
   NodeProc* node_arg(std::istringstream& in) {
     int i = 0;
     if (!(in >> i) || i < 1 || i > static_cast<int>(nodes_.size())) {
@@ -286,13 +404,7 @@ class Local {
       }
       std::printf("local: rolling restart done\n");
     } else if (cmd == "status") {
-      for (const NodeProc& n : nodes_) {
-        std::printf(
-            "  %s pid %d http 127.0.0.1:%d %s\n", n.name.c_str(), n.pid, n.http_port,
-            tooling::http_get_status(static_cast<std::uint16_t>(n.http_port), "/readyz") == 200
-                ? "ready"
-                : "NOT READY");
-      }
+      for (const NodeProc& n : nodes_) status(n);
     } else if (cmd == "quit" || cmd == "exit") {
       quit_ = true;
     } else {
@@ -328,11 +440,14 @@ class Local {
         }
       }
       for (NodeProc& node : nodes_) {
-        if (node.pid > 0 && tooling::exited(node.pid)) {
-          std::printf("local: %s exited unexpectedly; see %s; type 'restart %d' to start it\n",
-                      node.name.c_str(), node.log.c_str(), node.index);
-          std::fflush(stdout);
+        if (node.pid <= 0) continue;
+        if (const auto code = tooling::exited(node.pid)) {
           node.pid = -1;
+          node.exit_code = *code;
+          std::printf("local: %s exited unexpectedly (%s); type 'restart %d' to start it\n",
+                      node.name.c_str(), exit_text(*code).c_str(), node.index);
+          std::fflush(stdout);
+          print_log_tail(node);
         }
       }
     }
@@ -356,7 +471,9 @@ class Local {
   std::string data_dir_;
   tooling::ClusterSecrets secrets_;
   std::vector<NodeProc> nodes_;
+  std::string run_id_;  // this run's identity, which its nodes show (tooling::NodeIdentity)
   int control_fd_ = -1;
+  bool serving_ = false;  // every node was ready once: the terminal takes commands
   bool quit_ = false;
 };
 
@@ -364,7 +481,7 @@ class Local {
 
 int run_local(const LocalOptions& options, const char* argv0) {
   (void)argv0;
-  if (pipe(signal_pipe) != 0) return 1;
+  if (pipe2(signal_pipe, O_CLOEXEC) != 0) return 1;
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);

@@ -3,11 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <vector>
 
 #include "app/local.h"
 #include "app/token_keys_command.h"
@@ -17,6 +20,7 @@
 #include "gateway/token_keys_file.h"
 #include "node/node.h"
 #include "sim/world.h"
+#include "tooling/local_node.h"
 #include "transport/cluster_secret.h"
 #include "transport/protocol_range.h"
 
@@ -37,6 +41,42 @@ std::string read_secret_file(const std::string& path, std::string& error) {
   while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.erase(0, 1);
   if (v.empty()) error = path + " is empty; put the secret in it";
   return v;
+}
+
+// When the first argument names no subcommand (a typo, say), what to tell the user: the word,
+// the nearest subcommand when one is near, and the list. nullopt when it names one, or is an
+// option (--help) or missing, which CLI11 answers itself.
+std::optional<std::string> unknown_subcommand(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return std::nullopt;
+  const std::string word = argv[1];
+  std::string names;
+  std::string nearest;
+  std::size_t nearest_distance = 3;  // suggest only a name within two edits
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    const std::string& name = sub->get_name();
+    if (name == word) return std::nullopt;
+    names += (names.empty() ? "" : ", ") + name;
+    // Levenshtein distance, one row at a time.
+    std::vector<std::size_t> row(name.size() + 1);
+    for (std::size_t j = 0; j <= name.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= name.size(); ++j) {
+        const std::size_t above = row[j];
+        row[j] = std::min(
+            {row[j] + 1, row[j - 1] + 1, diagonal + (word[i - 1] == name[j - 1] ? 0u : 1u)});
+        diagonal = above;
+      }
+    }
+    if (row[name.size()] < nearest_distance) {
+      nearest_distance = row[name.size()];
+      nearest = name;
+    }
+  }
+  return "minotaur: '" + word + "' is no subcommand" +
+         (nearest.empty() ? "" : "; did you mean '" + nearest + "'?") +
+         "\nThe subcommands: " + names + "; `minotaur SUBCOMMAND --help` prints its flags.\n";
 }
 
 }  // namespace
@@ -203,7 +243,8 @@ int main(int argc, char** argv) {
       ->default_val(3);
   local_cmd
       ->add_option("--http-port", local.first_http_port,
-                   "HTTP port of the first node; node i listens on this + i - 1")
+                   "HTTP port of the first node; node i listens on this + i - 1, and local's "
+                   "control port on this - 1")
       ->default_val(8080);
   local_cmd
       ->add_option("--cluster-port", local.first_cluster_port,
@@ -220,6 +261,21 @@ int main(int argc, char** argv) {
   local_cmd->add_flag("--fresh", local.fresh,
                       "Start with no games: remove the data dirs of the last run in the folder "
                       "first (the secret and token keys stay)");
+  local_cmd->footer(
+      "Before it starts anything, local checks that every port it needs is free: the HTTP "
+      "ports, the cluster ports and its control port; a port in use stops it at once (exit 1), "
+      "naming the port and the flag that moves it.\n\n"
+      "Once the nodes are ready it prints the page's address with the admin token in it "
+      "(http://127.0.0.1:8080/#local-token=TOKEN) and takes commands, one a line:\n"
+      "  restart N   stop node N with SIGTERM (a deploy) and start it again\n"
+      "  kill N      stop node N with SIGKILL (a crash) and start it again\n"
+      "  roll        restart every node in turn (a rolling deploy)\n"
+      "  status      each node: running (pid, ready or not) or stopped (exit code)\n"
+      "  quit        stop every node (as Ctrl-C does) and exit\n\n"
+      "Control port: 127.0.0.1 at --http-port minus 1 (8079 by default). The page's restart, "
+      "kill and roll buttons call it: POST /local/restart?node=N, /local/kill?node=N, "
+      "/local/roll, with `Authorization: Bearer TOKEN` (the admin token, in the folder's "
+      "admin-token file), and only from the page's own origins.");
 
   // minotaur token-keys
   minotaur::app::TokenKeysCommand token_keys;
@@ -377,6 +433,10 @@ int main(int argc, char** argv) {
                     "BROKEN variant (with --removals): remove every name not heard, with force");
   sim_cmd->add_flag("--full-trace", sim_full_trace, "Print the whole trace of a failed seed");
 
+  if (const auto unknown = unknown_subcommand(app, argc, argv)) {
+    std::fprintf(stderr, "%s", unknown->c_str());
+    return static_cast<int>(CLI::ExitCodes::ExtrasError);
+  }
   CLI11_PARSE(app, argc, argv);
 
   if (sim_cmd->parsed()) {
@@ -478,6 +538,7 @@ int main(int argc, char** argv) {
           minotaur::transport::to_string(node.protocol_range),
           minotaur::transport::to_string(minotaur::transport::kProtocolRange));
     }
+    if (const char* run = std::getenv(minotaur::tooling::kLocalRunEnv)) node.local_run = run;
     return minotaur::node::run_node(node);
   }
   if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);

@@ -6,7 +6,9 @@
 // its data dir in the folder) and `minotaur local` is started again in the same folder while the
 // pages stay open. Without a reload, each page must reconnect by itself, show the same game with
 // the action registered before (same round and version), and play on: the other player acts, the
-// first page sees it, and the round resolves with both actions.
+// first page sees it, and the round resolves with both actions. Last, a page opened through the
+// link `minotaur local` prints (the admin token in its fragment) restarts a node with its kill
+// button, through local's control port.
 //
 //   node --test browser/local_restart.test.mjs     (MINOTAUR_BINARY=... picks the executable)
 //   ctest --test-dir build/release -L browser
@@ -160,9 +162,26 @@ test("minotaur local: Ctrl-C and a new start in the same folder bring the game b
                 `(hosted by ${after.node}, epoch ${after.epoch}); the pages reconnected by themselves ` +
                 `${reconnectMs} ms after the new start, and played round 1 to its end (version ${resolved.version})`);
 
+    // The page's buttons: opened through the link minotaur local printed (the admin token in its
+    // fragment), the page keeps the token and takes it out of the address bar; its kill button
+    // for node3 reaches local's control port (a preflight, then the call with the token), and
+    // local restarts node3. A node goes down: the pages may fail over meanwhile.
+    watch.failover = true;
+    const link = /open (http:\/\/\S+#local-token=\S+)/.exec(second.out);
+    assert.ok(link, "minotaur local prints the page's address with the admin token");
+    await A.goto(link[1]);
+    await A.reload();  // a fragment alone is no new document: load it again, fragment and all
+    await A.waitForFunction(() => localStorage.getItem("minotaur.localToken") !== null && !location.hash,
+                            null, { timeout: STEP_MS });
+    await A.locator("#members li", { hasText: "node3:" }).locator("button", { hasText: "kill" })
+      .click({ timeout: STEP_MS });
+    await A.waitForFunction(() => document.getElementById("local-state").textContent === "done", null,
+                            { timeout: 60_000 });
+    assert.match(second.out, /local: from the page: kill 3[\s\S]*local: node3 ready/,
+                 "the page's kill button restarted node3 through minotaur local");
+
     // The end: Ctrl-C once more (the pages lose their connection again), and the folder goes
     // (withPages stops `minotaur local`).
-    watch.failover = true;
     await local.interrupt();
   });
 });

@@ -228,6 +228,7 @@ int run_node(const NodeConfig& config) {
                              {"quorum", cluster.quorum_json()}};
     if (held) view["changes_held"] = *held;
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
+    if (!config.local_run.empty()) view["local_run"] = config.local_run;
     return view;
   };
   api_options.remove_member =

@@ -39,6 +39,9 @@ struct NodeConfig {
   std::size_t max_connections = 10'000;  // client connections open at once
   std::size_t join_code_letters = 6;     // letters of the join codes this node makes (4-8)
   std::string local_control;  // minotaur local's control URL, shown to the page; empty otherwise
+  // Under minotaur local: the run's identity (tooling/local_node.h, NodeIdentity), shown in the
+  // cluster view so that local's readiness check knows its own node from another process.
+  std::string local_run;
   // Durability (storage/data_dir.h): the node's replica of the store on its disk. Empty: in
   // memory only.
   std::string data_dir;

@@ -57,26 +57,41 @@ HttpAnswer HttpClient::request(const std::string& method, const std::string& pat
   return {};
 }
 
-int http_get_status(std::uint16_t port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
+HttpAnswer http_get(std::uint16_t port, const std::string& path) {
+  constexpr std::size_t kMaxAnswerBytes = 64 * 1024;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return {};
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval tv{2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  int status = 0;
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  std::string raw;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
     const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[64] = {};
-      const ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
-      if (n > 12) status = std::atoi(buf + 9);
+      char buf[4096];
+      // An HTTP/1.0 answer ends when the server closes; a time-out or the bound ends it too.
+      while (raw.size() < kMaxAnswerBytes) {
+        const ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        raw.append(buf, static_cast<std::size_t>(n));
+      }
     }
   }
   close(fd);
-  return status;
+  HttpAnswer answer;
+  // "HTTP/1.1 200 OK\r\n...": the status is the three digits after the first space.
+  if (raw.size() > 12 && raw.rfind("HTTP/1.", 0) == 0) answer.status = std::atoi(raw.c_str() + 9);
+  const auto body = raw.find("\r\n\r\n");
+  if (body != std::string::npos) answer.body = raw.substr(body + 4);
+  return answer;
+}
+
+int http_get_status(std::uint16_t port, const std::string& path) {
+  return http_get(port, path).status;
 }
 
 }  // namespace minotaur::tooling

@@ -32,8 +32,12 @@ class HttpClient {
   std::optional<boost::beast::tcp_stream> stream_;
 };
 
-// The status code of a GET of `path` on 127.0.0.1:port, or 0 when nothing answers within 2 s.
-// One HTTP/1.0 request on a plain socket, for polling /readyz many times a second.
+// A GET of `path` on 127.0.0.1:port: one HTTP/1.0 request on a plain socket, every read bounded
+// by 2 s and the whole answer by 64 KiB, so that whatever listens on the port (it may be no node
+// at all) cannot hold the caller. Status 0 when nothing answers in time; the body is what came
+// after the head, up to the bound.
+HttpAnswer http_get(std::uint16_t port, const std::string& path);
+// http_get's status alone, for polling /readyz many times a second.
 int http_get_status(std::uint16_t port, const std::string& path);
 
 }  // namespace minotaur::tooling

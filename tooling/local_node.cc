@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <thread>
 
 #include "base/assert.h"
@@ -46,6 +47,28 @@ std::vector<std::string> node_command(const NodeCommand& c) {
   return args;
 }
 
+int listen_on_loopback(int port) {
+  if (port < 1 || port > 65535) {
+    errno = EINVAL;
+    return -1;
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 16) != 0) {
+    const int error = errno;
+    close(fd);
+    errno = error;
+    return -1;
+  }
+  return fd;
+}
+
 std::uint16_t free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   MINOTAUR_ASSERT(fd >= 0);
@@ -60,12 +83,40 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
-Readiness wait_ready(pid_t pid, std::uint16_t http_port, std::chrono::milliseconds timeout) {
+namespace {
+
+// Empty when the node on http_port is `expected`; otherwise what answers there instead.
+std::string identity_mismatch(std::uint16_t http_port, const NodeIdentity& expected) {
+  const boost::json::value view = http_get(http_port, "/api/v1/cluster").json();
+  const auto* object = view.if_object();
+  const auto text = [object](const char* key) -> std::string {
+    const boost::json::value* v = object != nullptr ? object->if_contains(key) : nullptr;
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+  };
+  const std::string name = text("node");
+  const std::string run = text("local_run");
+  if (name == expected.name && (expected.local_run.empty() || run == expected.local_run)) return {};
+  if (name.empty()) return "a process that is no minotaur node";
+  return "node " + name + ", which this run did not start";
+}
+
+}  // namespace
+
+Readiness wait_ready(pid_t pid, std::uint16_t http_port, std::chrono::milliseconds timeout,
+                     const NodeIdentity* expected) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string impostor;
   for (;;) {
-    if (http_get_status(http_port, "/readyz") == 200) return {Readiness::State::kReady, 0};
-    if (const auto code = exited(pid)) return {Readiness::State::kExited, *code};
-    if (std::chrono::steady_clock::now() >= deadline) return {};
+    if (http_get_status(http_port, "/readyz") == 200) {
+      if (expected == nullptr) return {Readiness::State::kReady, 0, {}};
+      std::string other = identity_mismatch(http_port, *expected);
+      if (other.empty()) return {Readiness::State::kReady, 0, {}};
+      impostor = std::move(other);
+    }
+    if (const auto code = exited(pid)) return {Readiness::State::kExited, *code, impostor};
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return {Readiness::State::kTimedOut, 0, impostor};
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }

@@ -52,6 +52,7 @@ Result<pid_t, std::string> spawn_logged(const std::vector<std::string>& args,
                                    0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -102,6 +103,22 @@ Result<Stopped, std::string> await_stop(pid_t pid, std::chrono::steady_clock::ti
   out.exit_code = *code;
   out.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - began).count();
   return out;
+}
+
+std::vector<std::string> log_tail(const std::string& path, std::size_t lines) {
+  constexpr std::streamoff kMaxBytes = 64 * 1024;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return {};
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = size > kMaxBytes ? size - kMaxBytes : 0;
+  in.seekg(from);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> all;
+  std::istringstream s(text);
+  for (std::string line; std::getline(s, line);) all.push_back(line);
+  if (from > 0 && !all.empty()) all.erase(all.begin());  // the cut first line is partial
+  if (all.size() > lines) all.erase(all.begin(), all.end() - static_cast<std::ptrdiff_t>(lines));
+  return all;
 }
 
 std::uint64_t process_rss_bytes(pid_t pid) {

@@ -20,7 +20,9 @@
 namespace minotaur::tooling {
 
 // Runs argv[0] with `argv`, standard input from /dev/null, standard output and error appended
-// to `log_path`. The child's pid, or why it could not be started.
+// to `log_path`, and no other file descriptor of ours: every one from 3 up is closed in the
+// child (a listening socket of the caller must not outlive the caller in its children). The
+// child's pid, or why it could not be started.
 Result<pid_t, std::string> spawn_logged(const std::vector<std::string>& argv,
                                         const std::string& log_path);
 
@@ -50,6 +52,11 @@ Result<Stopped, std::string> stop_process(pid_t pid, int signal, std::chrono::mi
 // `signalled` passed.
 Result<Stopped, std::string> await_stop(pid_t pid, std::chrono::steady_clock::time_point signalled,
                                         std::chrono::milliseconds timeout);
+
+// The last `lines` lines of the file at `path` (a child's log, to say why it exited), each
+// without its newline; fewer when the file has fewer, none when it cannot be read. Reads at most
+// the file's last 64 KiB.
+std::vector<std::string> log_tail(const std::string& path, std::size_t lines);
 
 // VmRSS of process `pid` from /proc/PID/status, in bytes; 0 when it cannot be read.
 std::uint64_t process_rss_bytes(pid_t pid);

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -80,6 +81,29 @@ TEST_F(ProcessTest, ExplainsAProgramThatCannotStart) {
   auto pid = spawn_logged({"/nonexistent/minotaur"}, log_path());
   ASSERT_FALSE(pid.ok());
   EXPECT_NE(pid.error().find("/nonexistent/minotaur"), std::string::npos) << pid.error();
+}
+
+// A socket the parent holds (a listening port, say) must not stay open in its children, or it
+// outlives the parent there: the child gets no descriptor but its standard input and output.
+TEST_F(ProcessTest, AChildInheritsNoDescriptorButItsStandardOnes) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);  // no close-on-exec, on purpose
+  ASSERT_GE(fd, 3);
+  const pid_t pid = start_shell("if [ -e /proc/$$/fd/" + std::to_string(fd) +
+                                " ]; then echo inherited; else echo not-inherited; fi");
+  ASSERT_GT(pid, 0);
+  EXPECT_EQ(wait_exit(pid, milliseconds(10'000)), 0);
+  EXPECT_TRUE(printed("not-inherited"));
+  close(fd);
+}
+
+TEST_F(ProcessTest, LogTailGivesTheLastLines) {
+  {
+    std::ofstream out(log_path());
+    for (int i = 1; i <= 5; ++i) out << "line " << i << "\n";
+  }
+  EXPECT_EQ(log_tail(log_path(), 2), (std::vector<std::string>{"line 4", "line 5"}));
+  EXPECT_EQ(log_tail(log_path(), 10).size(), 5u);
+  EXPECT_TRUE(log_tail("/nonexistent/minotaur.log", 3).empty());
 }
 
 }  // namespace

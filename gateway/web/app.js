@@ -404,11 +404,29 @@ async function refreshCluster() {
 }
 setInterval(() => { if (S.gameId) refreshCluster(); }, 2000);
 
+// Under `minotaur local` the buttons' calls need the cluster's admin token. The link local
+// prints in its terminal carries it in the address's fragment (#local-token=...), which the
+// browser never sends to a server; the page keeps it in this origin's localStorage and takes it
+// out of the address bar.
+const LOCAL_TOKEN = "minotaur.localToken";
+(function takeLocalToken() {
+  const m = /(?:^#|&)local-token=([^&]*)/.exec(window.location.hash);
+  if (!m) return;
+  store.setItem(LOCAL_TOKEN, decodeURIComponent(m[1]));
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+})();
+
 async function localControl(url, what) {
   $("local-state").textContent = `${what.replace("?node=", " node")}…`;
+  const token = store.getItem(LOCAL_TOKEN);
   try {
-    const res = await fetch(`${url}/local/${what}`, {method: "POST"});
-    $("local-state").textContent = res.ok ? "done" : `failed (HTTP ${res.status})`;
+    const res = await fetch(`${url}/local/${what}`, {
+      method: "POST",
+      headers: token ? {"Authorization": "Bearer " + token} : {},
+    });
+    $("local-state").textContent = res.ok ? "done"
+      : res.status === 401 ? "refused: open the game through the link minotaur local printed (it carries the admin token)"
+      : `failed (HTTP ${res.status})`;
   } catch (e) {
     $("local-state").textContent = "minotaur local did not answer";
   }
