@@ -5,43 +5,23 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <vector>
 
 #include "app/local.h"
+#include "app/node_command.h"
 #include "app/token_keys_command.h"
 #include "base/build_info.h"
 #include "bench/cluster_bench.h"
 #include "crdt/bench.h"
-#include "gateway/token_keys_file.h"
 #include "node/node.h"
 #include "sim/world.h"
-#include "tooling/local_node.h"
-#include "transport/cluster_secret.h"
 #include "transport/protocol_range.h"
 
 namespace {
 
-// The contents of a secret file without surrounding white space; empty with `error` set when it
-// cannot be read.
-std::string read_secret_file(const std::string& path, std::string& error) {
-  std::ifstream in(path);
-  if (!in) {
-    error = "cannot read " + path + "; check the path and its permissions";
-    return {};
-  }
-  std::stringstream s;
-  s << in.rdbuf();
-  std::string v = s.str();
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.pop_back();
-  while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.erase(0, 1);
-  if (v.empty()) error = path + " is empty; put the secret in it";
-  return v;
-}
 
 // When the first argument names no subcommand (a typo, say), what to tell the user: the word,
 // the nearest subcommand when one is near, and the list. nullopt when it names one, or is an
@@ -95,143 +75,8 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   // minotaur node
-  minotaur::node::NodeConfig node;
-  std::string cookie_file, admin_token_file, token_keys_file;
-  auto* node_cmd = app.add_subcommand("node", "Run one node of a cluster.");
-  node_cmd->add_option("--name", node.name, "Unique name of this node in the cluster")
-      ->envname("MINOTAUR_NAME")
-      ->required();
-  node_cmd->add_option("--cluster", node.cluster_address, "HOST:PORT for other nodes")
-      ->envname("MINOTAUR_CLUSTER")
-      ->required();
-  node_cmd->add_option("--http", node.http_address, "HOST:PORT for players' HTTP and WebSocket")
-      ->envname("MINOTAUR_HTTP")
-      ->required();
-  node_cmd
-      ->add_option("--seeds", node.seeds,
-                   "Other members to join: HOST:PORT,... or a DNS name whose records are "
-                   "the members")
-      ->envname("MINOTAUR_SEEDS")
-      ->delimiter(',');
-  node_cmd->add_option("--round-time-ms", node.round_time_ms, "Length of a round")
-      ->envname("MINOTAUR_ROUND_TIME_MS")
-      ->check(CLI::Range(static_cast<std::int64_t>(100), static_cast<std::int64_t>(86'400'000)))
-      ->default_val(30'000);
-  node_cmd
-      ->add_option("--concluded-retention-ms", node.concluded_retention_ms,
-                   "How long a concluded game stays readable after its last round, before "
-                   "it is dropped from the cluster (-1: keep it)")
-      ->envname("MINOTAUR_CONCLUDED_RETENTION_MS")
-      ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(31'536'000'000)))
-      ->default_val(600'000);
-  node_cmd
-      ->add_option("--lobby-retention-ms", node.lobby_retention_ms,
-                   "How long a lobby stays after its last change (created, joined, started) "
-                   "before it is dropped and its join code is free again (-1: keep it)")
-      ->envname("MINOTAUR_LOBBY_RETENTION_MS")
-      ->check(CLI::Range(static_cast<std::int64_t>(-1), static_cast<std::int64_t>(31'536'000'000)))
-      ->default_val(3'600'000);
-  node_cmd
-      ->add_option("--cookie-file", cookie_file,
-                   "File holding the cluster secret (or set MINOTAUR_COOKIE)")
-      ->envname("MINOTAUR_COOKIE_FILE");
-  node_cmd
-      ->add_option("--token-keys-file", token_keys_file,
-                   "File of the keys that sign and verify players' tokens, the same for every "
-                   "node of the cluster; create it with `minotaur token-keys new FILE`")
-      ->envname("MINOTAUR_TOKEN_KEYS_FILE");
-  node_cmd
-      ->add_option("--token-key-overlap-ms", node.token_key_overlap_ms,
-                   minotaur::app::token_key_overlap_help())
-      ->envname("MINOTAUR_TOKEN_KEY_OVERLAP_MS")
-      ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(315'360'000'000)))
-      ->default_val(minotaur::gateway::kTokenLifetimeMs);
-  node_cmd
-      ->add_option("--admin-token-file", admin_token_file,
-                   "File holding the admin token (or set MINOTAUR_ADMIN_TOKEN)")
-      ->envname("MINOTAUR_ADMIN_TOKEN_FILE");
-  node_cmd
-      ->add_option("--replication", node.replication,
-                   "async: replicate in batches; sync: a change is acknowledged by another "
-                   "node before the client sees success")
-      ->envname("MINOTAUR_REPLICATION")
-      ->check(CLI::IsMember({"async", "sync"}))
-      ->default_val("async");
-  node_cmd
-      ->add_flag("--allow-reset", node.allow_reset,
-                 "For test clusters: POST /api/v1/admin/reset (admin token) drops every session "
-                 "and stash of the cluster, so that tests sharing it never see each other's "
-                 "games. Every node needs the flag")
-      ->envname("MINOTAUR_ALLOW_RESET");
-  node_cmd
-      ->add_option("--client-limits", node.client_limits,
-                   "on: each client address and user has a budget (open connections, requests, "
-                   "new users and lobbies, game calls, wrong join codes; docs/SPEC.md section 3 "
-                   "lists them) and is answered 429 with Retry-After past it; off: no budgets, "
-                   "for benchmarks and tests that drive a node from one address")
-      ->envname("MINOTAUR_CLIENT_LIMITS")
-      ->check(CLI::IsMember({"on", "off"}))
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
-      ->default_val("on");
-  node_cmd
-      ->add_option("--max-connections", node.max_connections,
-                   "Client connections (HTTP and WebSocket) this node keeps open at once; past "
-                   "it, 64 more may still read /healthz, /readyz and /metrics")
-      ->envname("MINOTAUR_MAX_CONNECTIONS")
-      ->check(CLI::Range(1, 1'000'000))
-      ->default_val(10'000);
-  node_cmd
-      ->add_option("--join-code-letters", node.join_code_letters,
-                   "Letters in the join codes of the lobbies this node creates. Every node reads "
-                   "codes of 4 to 8 letters; builds before 6-letter codes read only 4, so while "
-                   "such a build still runs in the cluster (a rolling deploy onto it, or back to "
-                   "it), start the new nodes with 4")
-      ->envname("MINOTAUR_JOIN_CODE_LETTERS")
-      ->check(CLI::Range(4, 8))
-      ->default_val(6);
-
-  node_cmd
-      ->add_option("--data-dir", node.data_dir,
-                   "Keep this node's replica of the store in this directory (created if missing; "
-                   "one per node), so that its games survive a stop of the whole cluster. With "
-                   "--replication async a change is acknowledged before it reaches the disk and "
-                   "is written within --commit-interval-ms; a graceful stop (SIGTERM) writes "
-                   "everything first. With --replication sync a change is acknowledged only once "
-                   "it is on this disk and every peer holds it (on its disk, when the peer has a "
-                   "data dir), so that a power cut of every node loses nothing acknowledged. "
-                   "Without a data dir a node keeps "
-                   "everything in memory: a cluster whose nodes all stop loses its games")
-      ->envname("MINOTAUR_DATA_DIR");
-  node_cmd
-      ->add_option("--failure-bound-ms", node.failure_bound_ms,
-                   "A member not heard from for longer is declared down and its sessions are "
-                   "started on the others from the store. The heartbeat (2/15 of it) and the "
-                   "quorum lease (2/3: a node cut off from the majority stops taking changes "
-                   "before the majority takes its sessions over) follow from it. Lower it on a LAN "
-                   "for faster recovery after a crash, if no node ever pauses that long; every "
-                   "node of a cluster needs the same value")
-      ->envname("MINOTAUR_FAILURE_BOUND_MS")
-      ->check(CLI::Range(minotaur::cluster::MembershipConfig::kMinFailureBoundMs,
-                         minotaur::cluster::MembershipConfig::kMaxFailureBoundMs))
-      ->default_val(minotaur::cluster::MembershipConfig{}.failure_timeout_ms);
-  node_cmd
-      ->add_option("--commit-interval-ms", node.commit_interval_ms,
-                   "With --data-dir: how often the changes are written to the disk, in one "
-                   "transaction and one fsync (group commit); a sync write does not wait for it")
-      ->envname("MINOTAUR_COMMIT_INTERVAL_MS")
-      ->check(CLI::Range(1, 60'000))
-      ->default_val(minotaur::handoff::StoreCore::kCommitIntervalMs);
-  // For tests only, and hidden from --help: the node states another range of cluster protocol
-  // versions in its handshake than the build speaks, to play a build that the cluster must
-  // refuse (or one that overlaps it). It changes nothing else: the node still speaks this
-  // build's messages, so on a real cluster it is a lie that can only break things.
-  std::string unsafe_protocol_range;
-  node_cmd
-      ->add_option("--unsafe-protocol-range", unsafe_protocol_range,
-                   "TESTING ONLY: state cluster protocol versions MIN-MAX in the handshake "
-                   "instead of this build's")
-      ->envname("MINOTAUR_UNSAFE_PROTOCOL_RANGE")
-      ->group("");
+  minotaur::app::NodeFlags node;
+  minotaur::app::add_node_command(app, node);
 
   // minotaur local
   minotaur::app::LocalOptions local;
@@ -484,63 +329,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  if (node_cmd->parsed()) {
-    std::string error;
-    if (!cookie_file.empty()) {
-      node.cookie = read_secret_file(cookie_file, error);
-    } else if (const char* c = std::getenv("MINOTAUR_COOKIE")) {
-      node.cookie = c;
-    }
-    if (!error.empty() || node.cookie.empty()) {
-      spdlog::error("no cluster secret: {}",
-                    error.empty() ? "give --cookie-file FILE or set MINOTAUR_COOKIE; make the "
-                                    "file once with `head -c 32 /dev/urandom | base64 > cookie`"
-                                  : error);
-      return 2;
-    }
-    if (auto strong = minotaur::transport::check_cluster_secret(node.cookie); !strong) {
-      spdlog::error("refusing to start: {}", strong.error());
-      return 2;
-    }
-    if (token_keys_file.empty()) {
-      spdlog::error(
-          "refusing to start: no token keys; create the file once with `minotaur token-keys new "
-          "FILE` and give every node of the cluster the same file with --token-keys-file FILE "
-          "(or MINOTAUR_TOKEN_KEYS_FILE)");
-      return 2;
-    }
-    auto keys = minotaur::gateway::load_token_keys_file(token_keys_file);
-    if (!keys) {
-      spdlog::error("refusing to start: the token-keys file is not usable: {}", keys.error());
-      return 2;
-    }
-    node.token_keys = std::move(keys.value());
-    if (!admin_token_file.empty()) {
-      node.admin_token = read_secret_file(admin_token_file, error);
-      if (!error.empty()) {
-        spdlog::error("--admin-token-file: {}", error);
-        return 2;
-      }
-    } else if (const char* t = std::getenv("MINOTAUR_ADMIN_TOKEN")) {
-      node.admin_token = t;
-    }
-    if (const char* control = std::getenv("MINOTAUR_LOCAL_CONTROL")) node.local_control = control;
-    if (!unsafe_protocol_range.empty()) {
-      auto range = minotaur::transport::parse_protocol_range(unsafe_protocol_range);
-      if (!range) {
-        spdlog::error("--unsafe-protocol-range: {}", range.error());
-        return 2;
-      }
-      node.protocol_range = range.value();
-      spdlog::warn(
-          "--unsafe-protocol-range: stating cluster protocol versions {} instead of this build's "
-          "{} (for tests only; never on a real cluster)",
-          minotaur::transport::to_string(node.protocol_range),
-          minotaur::transport::to_string(minotaur::transport::kProtocolRange));
-    }
-    if (const char* run = std::getenv(minotaur::tooling::kLocalRunEnv)) node.local_run = run;
-    return minotaur::node::run_node(node);
-  }
+  if (node.cmd->parsed()) return minotaur::app::run_node_command(node);
   if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);
   if (token_keys.new_command->parsed()) return minotaur::app::run_token_keys_command(token_keys);
   return 0;

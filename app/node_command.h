@@ -1,0 +1,27 @@
+// `minotaur node` on the command line: the flags (docs/SPEC.md section 2) and their checks.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "node/node.h"
+
+namespace minotaur::app {
+
+struct NodeFlags {
+  node::NodeConfig node;
+  // Files and settings the flags name, read and checked by run_node_command.
+  std::string cookie_file;
+  std::string admin_token_file;
+  std::string token_keys_file;
+  std::string unsafe_protocol_range;  // testing only: another protocol range in the handshake
+  CLI::App* cmd = nullptr;            // the subcommand, once added
+};
+
+// Adds the subcommand and its flags to `app`, filling `c` when they are parsed.
+void add_node_command(CLI::App& app, NodeFlags& c);
+// Reads the secret, the token keys and the admin token, refuses what cannot work (exit 2, with
+// what to do), then runs the node until it stops; returns the process exit code.
+int run_node_command(NodeFlags& c);
+
+}  // namespace minotaur::app
