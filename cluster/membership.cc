@@ -57,10 +57,8 @@ bool Membership::fit_peer_failure_bound(std::uint32_t bound_ms) {
   MembershipConfig peer;
   const bool ok = peer.set_failure_bound(bound_ms).ok();
   MINOTAUR_ASSERT(ok);
-  if (peer.quorum_lease_ms >= config_.quorum_lease_ms &&
-      peer.heartbeat_interval_ms >= config_.heartbeat_interval_ms) {
-    return false;  // fitted to this bound, or a shorter one, already
-  }
+  // Every timing grows with the bound, so the lease alone tells whether they shrink.
+  if (peer.quorum_lease_ms >= config_.quorum_lease_ms) return false;  // fitted already
   config_.heartbeat_interval_ms = std::min(config_.heartbeat_interval_ms, peer.heartbeat_interval_ms);
   config_.quorum_lease_ms = std::min(config_.quorum_lease_ms, peer.quorum_lease_ms);
   config_.quorum_regain_ms = std::min(config_.quorum_regain_ms, peer.quorum_regain_ms);

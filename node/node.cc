@@ -217,7 +217,7 @@ int run_node(const NodeConfig& config) {
     if (!cluster.joined()) return "joining";
     if (cluster.self_down()) return "fenced";
     if (!cluster.ready()) return "draining";
-    if (auto why = router.not_ready()) return std::string(*why);
+    if (auto why = router.not_ready()) return std::string(sessions::to_string(*why));
     return "";
   };
   api_options.cluster_view = [&] {
@@ -226,7 +226,7 @@ int run_node(const NodeConfig& config) {
                              {"accepts_changes", !held.has_value()},
                              {"members", cluster.members_json()},
                              {"quorum", cluster.quorum_json()}};
-    if (held) view["changes_held"] = *held;
+    if (held) view["changes_held"] = sessions::to_string(*held);
     if (!config.local_control.empty()) view["local_control"] = config.local_control;
     if (!config.local_run.empty()) view["local_run"] = config.local_run;
     return view;

@@ -244,19 +244,38 @@ bool NodeCore::drain_over(std::int64_t now_ms) const {
          now_ms - *drain_started_ms_ >= kDrainBoundMs;
 }
 
-std::optional<std::string_view> NodeCore::changes_held(Lease lease) const {
-  if (fenced_) return "fenced";
-  if (core_.draining()) return "draining";
-  if (!lease.quorum) return "no_quorum";
-  if (store_ != nullptr && !store_->disk_ok()) return "storage_unavailable";
-  if (sync_ && store_ != nullptr && store_->peer_count() == 0) return "no_replica";
-  if (!core_.store_caught_up()) return "catching_up";
+std::string_view to_string(Hold hold) {
+  switch (hold) {
+    case Hold::kFenced:
+      return "fenced";
+    case Hold::kDraining:
+      return "draining";
+    case Hold::kNoQuorum:
+      return "no_quorum";
+    case Hold::kStorageUnavailable:
+      return "storage_unavailable";
+    case Hold::kNoReplica:
+      return "no_replica";
+    case Hold::kCatchingUp:
+      return "catching_up";
+  }
+  MINOTAUR_ASSERT(false);
+  return "";
+}
+
+std::optional<Hold> NodeCore::changes_held(Lease lease) const {
+  if (fenced_) return Hold::kFenced;
+  if (core_.draining()) return Hold::kDraining;
+  if (!lease.quorum) return Hold::kNoQuorum;
+  if (store_ != nullptr && !store_->disk_ok()) return Hold::kStorageUnavailable;
+  if (sync_ && store_ != nullptr && store_->peer_count() == 0) return Hold::kNoReplica;
+  if (!core_.store_caught_up()) return Hold::kCatchingUp;
   return std::nullopt;
 }
 
-std::optional<std::string_view> NodeCore::not_ready(Lease lease) const {
+std::optional<Hold> NodeCore::not_ready(Lease lease) const {
   const auto held = changes_held(lease);
-  if (!held || *held == "no_replica" || (*held == "catching_up" && caught_up_once_)) {
+  if (held == Hold::kNoReplica || (held == Hold::kCatchingUp && caught_up_once_)) {
     return std::nullopt;
   }
   return held;

@@ -48,6 +48,18 @@ struct MembershipView {
 // even itself), so calls wait rather than go to a placement computed on a partial table.
 MembershipView view_of(const cluster::Membership& membership);
 
+// Why a node holds changes now (NodeCore::changes_held), in the order it looks at them.
+enum class Hold {
+  kFenced,              // the cluster declared this incarnation down; the node exits
+  kDraining,            // it stops, handing its sessions off
+  kNoQuorum,            // cut off from the majority of the voters
+  kStorageUnavailable,  // its data dir failed a batch
+  kNoReplica,           // sync replication without a peer
+  kCatchingUp,          // its store has not heard from every peer since the last change
+};
+// The word the API gives it: "fenced", "draining", "no_quorum", ...
+std::string_view to_string(Hold hold);
+
 // One call, as it stands on this node.
 struct CallState {
   std::string key;  // SessionKey::str()
@@ -147,19 +159,16 @@ class NodeCore {
   std::vector<std::string> take_wakes() { return core_.take_wakes(); }
 
   // ---- reads ----
-  // Why this node holds changes now, or nothing when it accepts them; what /readyz and the
-  // cluster view report, so that a load balancer and an operator see it before a client does.
-  // The first that applies of: "fenced" (the cluster declared this incarnation down; it exits),
-  // "draining", "no_quorum", "storage_unavailable" (the data dir failed), "no_replica" (sync
-  // replication without a peer), "catching_up" (its store has not yet heard from every peer
-  // since the last change of membership: it takes no session over until it has).
-  std::optional<std::string_view> changes_held(Lease lease) const;
+  // Why this node holds changes now (the first Hold that applies), or nothing when it accepts
+  // them; what /readyz and the cluster view report, so that a load balancer and an operator see
+  // it before a client does. While catching up it takes no session over.
+  std::optional<Hold> changes_held(Lease lease) const;
   // Why /readyz should send no client here: changes_held, but for two reasons that would take
   // nodes out of a load balancer for nothing. "no_replica": the first node of a sync cluster has
   // no peer until the next one joins, and a deploy starts the next once the first is ready.
   // "catching_up" after the first catch-up since start: every membership change makes every
-  // node catch up for a round trip or two, while it serves its sessions as before.
-  std::optional<std::string_view> not_ready(Lease lease) const;
+  // node catch up again, while it serves its sessions as before.
+  std::optional<Hold> not_ready(Lease lease) const;
   std::string owner(const std::string& key) const { return core_.owner(key); }
   const std::vector<std::string>& serving() const { return core_.serving(); }
   const OwnershipCounters& counters() const { return core_.counters(); }

@@ -105,8 +105,8 @@ class Router {
   // Stops the re-send timer (the node is shutting down).
   void stop();
   // Why this node holds changes now (NodeCore::changes_held), or nothing when it accepts them.
-  std::optional<std::string_view> changes_held() const { return core_.changes_held(link_.lease()); }
-  std::optional<std::string_view> not_ready() const { return core_.not_ready(link_.lease()); }
+  std::optional<Hold> changes_held() const { return core_.changes_held(link_.lease()); }
+  std::optional<Hold> not_ready() const { return core_.not_ready(link_.lease()); }
   const RouterCounters& counters() const { return counters_; }
   const OwnershipCounters& ownership_counters() const { return core_.counters(); }
   // Adds these counters to the node's registry, read from here while it renders.
