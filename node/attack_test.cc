@@ -404,14 +404,14 @@ TEST_F(Attack, AFloodAtTheClusterPortDoesNotKeepARestartedNodeOut) {
   // runs out of local ports. Under the old rule (every slot shared, no stranger ever made room)
   // the 512 slots stayed full of strangers, each freed slot was taken again within a
   // millisecond, and the node could neither accept the restarted member nor dial it.
-  std::atomic<bool> stop{false};
   std::atomic<int> connects{0};
-  std::thread flood([&] {
+  // Stopped and joined when it goes, also when an ASSERT below returns early.
+  std::jthread flood([&](std::stop_token stop) {
     using Clock = std::chrono::steady_clock;
     std::deque<std::pair<Clock::time_point, std::unique_ptr<RawSocket>>> held;
     std::vector<pollfd> polled;
     auto next = Clock::now();
-    for (int i = 0; !stop.load(); ++i) {
+    for (int i = 0; !stop.stop_requested(); ++i) {
       next += 1ms;
       std::this_thread::sleep_until(next);
       for (int k = 0; k < 3; ++k) {
@@ -449,7 +449,7 @@ TEST_F(Attack, AFloodAtTheClusterPortDoesNotKeepARestartedNodeOut) {
       },
       20s);
   const int connects_while_rejoining = connects.load() - connects_at_kill;
-  stop = true;
+  flood.request_stop();
   flood.join();
   EXPECT_TRUE(rejoined) << "the restarted node was kept out by the flood";
   // The flood went on through the restart (the member is back within tens of milliseconds, at

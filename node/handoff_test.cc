@@ -308,7 +308,7 @@ TEST(Handoff, AStalledNodeIsReplacedAndAcceptsNothingWhenItRunsAgain) {
   EXPECT_NE(during.json().at("node").as_string(), "s");
   // A player's change reaches the stalled node: it waits in its socket until the node runs.
   int stale_status = 0;
-  std::thread stale(
+  std::jthread stale(  // joined also when an ASSERT below returns early
       [&] { stale_status = c.request(s, "POST", path + "/end_round", "", kAdmin).status; });
   std::this_thread::sleep_for(200ms);
 
