@@ -277,6 +277,9 @@ int main(int argc, char** argv) {
   sim_cmd->add_flag("--unsafe-force-removals", sim.unsafe_force_removals,
                     "BROKEN variant (with --removals): remove every name not heard, with force");
   sim_cmd->add_flag("--full-trace", sim_full_trace, "Print the whole trace of a failed seed");
+  sim_cmd->add_flag("--logs", sim.logs,
+                    "Put the nodes' own log lines (debug level and up) in the trace, each after "
+                    "the event that wrote it (they do not change the run)");
 
   if (const auto unknown = unknown_subcommand(app, argc, argv)) {
     std::fprintf(stderr, "%s", unknown->c_str());

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "base/assert.h"
@@ -16,6 +19,22 @@ namespace {
 constexpr std::int64_t kSettleMs = 6'000;        // after the faults stop, before the probes
 constexpr std::int64_t kServedBoundMs = 10'000;  // a probe must be acknowledged within this
 
+// Sends what the nodes log into the world's trace (World::log_line).
+class TraceSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
+ public:
+  explicit TraceSink(std::function<void(std::string)> to) : to_(std::move(to)) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    to_(fmt::format("  log {}: {}", spdlog::level::to_string_view(msg.level),
+                    std::string_view(msg.payload.data(), msg.payload.size())));
+  }
+  void flush_() override {}
+
+ private:
+  std::function<void(std::string)> to_;
+};
+
 }  // namespace
 
 World::World(const SimConfig& c)
@@ -27,6 +46,14 @@ World::World(const SimConfig& c)
 }
 
 SimResult World::run() {
+  std::shared_ptr<spdlog::logger> before;
+  if (config_.logs) {
+    before = spdlog::default_logger();
+    auto logger = std::make_shared<spdlog::logger>(
+        "sim", std::make_shared<TraceSink>([this](std::string line) { log_line(std::move(line)); }));
+    logger->set_level(spdlog::level::debug);
+    spdlog::set_default_logger(std::move(logger));
+  }
   for (const std::string& n : names_) start_node(n);
   // The games exist before the load starts: created through the first node.
   at(300, [this] {
@@ -48,6 +75,7 @@ SimResult World::run() {
   const std::int64_t end = fault_end_ms_ + kSettleMs + kServedBoundMs + 2'000;
   run_until(end);
   check_quiescence();
+  if (before) spdlog::set_default_logger(std::move(before));
   result_.trace_hash = trace_hash_;
   result_.ok = result_.failures.empty();
   const std::size_t tail = std::min(config_.trace_tail, trace_.size());
@@ -68,6 +96,12 @@ void World::run_until(std::int64_t end) {
 void World::trace(std::string line) {
   line = fmt::format("{:>7} {}", now_, line);
   trace_hash_ = trace_hash_ * 1099511628211ULL ^ stable_hash(line);
+  keep(std::move(line));
+}
+
+void World::log_line(std::string line) { keep(fmt::format("{:>7} {}", now_, line)); }
+
+void World::keep(std::string line) {
   trace_.push_back(std::move(line));
   if (trace_.size() > 4 * config_.trace_tail) {
     trace_.erase(trace_.begin(), trace_.begin() + static_cast<std::ptrdiff_t>(config_.trace_tail));

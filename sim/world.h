@@ -101,6 +101,9 @@ struct SimConfig {
   // (no quorum needed): on the minority side of a cut that hands it a majority of its own.
   bool unsafe_force_removals = false;
   std::size_t trace_tail = 60;  // lines of trace printed with a failure
+  // The nodes' own log lines (debug level and up) in the trace, each after the event that
+  // wrote it; left out of the trace's hash, so a run replays the same with or without them.
+  bool logs = false;
 };
 
 struct SimResult {

@@ -88,6 +88,8 @@ class World {
     return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0) < p;
   }
   void trace(std::string line);
+  void log_line(std::string line);  // a node's log line: in the trace, not in its hash
+  void keep(std::string line);      // the last lines of the trace
   void fail(std::string what);
   void check_quiescence();
   Node& node(const std::string& name) { return nodes_.at(name); }
