@@ -247,8 +247,9 @@ void Ownership::tick(std::int64_t now_ms) {
       finish_move(key, true);
       continue;
     }
-    ++counters_.transfers_resent;
-    send_transfer(key, now_ms, /*retarget=*/moves_.at(key).retarget);
+    const Move& m = moves_.at(key);
+    if (!m.reclaim) ++counters_.transfers_resent;
+    send_transfer(key, now_ms, /*retarget=*/m.retarget || m.reclaim);
   }
 }
 

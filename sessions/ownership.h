@@ -210,13 +210,19 @@ class Ownership {
     std::uint64_t epoch = 0;
     std::int64_t resend_at_ms = 0;
     bool retarget = false;  // the last attempt was refused for now: any owner may take it
+    // The target (`to_id`) died and the session is ours again, but only through the store
+    // (reclaim): the copy stays here, frozen, until the store may be started from.
+    bool reclaim = false;
   };
 
   void rebalance(std::int64_t now_ms);
   void start_move(const std::string& key, std::int64_t now_ms);
   void send_transfer(const std::string& key, std::int64_t now_ms, bool retarget);
   void finish_move(const std::string& key, bool moved);
-  bool pick_up(const std::string& key, bool only_if_holder_gone = false);
+  // Starts the session from the store, at the stash's next epoch or `at_least`, the higher.
+  bool pick_up(const std::string& key, bool only_if_holder_gone = false,
+               std::uint64_t at_least = 0);
+  bool reclaim(const std::string& key);
   bool holder_gone(std::string_view holder) const;
   bool holder_alive(const std::string& key) const;
   bool orphaned(const handoff::Stashed& s) const;
@@ -248,9 +254,8 @@ class Ownership {
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
   bool fenced_ = false;
-  bool orphans_pending_ = false;
-  bool rebalance_pending_ = false;  // sessions left for later by max_moves_in_flight  // a pick-up
-                                    // waited for the store to catch up
+  bool orphans_pending_ = false;    // a pick-up waited for the store to catch up
+  bool rebalance_pending_ = false;  // sessions left for later by max_moves_in_flight
   bool quorum_ = true;
   bool in_touch_ = true;
   // The store's mark (StashStore::refresh) taken at the last change of membership, quorum or

@@ -84,14 +84,19 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
         finish_move(key, false);  // nobody to take it (or it is ours again): keep serving it
         return;
       }
-      // Ours again, but only through the store: once it caught up, it holds the newer of the
-      // two (the store names the dead target, so the session is orphaned and picked up here).
-      moves_.erase(key);
-      forget(key);
-      (void)pick_up(key, /*only_if_holder_gone=*/true);
-      wake(key);
+      // Ours again, but only through the store (reclaim): once it caught up, it holds the
+      // newer of the two. Until then the copy stays here, frozen, and this is tried again at
+      // every tick — or it goes to another owner, if placement moves on meanwhile.
+      if (!m.reclaim) {
+        spdlog::info("session {}: {} died while it was handed the session; taking it back once "
+                     "the store caught up",
+                     key, m.to_id);
+      }
+      m.reclaim = true;
+      if (!reclaim(key)) m.resend_at_ms = now_ms + options_.retry_ms;
       return;
     }
+    m.reclaim = false;
     const bool first = m.to.empty();
     m.to = o;
     // Named in the store as the session's next node: if it dies before it stashes its own
@@ -147,6 +152,7 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
   auto it = moves_.find(ack.key());
   if (it == moves_.end() || it->second.to != from) return false;  // stale or duplicate
   const Move m = it->second;
+  if (m.reclaim) return false;  // from the target that died: the store decides now
   if (ack.epoch() > m.epoch) {
     spdlog::debug("session {}: handed to {} (epoch {} -> {})", ack.key(), from, m.epoch,
                   ack.epoch());

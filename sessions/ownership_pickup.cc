@@ -3,6 +3,8 @@
 // stashed it last is gone, and whether this replica caught up since the last change.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "sessions/ownership.h"
 
 namespace minotaur::sessions {
@@ -70,7 +72,8 @@ bool Ownership::orphaned(const handoff::Stashed& s) const {
   return holder_gone(s.holder) || (!s.moving_to.empty() && holder_gone(s.moving_to));
 }
 
-bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
+bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone,
+                        std::uint64_t at_least) {
   if (store_ == nullptr) return false;
   if (!store_fresh() || !quorum_) {
     // This replica may hold an older state than a peer does (it joined, or a cut healed, a
@@ -93,7 +96,7 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   }
   // A stash taken while handing over names a target that may have started the session at the
   // next epoch before it died: skip that one, so that an epoch names one owner.
-  const std::uint64_t epoch = s->epoch + (s->moving_to.empty() ? 1 : 2);
+  const std::uint64_t epoch = std::max(s->epoch + (s->moving_to.empty() ? 1 : 2), at_least);
   if (auto ok = states_.install(key, s->state, s->is_game, epoch); !ok) {
     spdlog::error("session {}: the replicated state cannot be started: {}", key, ok.error());
     return false;
@@ -105,6 +108,27 @@ bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone) {
   // stash only here, the majority would pick the session up from the older one, at this same
   // epoch, and one epoch would name two owners. Reads go on meanwhile.
   confirm(key);
+  wake(key);
+  return true;
+}
+
+// A hand-off's target died with the session ours again (Move::reclaim): the frozen copy here
+// may be older than what the target stashed before it died, its acknowledgement lost. Once the
+// store may be started from, the session starts from there — the newer of the two, at an epoch
+// past the one the target may have used — unless another node alive stashed it later and
+// serves it. The copy is dropped only then: dropped earlier, the store would name this node
+// as the session's holder, so a later owner would wait for this node to hand it over, and it
+// never would. true when the move is over.
+bool Ownership::reclaim(const std::string& key) {
+  if (store_ == nullptr || !quorum_ || !store_fresh() || !in_touch_) return false;
+  const Move m = moves_.at(key);
+  moves_.erase(key);
+  if (!store_->pickup(key)) {
+    finish_move(key, false);  // nothing stashed (nor by the target): this copy is the newest
+    return true;
+  }
+  forget(key);
+  (void)pick_up(key, /*only_if_holder_gone=*/true, /*at_least=*/m.epoch + 2);
   wake(key);
   return true;
 }

@@ -225,5 +225,67 @@ TEST_F(OwnershipTest, TheSenderSendsAgainAtOnceWhenTheReceiverIsReady) {
   EXPECT_TRUE(core.take_sends().empty()) << "on its way again already: not sent twice";
 }
 
+
+// A hand-off whose target dies makes the session ours again, but only through the store: the
+// target may have started it and stashed newer states before it died, its acknowledgement lost.
+// Without the quorum (or a store caught up) the store cannot be read yet, and the frozen copy
+// stays here until it can — dropped at once, with the store naming this node as the session's
+// holder, the session would be hosted nowhere (a later owner waits for this node to hand it
+// over). Then it starts from the store at an epoch past the one the target may have used.
+TEST_F(OwnershipTest, ASessionWhoseTargetDiedIsTakenBackFromTheStoreOnceItCanBeRead) {
+  const std::string key = key_owned_by("a");
+  core.on_membership_changed({"b"}, {{"b", 1, true}}, "", 0);
+  ASSERT_TRUE(states.install(key, "state", true, 5).ok());
+  store.stash(key, handoff::encode_stashed(5, true, "b#1", "state"));
+  core.set_quorum(false);  // as when a cut heals: no stash names the target
+  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 100);
+  ASSERT_EQ(core.take_sends().size(), 1u);
+  core.on_membership_changed({"b"}, {{"a", 1, false}, {"b", 1, true}}, "a", 200);
+
+  EXPECT_TRUE(states.hosts(key)) << "the only copy was dropped before the store could be read";
+  EXPECT_TRUE(states.frozen(key));
+  EXPECT_EQ(core.decide(key, CallKind::kWrite, 210).kind, Decision::Kind::kWait);
+  core.tick(400);
+  EXPECT_TRUE(states.frozen(key)) << "served before the store could be read";
+
+  core.set_quorum(true);
+  core.tick(600);
+  ASSERT_TRUE(states.hosts(key));
+  EXPECT_FALSE(states.frozen(key));
+  EXPECT_EQ(states.epoch(key), 7u) << "the target may have started it at epoch 6";
+  EXPECT_EQ(store.stashed_epoch(key), 7u);
+  EXPECT_EQ(core.counters().picked_up, 1u);
+}
+
+// The same, but placement moves on before the store can be read: the frozen copy goes to the new
+// owner, which takes the newer of it and the store (and no stash of this older copy is written).
+TEST_F(OwnershipTest, ASessionWhoseTargetDiedGoesToTheNextOwnerWhilePlacementMovesOn) {
+  const std::string key = key_owned_by("a");
+  core.on_membership_changed({"b"}, {{"b", 1, true}}, "", 0);
+  ASSERT_TRUE(states.install(key, "state", true, 5).ok());
+  store.stash(key, handoff::encode_stashed(5, true, "b#1", "state"));
+  core.set_quorum(false);
+  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 100);
+  (void)core.take_sends();
+  core.on_membership_changed({"b"}, {{"a", 1, false}, {"b", 1, true}}, "a", 200);
+  EXPECT_TRUE(core.take_sends().empty());
+
+  core.on_membership_changed({"a", "b"}, {{"a", 2, true}, {"b", 1, true}}, "", 300);
+  core.tick(400);
+  const auto sends = core.take_sends();
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].to, "a");
+  EXPECT_EQ(sends[0].envelope.transfer().epoch(), 5u);
+  const auto stashed = handoff::decode_stashed(*store.pickup(key));
+  ASSERT_TRUE(stashed.has_value());
+  EXPECT_TRUE(stashed->moving_to.empty()) << "an older copy must not name a later target";
+
+  v1::TransferAck taken;
+  taken.set_key(key);
+  taken.set_epoch(6);
+  EXPECT_TRUE(core.on_ack("a", taken, 410));
+  EXPECT_FALSE(states.hosts(key));
+}
+
 }  // namespace
 }  // namespace minotaur::sessions

@@ -76,6 +76,18 @@ TEST_F(Sim, DataDirsKeepEveryGameThroughPowerCutsUnderSync) {
   run_seeds(c, 40'001, seed_count(100));
 }
 
+// The rule: a hand-off whose target dies, with the session ours again, keeps its frozen copy
+// until the store can be read (quorum, caught up), then starts from the newer of the two. At this
+// seed the target died while the sender had no quorum; the sender dropped its copy at once, the
+// store still named it as the holder, and the next owner waited for it forever: two games were
+// hosted by no node.
+TEST_F(Sim, ASessionWhoseHandOffTargetDiedIsHostedAgain) {
+  SimConfig c;
+  c.disks = true;
+  c.sync = true;
+  run_seeds(c, 952, 1);
+}
+
 TEST_F(Sim, DataDirsKeepEveryGameThroughPowerCutsUnderAsync) {
   SimConfig c;
   c.disks = true;
@@ -248,19 +260,23 @@ TEST_F(Sim, AHandoffThatDoesNotWaitForTheAckIsCaught) {
 // The rule: a session picked up from the store takes changes only once a peer holds its new
 // epoch. Otherwise a node that picked a game up and was cut off before its stash of the new epoch
 // left it accepts changes at that epoch within its lease, while the majority picks the game up
-// from the older stash at the same epoch. The broken variant fails a checker at the seed below and
-// the protocol passes it. Such seeds are rare (3 of seeds 10,001 to 30,000), and a change that
-// moves the timing needs a new one: `minotaur sim --seeds 10000 --unsafe-skip-confirm` lists them.
-// At every seed found since the node core took over the glue, what the checkers see is a game
-// that no node hosts at the end (the variant also skips the confirmation of a created game, and
-// its holder then loses a session whose move target left at once), not two owners of an epoch.
+// from the older stash at the same epoch: one epoch, two owners. A cut right after a pick-up
+// needs two faults close together (a pick-up follows a kill), so the seed below runs with
+// overlapping faults; the protocol passes it, the broken variant fails it with two owners.
+// A change that moves the timing needs a new seed: compare the failing seeds of
+// `minotaur sim --seeds 1500 --overlapping-faults` with and without --unsafe-skip-confirm, and
+// take one that fails with "two owners at one epoch".
 TEST_F(Sim, APickUpTakesChangesOnlyOnceAPeerHoldsItsEpoch) {
-  constexpr std::uint64_t kSeed = 5633;
+  constexpr std::uint64_t kSeed = 1065;
   SimConfig c;
+  c.overlapping_faults = true;
   run_seeds(c, kSeed, 1);
   c.seed = kSeed;
   c.unsafe_skip_confirm = true;
-  EXPECT_FALSE(run(c).ok) << "the broken variant passed: the seed no longer replays the case";
+  const SimResult broken = run(c);
+  ASSERT_FALSE(broken.ok) << "the broken variant passed: the seed no longer replays the case";
+  EXPECT_NE(broken.failures.front().find("two owners at one epoch"), std::string::npos)
+      << broken.failures.front();
 }
 
 }  // namespace
