@@ -444,6 +444,14 @@ class Local {
         if (const auto code = tooling::exited(node.pid)) {
           node.pid = -1;
           node.exit_code = *code;
+          if (*code == 0) {
+            // Drained on its own word (`minotaur ctl drain`, or a signal from elsewhere).
+            std::printf("local: %s stopped after handing its games off (exit code 0); type "
+                        "'restart %d' to start it again\n",
+                        node.name.c_str(), node.index);
+            std::fflush(stdout);
+            continue;
+          }
           std::printf("local: %s exited unexpectedly (%s); type 'restart %d' to start it\n",
                       node.name.c_str(), exit_text(*code).c_str(), node.index);
           std::fflush(stdout);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/local.h"
+#include "app/ctl_command.h"
 #include "app/node_command.h"
 #include "app/token_keys_command.h"
 #include "base/build_info.h"
@@ -77,6 +78,10 @@ int main(int argc, char** argv) {
   // minotaur node
   minotaur::app::NodeFlags node;
   minotaur::app::add_node_command(app, node);
+
+  // minotaur ctl
+  minotaur::app::CtlFlags ctl;
+  minotaur::app::add_ctl_command(app, ctl);
 
   // minotaur local
   minotaur::app::LocalOptions local;
@@ -333,6 +338,7 @@ int main(int argc, char** argv) {
   }
 
   if (node.cmd->parsed()) return minotaur::app::run_node_command(node);
+  if (ctl.cmd->parsed()) return minotaur::app::run_ctl_command(ctl);
   if (local_cmd->parsed()) return minotaur::app::run_local(local, argv[0]);
   if (token_keys.new_command->parsed()) return minotaur::app::run_token_keys_command(token_keys);
   return 0;

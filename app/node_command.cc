@@ -17,10 +17,6 @@
 
 namespace minotaur::app {
 
-namespace {
-
-// The contents of a secret file without surrounding white space; empty with `error` set when it
-// cannot be read.
 std::string read_secret_file(const std::string& path, std::string& error) {
   std::ifstream in(path);
   if (!in) {
@@ -35,8 +31,6 @@ std::string read_secret_file(const std::string& path, std::string& error) {
   if (v.empty()) error = path + " is empty; put the secret in it";
   return v;
 }
-
-}  // namespace
 
 void add_node_command(CLI::App& app, NodeFlags& c) {
   c.cmd = app.add_subcommand("node", "Run one node of a cluster.");

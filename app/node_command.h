@@ -24,4 +24,8 @@ void add_node_command(CLI::App& app, NodeFlags& c);
 // what to do), then runs the node until it stops; returns the process exit code.
 int run_node_command(NodeFlags& c);
 
+// The contents of a secret file without surrounding white space; empty with `error` set when it
+// cannot be read (`minotaur ctl` reads the admin token the same way).
+std::string read_secret_file(const std::string& path, std::string& error);
+
 }  // namespace minotaur::app

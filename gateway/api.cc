@@ -271,6 +271,25 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         co_return ok_json(json::object{{"sessions_dropped", dropped.value()}});
       }
 
+      // An operator stops this node gracefully through the API (minotaur ctl drain), as SIGTERM
+      // does: the answer comes at once, the drain goes on.
+      if (is({"api", "v1", "admin", "drain"}) && options_.drain) {
+        if (m != http::verb::post) co_return method_not_allowed();
+        const auto caller = caller_of(req);
+        if (!caller) co_return unauthorized();
+        if (!caller->admin) co_return error(ErrorCode::kAdminOnly, "a drain takes the admin token");
+        co_return json_response(http::status::accepted, options_.drain());
+      }
+      if (is({"api", "v1", "admin", "sessions"}) && options_.sessions) {
+        if (m != http::verb::get) co_return method_not_allowed();
+        const auto caller = caller_of(req);
+        if (!caller) co_return unauthorized();
+        if (!caller->admin) {
+          co_return error(ErrorCode::kAdminOnly, "the list of sessions takes the admin token");
+        }
+        co_return ok_json(options_.sessions());
+      }
+
       // An operator removes the name of a member that is gone for good, so that the quorum
       // shrinks; {"force": true} also without the quorum (docs/SPEC.md section 3 says when that
       // is safe).

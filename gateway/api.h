@@ -58,6 +58,11 @@ struct ApiOptions {
   std::function<Result<boost::json::object, sessions::SessionError>(const std::string& name,
                                                                     bool force)>
       remove_member;
+  // POST /api/v1/admin/drain (admin): this node starts its graceful stop, as on SIGTERM; the
+  // answer's JSON. None: the path answers 404.
+  std::function<boost::json::object()> drain;
+  // GET /api/v1/admin/sessions (admin): the sessions this node hosts now. None: 404.
+  std::function<boost::json::object()> sessions;
 };
 
 class Api {

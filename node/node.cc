@@ -5,10 +5,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -251,6 +253,22 @@ int run_node(const NodeConfig& config) {
     }
     return err(sessions::SessionError{ErrorCode::kMembershipChanging, why.message});
   };
+  bool drain_started = false;
+  std::function<void(std::string_view)> start_drain;  // set below, once the server exists
+  api_options.drain = [&] {
+    const std::size_t sessions = host.keys().size();
+    const bool already = drain_started;
+    asio::post(io, [&] { start_drain("drain asked for through the API"); });
+    return boost::json::object{
+        {"node", config.name}, {"draining", true}, {"already", already}, {"sessions", sessions}};
+  };
+  api_options.sessions = [&] {
+    boost::json::array list;
+    for (const std::string& key : host.keys()) {
+      list.push_back(boost::json::object{{"key", key}, {"epoch", host.epoch(key)}});
+    }
+    return boost::json::object{{"node", config.name}, {"sessions", std::move(list)}};
+  };
   if (config.client_limits == "off") api_options.budgets = gateway::BudgetLimits::off();
   gateway::Api api(router, signer, metrics, registry, api_options);
   gateway::ServerLimits server_limits;
@@ -265,12 +283,12 @@ int run_node(const NodeConfig& config) {
   spdlog::info("node {}: serving HTTP on {}:{} (round time {} ms)", config.name,
                bound.value().address().to_string(), bound.value().port(), config.round_time_ms);
 
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](boost::system::error_code ec, int signal) {
-    if (ec) return;
+  // The graceful stop, on SIGTERM, SIGINT or POST /api/v1/admin/drain: once.
+  start_drain = [&](std::string_view why) {
+    if (drain_started) return;
+    drain_started = true;
     const auto started = std::chrono::steady_clock::now();
-    spdlog::info("node {}: {} received; draining", config.name,
-                 signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::info("node {}: {}; draining", config.name, why);
     // 1. Out of placement everywhere: every member recomputes owners without this node.
     serving = false;
     cluster.announce_leaving();
@@ -320,6 +338,11 @@ int run_node(const NodeConfig& config) {
           });
         },
         asio::detached);
+  };
+  asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](boost::system::error_code ec, int signal) {
+    if (ec) return;
+    start_drain(signal == SIGTERM ? "SIGTERM received" : "SIGINT received");
   });
   io.run();
   // The node has drained and exits: a SIGTERM or SIGINT from now on must not kill it halfway

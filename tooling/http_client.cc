@@ -22,7 +22,7 @@ boost::json::value HttpAnswer::json() const {
 HttpAnswer HttpClient::request(const std::string& method, const std::string& path,
                                const std::string& body, const std::string& token) {
   http::request<http::string_body> req{http::string_to_verb(method), path, 11};
-  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::host, host_);
   if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
   if (!body.empty()) req.set(http::field::content_type, "application/json");
   req.body() = body;
@@ -33,7 +33,9 @@ HttpAnswer HttpClient::request(const std::string& method, const std::string& pat
     if (!stream_) {
       stream_.emplace(io_);
       stream_->expires_after(std::chrono::seconds(5));
-      stream_->connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port_), ec);
+      tcp::resolver resolver(io_);
+      const auto endpoints = resolver.resolve(host_, std::to_string(port_), ec);
+      if (!ec) stream_->connect(endpoints, ec);
       if (ec) {
         stream_.reset();
         return {};

@@ -1,5 +1,6 @@
-// HttpClient: a blocking HTTP/1.1 client on one keep-alive connection to 127.0.0.1:PORT, for the
-// bench's setup and checks (creating users and games, reading games back) and the test harness.
+// HttpClient: a blocking HTTP/1.1 client on one keep-alive connection to HOST:PORT (127.0.0.1
+// unless told), for the bench's setup and checks (creating users and games, reading games back),
+// the test harness and `minotaur ctl`.
 // Sends again, once, on a new connection when a kept-alive one turned out closed by the server;
 // never when a new connection failed (the request may have been served). Each instance is used
 // by one thread. http_get_status() is the cheapest question: is a node up and ready?
@@ -23,10 +24,13 @@ struct HttpAnswer {
 class HttpClient {
  public:
   explicit HttpClient(std::uint16_t port) : port_(port) {}
+  // Another host than 127.0.0.1: a name (resolved at each new connection) or an address.
+  HttpClient(std::string host, std::uint16_t port) : host_(std::move(host)), port_(port) {}
   HttpAnswer request(const std::string& method, const std::string& path,
                      const std::string& body = "", const std::string& token = "");
 
  private:
+  std::string host_ = "127.0.0.1";
   std::uint16_t port_;
   boost::asio::io_context io_;
   std::optional<boost::beast::tcp_stream> stream_;
