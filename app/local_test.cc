@@ -423,7 +423,7 @@ TEST(Local, AnUnknownSubcommandIsNamedWithTheList) {
   EXPECT_NE(*code, 0);
   const std::string out = typo.output();
   EXPECT_NE(out.find("'nod' is no subcommand; did you mean 'node'?"), std::string::npos) << out;
-  EXPECT_NE(out.find("node, local, token-keys, bench, sim"), std::string::npos) << out;
+  EXPECT_NE(out.find("node, ctl, local, token-keys, bench, sim"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -10,11 +10,12 @@
 #include <optional>
 #include <vector>
 
-#include "app/local.h"
 #include "app/ctl_command.h"
+#include "app/local.h"
 #include "app/node_command.h"
 #include "app/token_keys_command.h"
 #include "base/build_info.h"
+#include "base/log_format.h"
 #include "bench/cluster_bench.h"
 #include "crdt/bench.h"
 #include "node/node.h"
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
     return "minotaur " + minotaur::build_description() + "\ncluster protocol versions " +
            minotaur::transport::to_string(minotaur::transport::kProtocolRange);
   });
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_pattern(minotaur::kTextLogPattern);
 
   // minotaur node
   minotaur::app::NodeFlags node;

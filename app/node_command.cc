@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "app/token_keys_command.h"
+#include "base/log_format.h"
 #include "gateway/token_keys_file.h"
 #include "tooling/local_node.h"
 #include "transport/cluster_secret.h"
@@ -157,6 +158,13 @@ void add_node_command(CLI::App& app, NodeFlags& c) {
       ->envname("MINOTAUR_COMMIT_INTERVAL_MS")
       ->check(CLI::Range(1, 60'000))
       ->default_val(handoff::StoreCore::kCommitIntervalMs);
+  c.cmd
+      ->add_option("--log-format", c.log_format,
+                   "text: for people (time, level, message); json: one object a line for log "
+                   "collectors (time in UTC, level, node, component, message)")
+      ->envname("MINOTAUR_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
   // For tests only, and hidden from --help: the node states another range of cluster protocol
   // versions in its handshake than the build speaks, to play a build that the cluster must
   // refuse (or one that overlaps it). It changes nothing else: the node still speaks this
@@ -170,6 +178,7 @@ void add_node_command(CLI::App& app, NodeFlags& c) {
 }
 
 int run_node_command(NodeFlags& c) {
+  if (c.log_format == "json") spdlog::set_formatter(std::make_unique<JsonLogFormatter>(c.node.name));
   std::string error;
   if (!c.cookie_file.empty()) {
     c.node.cookie = read_secret_file(c.cookie_file, error);

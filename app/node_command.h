@@ -14,6 +14,7 @@ struct NodeFlags {
   std::string cookie_file;
   std::string admin_token_file;
   std::string token_keys_file;
+  std::string log_format = "text";     // text or json (base/log_format.h)
   std::string unsafe_protocol_range;  // testing only: another protocol range in the handshake
   CLI::App* cmd = nullptr;            // the subcommand, once added
 };

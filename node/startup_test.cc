@@ -1,7 +1,12 @@
 // Multi-process tests of what a node refuses at start (a weak cluster secret, missing or
-// malformed token keys) and of rotating the token keys of a running cluster, with real
-// `minotaur node` processes.
+// malformed token keys), of its logs as JSON, and of rotating the token keys of a running
+// cluster, with real `minotaur node` processes.
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <sstream>
+#include <string>
 
 #include "testing/cluster_harness.h"
 
@@ -18,6 +23,43 @@ std::string refused(ClusterHarness& c, NodeSpec spec) {
   EXPECT_EQ(c.exit_code(n), 2);
   EXPECT_NE(c.request(n, "GET", "/healthz").status, 200);
   return c.log(n);
+}
+
+// --log-format json: every line of a node's log, from its start to its drain, is one JSON object
+// with the node's name, for a log collector; a refusal at start is such a line too.
+TEST(Startup, JsonLogsAreOneObjectALineFromStartToExit) {
+  ClusterHarness c;
+  const std::size_t n = c.start(NodeSpec("jn1").args({"--log-format", "json"}));
+  c.stop(n, SIGTERM);
+  EXPECT_EQ(c.exit_code(n), 0);
+  const std::string log = c.log(n);
+  std::istringstream lines(log);
+  std::string line;
+  int count = 0;
+  bool serving = false, drained = false;
+  while (std::getline(lines, line)) {
+    ++count;
+    boost::system::error_code ec;
+    const boost::json::value v = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    ASSERT_TRUE(v.is_object()) << line;
+    const auto& o = v.as_object();
+    EXPECT_EQ(o.at("node"), "jn1") << line;
+    EXPECT_TRUE(o.at("time").is_string() && o.at("level").is_string()) << line;
+    const std::string message(o.at("message").as_string());
+    serving = serving || message.find("serving HTTP on") != std::string::npos;
+    drained = drained || message.find("drained in") != std::string::npos;
+  }
+  EXPECT_GT(count, 3) << log;
+  EXPECT_TRUE(serving && drained) << log;
+
+  const std::string refusal =
+      refused(c, NodeSpec("jn2").args({"--log-format", "json"}).without_token_keys());
+  const boost::json::value first = boost::json::parse(refusal.substr(0, refusal.find('\n')));
+  EXPECT_EQ(first.at("level"), "error") << refusal;
+  EXPECT_NE(std::string(first.at("message").as_string()).find("refusing to start"),
+            std::string::npos)
+      << refusal;
 }
 
 TEST(Startup, ANodeWithAWeakClusterSecretRefusesToStartAndSaysHowToMakeOne) {
