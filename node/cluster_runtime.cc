@@ -1,12 +1,14 @@
 #include "node/cluster_runtime.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
+#include <thread>
 
 #include "base/clock.h"
 #include "node/node_info.pb.h"
@@ -21,6 +23,9 @@ using transport::v1::Channel;
 namespace {
 
 constexpr std::int64_t kInfoIntervalMs = 1000;
+// Seeds that do not resolve at start are asked again this often, with a warning every tenth time.
+constexpr std::int64_t kSeedRetryMs = 1000;
+constexpr int kSeedRetryLogEvery = 10;
 
 // Seeds as IP:PORT: a DNS name becomes every address it resolves to (A and AAAA records).
 std::vector<std::string> resolve_seeds(asio::io_context& io,
@@ -189,6 +194,21 @@ Result<Ok, std::string> ClusterRuntime::start() {
 
   mc.self = net_.self();
   mc.seeds = resolve_seeds(io_, config_.seeds);
+  // Seeds given, none resolved: starting now would form a cluster of one beside the real one (a
+  // DNS hiccup at start, a record not yet published), and two clusters would serve the same
+  // games. The node waits for a name to resolve instead; the first node of a cluster is started
+  // without seeds, or with a name that resolves to itself.
+  for (int attempt = 1; mc.seeds.empty() && !config_.seeds.empty(); ++attempt) {
+    if (attempt % kSeedRetryLogEvery == 1) {
+      spdlog::warn(
+          "cluster: no seed resolves yet ({}); a node given seeds does not start a cluster of "
+          "its own: trying again every {} ms. Check the names (and the DNS server), or start "
+          "the cluster's first node without --seeds",
+          fmt::join(config_.seeds, ", "), kSeedRetryMs);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kSeedRetryMs));
+    mc.seeds = resolve_seeds(io_, config_.seeds);
+  }
   members_.emplace(mc);
   spdlog::info("cluster: {} listening on {} (incarnation {}), {} seed(s)", config_.name,
                net_.self().address, net_.self().incarnation, mc.seeds.size());

@@ -5,7 +5,8 @@
 // Design note: Membership is sans-I/O; this class is its Asio driver (a 100 ms tick, transport
 // events in, Steps out). Other layers (hand-off, forwarding, replication) register a handler for
 // their transport channel and subscribe to member events here. Seeds that are DNS names are
-// resolved once at start into every A/AAAA record.
+// resolved once at start into every A/AAAA record; when seeds are given and none resolves, the
+// start waits for one to (a node given seeds never forms a cluster of its own).
 //
 // Weakness: DNS seeds are not re-resolved later, so a cluster whose every seed address changed
 // while this node was cut off cannot be found again without a restart.

@@ -9,7 +9,9 @@ the test starts Debian's dnsmasq on 127.0.0.53, makes it the namespace's resolve
 the name minotaur.test with three A records, 127.0.0.11 to .13. Three real nodes listen on those
 addresses and are given that name alone as their seed; they must form one cluster. Then a
 fourth record is added (dnsmasq re-reads its hosts file on SIGHUP) and a fourth node, given the
-same name, must join the three. `minotaur ctl` (run in the namespace) reads the cluster.
+same name, must join the three. A fifth node, given a name with no record yet, must wait rather
+than form a cluster of its own, and join once the record exists. `minotaur ctl` (run in the
+namespace) reads the cluster.
 
 Needs root (network namespaces) and dnsmasq (scripts/install-deps.sh: dnsmasq-base).
 Exit 0 when everything holds, 1 with every failure printed; 77 (skipped) only when not root.
@@ -82,7 +84,7 @@ def main():
                 f.write("".join(f"127.0.0.{11 + i} {NAME}\n" for i in range(3)))
             dns = subprocess.Popen(ns.argv(
                 dnsmasq, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--user=root",
-                f"--addn-hosts={hosts}", "--listen-address=127.0.0.53", "--bind-interfaces",
+                f"--addn-hosts={hosts}", "--listen-address=127.0.0.53", "--bind-interfaces", "--local=/test/",
                 "--port=53", "--pid-file=", "--log-queries", f"--log-facility={tmp}/dnsmasq.log"))
             procs["dnsmasq"] = dns
             time.sleep(0.3)
@@ -141,6 +143,27 @@ def main():
             log4 = open(f"{tmp}/d4.log").read()
             check(f"seed {NAME}:9080 resolved to 4 address(es)" in log4,
                   "d4 found the others through the DNS server")
+            # A node whose name has no record yet waits for one: it must not form a cluster of
+            # its own beside the real one.
+            log5 = open(f"{tmp}/d5.log", "w")
+            procs["d5"] = subprocess.Popen(ns.argv(
+                binary, "node", "--name", "d5", "--cluster", "127.0.0.15:9080",
+                "--http", "127.0.0.15:8080", "--seeds", "late.test:9080",
+                "--cookie-file", tmp + "/cookie", "--token-keys-file", tmp + "/token-keys",
+                "--admin-token-file", tmp + "/admin-token"),
+                stdout=log5, stderr=subprocess.STDOUT)
+            time.sleep(2.5)
+            check(procs["d5"].poll() is None, "d5, whose name has no record, still runs")
+            check("no seed resolves yet (late.test:9080)" in open(f"{tmp}/d5.log").read(),
+                  "d5 says that it waits for its seed's name")
+            check(members(5) == {}, "d5 serves nothing meanwhile (no cluster of its own)")
+            with open(hosts, "a") as f:
+                f.write(f"127.0.0.11 late.test\n")
+            dns.send_signal(signal.SIGHUP)
+            five = dict(four, d5="up")
+            seen = wait_members(1, five)
+            check(seen == five, f"d5 joins once its name has a record: {seen}")
+
             queries = open(f"{tmp}/dnsmasq.log").read() if os.path.exists(f"{tmp}/dnsmasq.log") else ""
             check(f"query[A] {NAME}" in queries, "the nodes asked the DNS server (its query log)")
 
@@ -160,7 +183,7 @@ def main():
                 p.send_signal(signal.SIGKILL)
                 p.wait()
         if failures:
-            for i in (1, 2, 3, 4):
+            for i in (1, 2, 3, 4, 5):
                 path = f"{tmp}/d{i}.log"
                 if os.path.exists(path):
                     print(f"---- {path} (last lines)")
