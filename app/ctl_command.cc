@@ -35,6 +35,18 @@ int failed(const Failure& why) {
   return 1;
 }
 
+std::string text(const json::value* v) {
+  if (v == nullptr || v->is_null()) return "-";
+  if (v->is_string()) return std::string(v->as_string());
+  return json::serialize(*v);
+}
+std::string field(const json::object& o, std::string_view key) { return text(o.if_contains(key)); }
+// A member's or an answer's "sessions" count; `otherwise` when it has none.
+std::int64_t sessions_in(const json::object& o, std::int64_t otherwise) {
+  const auto* n = o.if_contains("sessions");
+  return n != nullptr && n->is_number() ? n->to_number<std::int64_t>() : otherwise;
+}
+
 // One member's API, by its HOST:PORT.
 class Endpoint {
  public:
@@ -43,14 +55,18 @@ class Endpoint {
     if (hp) client_.emplace(hp.value().host, hp.value().port);
   }
   const std::string& address() const { return address_; }
-  HttpAnswer call(const std::string& method, const std::string& path) {
+  HttpAnswer call(const std::string& method, const std::string& path, const std::string& body = "") {
     if (!client_) return {};
-    return client_->request(method, path, "", token_);
+    return client_->request(method, path, body, token_);
   }
   // The answer's JSON object when the status is `expected`; otherwise a Failure that says why.
   Checked<json::object> expect(const std::string& method, const std::string& path,
                                int expected = 200) {
-    const HttpAnswer a = call(method, path);
+    return checked(call(method, path), method, path, expected);
+  }
+  // The answer `a` to METHOD PATH as expect() judges it.
+  Checked<json::object> checked(const HttpAnswer& a, const std::string& method,
+                                const std::string& path, int expected = 200) const {
     if (a.status == 0) {
       return err(fmt::format(
           "no answer from {} ({} {}): is the node running there? Give another member's API "
@@ -68,7 +84,7 @@ class Endpoint {
       std::string why = a.body;
       if (const auto* o = v.if_object()) {
         if (const auto* e = o->if_contains("error"); e != nullptr && e->is_object()) {
-          why = json::value_to<std::string>(e->as_object().at("message"));
+          why = field(e->as_object(), "message");
         }
       }
       return err(fmt::format("{} answered {} to {} {}: {}", address_, a.status, method, path, why));
@@ -81,18 +97,6 @@ class Endpoint {
   std::string token_;
   std::optional<HttpClient> client_;
 };
-
-std::string text(const json::value* v) {
-  if (v == nullptr || v->is_null()) return "-";
-  if (v->is_string()) return std::string(v->as_string());
-  return json::serialize(*v);
-}
-std::string field(const json::object& o, std::string_view key) { return text(o.if_contains(key)); }
-// A member's or an answer's "sessions" count; `otherwise` when it has none.
-std::int64_t sessions_in(const json::object& o, std::int64_t otherwise) {
-  const auto* n = o.if_contains("sessions");
-  return n != nullptr && n->is_number() ? n->to_number<std::int64_t>() : otherwise;
-}
 
 // A table: each column as wide as its widest cell, two spaces apart.
 void print_table(const std::vector<std::vector<std::string>>& rows) {
@@ -196,7 +200,9 @@ int sessions(Endpoint& node, const std::string& token, const CtlFlags& c) {
       if (!s.is_object()) continue;
       const std::string key = field(s.as_object(), "key");
       if (!c.sessions_filter.empty() && key.find(c.sessions_filter) == std::string::npos) continue;
-      out.push_back(json::object{{"node", name}, {"key", key}, {"epoch", s.as_object().at("epoch")}});
+      const json::value* epoch = s.as_object().if_contains("epoch");
+      out.push_back(json::object{
+          {"node", name}, {"key", key}, {"epoch", epoch != nullptr ? *epoch : json::value()}});
     }
   }
   if (!named_found) {
@@ -341,6 +347,45 @@ int drain(Endpoint& node, const std::string& token, const CtlFlags& c) {
   return 0;
 }
 
+// An operator removes the name of a member that is gone for good, so that the quorum shrinks
+// (docs/SPEC.md, "Admin calls": when it is refused, and when --force is safe).
+int remove(Endpoint& node, const CtlFlags& c) {
+  const std::string path = "/api/v1/admin/members/" + c.remove_name + "/remove";
+  const HttpAnswer a = node.call("POST", path, c.force ? R"({"force":true})" : "");
+  const json::value v = a.json();
+  if (a.status == 409 || a.status == 404 || a.status == 503) {
+    std::string code = "-", message = a.body;
+    if (const auto* o = v.if_object()) {
+      if (const auto* e = o->if_contains("error"); e != nullptr && e->is_object()) {
+        code = field(e->as_object(), "code");
+        message = field(e->as_object(), "message");
+      }
+    }
+    std::string next;
+    if (code == "member_alive") next = ": stop it first (minotaur ctl drain " + c.remove_name + ")";
+    if (code == "no_quorum") {
+      next = ": ask a node that holds the quorum with --node, or, if the majority is gone for "
+             "good, give --force";
+    }
+    if (code == "membership_changing") next = ": try again in a moment";
+    if (code == "member_not_found") next = ": `minotaur ctl members` lists the names";
+    return failed(fmt::format("{} refused to remove {} ({}: {}){}", node.address(), c.remove_name,
+                              code, message, next));
+  }
+  auto answer = node.checked(a, "POST", path);
+  if (!answer) return failed(answer.error());
+  if (c.json) {
+    print_json(answer.value());
+  } else {
+    const auto* quorum = answer.value().if_contains("quorum");
+    const json::object q = quorum != nullptr && quorum->is_object() ? quorum->as_object()
+                                                                     : json::object{};
+    std::printf("removed %s; the cluster has %s voter(s) now\n", c.remove_name.c_str(),
+                field(q, "voters").c_str());
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_ctl_command(CLI::App& app, CtlFlags& c) {
@@ -371,6 +416,13 @@ void add_ctl_command(CLI::App& app, CtlFlags& c) {
   auto* name = c.drain->add_option("name", c.drain_node, "The member to stop");
   auto* all = c.drain->add_flag("--all", c.drain_all, "Every member, in parallel");
   name->excludes(all);
+  c.remove = c.cmd->add_subcommand(
+      "remove",
+      "Remove the name of a member that is gone for good, so that the quorum shrinks (the "
+      "way out of a lost majority: docs/SPEC.md, \"Admin calls\")");
+  c.remove->add_option("name", c.remove_name, "The member's name")->required();
+  c.remove->add_flag("--force", c.force,
+                     "Without the quorum: only when the majority's machines are gone for good");
   c.drain->add_option("--timeout-s", c.timeout_s, "How long to wait for the exits")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
@@ -380,6 +432,12 @@ int run_ctl_command(const CtlFlags& c) {
   if (!transport::parse_host_port(c.node)) {
     std::fprintf(stderr, "ctl: --node %s: %s; give HOST:PORT of a member's HTTP API\n",
                  c.node.c_str(), transport::parse_host_port(c.node).error().c_str());
+    return 2;
+  }
+  if (c.remove->parsed() &&
+      c.remove_name.find_first_of("/?#% \t") != std::string::npos) {
+    std::fprintf(stderr, "ctl remove: '%s' is no member name; `minotaur ctl members` lists them\n",
+                 c.remove_name.c_str());
     return 2;
   }
   if (c.drain->parsed() && !c.drain_all && c.drain_node.empty()) {
@@ -402,6 +460,7 @@ int run_ctl_command(const CtlFlags& c) {
   if (c.sessions->parsed()) return sessions(node, token, c);
   if (c.where->parsed()) return where(node, c);
   if (c.drain->parsed()) return drain(node, token, c);
+  if (c.remove->parsed()) return remove(node, c);
   return 2;
 }
 

@@ -1,6 +1,6 @@
 // `minotaur ctl`: an operator's view of a running cluster, and its graceful stops, through the
 // HTTP API of any one member (docs/SPEC.md section 2): `members`, `sessions`, `where GAME`,
-// `drain NODE`, `drain --all`. Tables for people, `--json` for scripts; exit 0 when done, 1 when
+// `drain NODE`, `drain --all`, `remove NAME`. Tables for people, `--json` for scripts; exit 0 when done, 1 when
 // the cluster said no or did not answer (the message says what to do), 2 for a bad command line.
 #pragma once
 
@@ -20,11 +20,14 @@ struct CtlFlags {
   std::string drain_node;       // drain NODE
   bool drain_all = false;       // drain --all
   std::int64_t timeout_s = 60;  // drain: how long to wait for the exits
+  std::string remove_name;      // remove NAME
+  bool force = false;           // remove --force
   CLI::App* cmd = nullptr;
   CLI::App* members = nullptr;
   CLI::App* sessions = nullptr;
   CLI::App* where = nullptr;
   CLI::App* drain = nullptr;
+  CLI::App* remove = nullptr;
 };
 
 void add_ctl_command(CLI::App& app, CtlFlags& c);
