@@ -33,6 +33,7 @@ std::vector<std::string> resolve_seeds(asio::io_context& io,
   std::vector<std::string> out;
   asio::ip::tcp::resolver resolver(io);
   for (const std::string& seed : seeds) {
+    if (seed.empty()) continue;
     const auto hp = transport::parse_host_port(seed);
     if (!hp) {
       spdlog::warn("cluster: seed skipped: {}", hp.error());
@@ -198,7 +199,9 @@ Result<Ok, std::string> ClusterRuntime::start() {
   // DNS hiccup at start, a record not yet published), and two clusters would serve the same
   // games. The node waits for a name to resolve instead; the first node of a cluster is started
   // without seeds, or with a name that resolves to itself.
-  for (int attempt = 1; mc.seeds.empty() && !config_.seeds.empty(); ++attempt) {
+  const bool seeds_given = std::any_of(config_.seeds.begin(), config_.seeds.end(),
+                                       [](const std::string& seed) { return !seed.empty(); });
+  for (int attempt = 1; mc.seeds.empty() && seeds_given; ++attempt) {
     if (attempt % kSeedRetryLogEvery == 1) {
       spdlog::warn(
           "cluster: no seed resolves yet ({}); a node given seeds does not start a cluster of "

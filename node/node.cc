@@ -37,6 +37,17 @@ int run_node(const NodeConfig& config) {
   }
   const std::string& http_host = http_address.value().host;
   const std::uint16_t http_port = http_address.value().port;
+  // A malformed seed would be skipped at start, and with none left the node would wait for a
+  // seed to resolve forever (cluster_runtime.h): refused here instead, naming it.
+  for (const std::string& seed : config.seeds) {
+    if (seed.empty()) continue;  // "a:1,,b:2": an empty item, skipped at start as before
+    if (auto hp = transport::parse_host_port(seed); !hp || hp.value().port == 0) {
+      spdlog::error("--seeds: '{}' is not HOST:PORT of another node's cluster port ({}); give "
+                    "HOST:PORT,... or a DNS name with the port, as name:9080",
+                    seed, hp ? std::string("port 0") : hp.error());
+      return 2;
+    }
+  }
 
   asio::io_context io(1);
   const auto wall_clock_ms = [] {

@@ -62,6 +62,14 @@ TEST(Startup, JsonLogsAreOneObjectALineFromStartToExit) {
       << refusal;
 }
 
+// A malformed seed is refused at start: skipped, it could leave a node with no seed that
+// resolves, waiting for one forever.
+TEST(Startup, AMalformedSeedIsRefusedNamingIt) {
+  ClusterHarness c;
+  const std::string log = refused(c, NodeSpec("badseed").args({"--seeds", "nocolon"}));
+  EXPECT_NE(log.find("--seeds: 'nocolon' is not HOST:PORT"), std::string::npos) << log;
+}
+
 TEST(Startup, ANodeWithAWeakClusterSecretRefusesToStartAndSaysHowToMakeOne) {
   ClusterHarness c;
   int i = 0;
