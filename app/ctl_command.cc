@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -40,22 +42,30 @@ std::string text(const json::value* v) {
   if (v->is_string()) return std::string(v->as_string());
   return json::serialize(*v);
 }
-std::string field(const json::object& o, std::string_view key) { return text(o.if_contains(key)); }
+std::string field(const json::object& o, std::string_view key) {
+  return text(o.if_contains(key));
+}
 // A member's or an answer's "sessions" count; `otherwise` when it has none.
 std::int64_t sessions_in(const json::object& o, std::int64_t otherwise) {
   const auto* n = o.if_contains("sessions");
-  return n != nullptr && n->is_number() ? n->to_number<std::int64_t>() : otherwise;
+  if (n != nullptr && n->is_int64()) return n->as_int64();
+  if (n != nullptr && n->is_uint64()) {
+    return static_cast<std::int64_t>(std::min<std::uint64_t>(n->as_uint64(), INT64_MAX));
+  }
+  return otherwise;
 }
 
 // One member's API, by its HOST:PORT.
 class Endpoint {
  public:
-  Endpoint(std::string address, std::string token) : address_(std::move(address)), token_(std::move(token)) {
+  Endpoint(std::string address, std::string token)
+      : address_(std::move(address)), token_(std::move(token)) {
     auto hp = transport::parse_host_port(address_);
     if (hp) client_.emplace(hp.value().host, hp.value().port);
   }
   const std::string& address() const { return address_; }
-  HttpAnswer call(const std::string& method, const std::string& path, const std::string& body = "") {
+  HttpAnswer call(const std::string& method, const std::string& path,
+                  const std::string& body = "") {
     if (!client_) return {};
     return client_->request(method, path, body, token_);
   }
@@ -74,10 +84,10 @@ class Endpoint {
           address_, method, path));
     }
     if (a.status == 401 || a.status == 403) {
-      return err(fmt::format(
-          "{} refused the admin token ({} {}: {}): give the cluster's admin token with "
-          "--admin-token-file or MINOTAUR_ADMIN_TOKEN_FILE (or MINOTAUR_ADMIN_TOKEN)",
-          address_, method, path, a.status));
+      return err(
+          fmt::format("{} refused the admin token ({} {}: {}): give the cluster's admin token with "
+                      "--admin-token-file or MINOTAUR_ADMIN_TOKEN_FILE (or MINOTAUR_ADMIN_TOKEN)",
+                      address_, method, path, a.status));
     }
     const json::value v = a.json();
     if (a.status != expected || !v.is_object()) {
@@ -115,15 +125,18 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
   }
 }
 
-void print_json(const json::value& v) { std::printf("%s\n", json::serialize(v).c_str()); }
+void print_json(const json::value& v) {
+  std::printf("%s\n", json::serialize(v).c_str());
+}
 
 Checked<json::array> members_of(Endpoint& node) {
   auto view = node.expect("GET", "/api/v1/cluster");
   if (!view) return err(view.error());
   const auto* members = view.value().if_contains("members");
   if (members == nullptr || !members->is_array()) {
-    return err(node.address() + " answered GET /api/v1/cluster without members: is it a "
-                                "Minotaur node?");
+    return err(node.address() +
+               " answered GET /api/v1/cluster without members: is it a "
+               "Minotaur node?");
   }
   json::array out;
   for (const json::value& m : members->as_array()) {
@@ -206,8 +219,8 @@ int sessions(Endpoint& node, const std::string& token, const CtlFlags& c) {
     }
   }
   if (!named_found) {
-    return failed(fmt::format("no member named {}: `minotaur ctl members` lists them",
-                              c.sessions_on));
+    return failed(
+        fmt::format("no member named {}: `minotaur ctl members` lists them", c.sessions_on));
   }
   for (const std::string& name : unreachable) {
     std::fprintf(stderr, "ctl: %s did not answer; its sessions are not listed\n", name.c_str());
@@ -229,9 +242,10 @@ int sessions(Endpoint& node, const std::string& token, const CtlFlags& c) {
 int where(Endpoint& node, const CtlFlags& c) {
   const HttpAnswer a = node.call("GET", "/api/v1/games/" + c.game);
   if (a.status == 404) {
-    return failed(fmt::format("no game {} in the cluster: check the id (`minotaur ctl sessions "
-                              "{}` lists the sessions whose key contains it)",
-                              c.game, c.game));
+    return failed(
+        fmt::format("no game {} in the cluster: check the id (`minotaur ctl sessions "
+                    "{}` lists the sessions whose key contains it)",
+                    c.game, c.game));
   }
   auto g = node.expect("GET", "/api/v1/games/" + c.game);
   if (!g) return failed(g.error());
@@ -307,9 +321,10 @@ int drain(Endpoint& node, const std::string& token, const CtlFlags& c) {
       for (const auto& [name, address] : targets) {
         if (exited.count(name) == 0) waiting += (waiting.empty() ? "" : ", ") + name;
       }
-      return failed(fmt::format("still draining after {} s: {}; its log says what it waits for "
-                                "(a node bounds each step of its drain, docs/SPEC.md section 2)",
-                                c.timeout_s, waiting));
+      return failed(
+          fmt::format("still draining after {} s: {}; its log says what it waits for "
+                      "(a node bounds each step of its drain, docs/SPEC.md section 2)",
+                      c.timeout_s, waiting));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     for (const auto& [name, address] : targets) {
@@ -364,8 +379,9 @@ int remove(Endpoint& node, const CtlFlags& c) {
     std::string next;
     if (code == "member_alive") next = ": stop it first (minotaur ctl drain " + c.remove_name + ")";
     if (code == "no_quorum") {
-      next = ": ask a node that holds the quorum with --node, or, if the majority is gone for "
-             "good, give --force";
+      next =
+          ": ask a node that holds the quorum with --node, or, if the majority is gone for "
+          "good, give --force";
     }
     if (code == "membership_changing") next = ": try again in a moment";
     if (code == "member_not_found") next = ": `minotaur ctl members` lists the names";
@@ -378,8 +394,8 @@ int remove(Endpoint& node, const CtlFlags& c) {
     print_json(answer.value());
   } else {
     const auto* quorum = answer.value().if_contains("quorum");
-    const json::object q = quorum != nullptr && quorum->is_object() ? quorum->as_object()
-                                                                     : json::object{};
+    const json::object q =
+        quorum != nullptr && quorum->is_object() ? quorum->as_object() : json::object{};
     std::printf("removed %s; the cluster has %s voter(s) now\n", c.remove_name.c_str(),
                 field(q, "voters").c_str());
   }
@@ -434,8 +450,7 @@ int run_ctl_command(const CtlFlags& c) {
                  c.node.c_str(), transport::parse_host_port(c.node).error().c_str());
     return 2;
   }
-  if (c.remove->parsed() &&
-      c.remove_name.find_first_of("/?#% \t") != std::string::npos) {
+  if (c.remove->parsed() && c.remove_name.find_first_of("/?#% \t") != std::string::npos) {
     std::fprintf(stderr, "ctl remove: '%s' is no member name; `minotaur ctl members` lists them\n",
                  c.remove_name.c_str());
     return 2;

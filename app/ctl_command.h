@@ -1,7 +1,8 @@
 // `minotaur ctl`: an operator's view of a running cluster, and its graceful stops, through the
 // HTTP API of any one member (docs/SPEC.md section 2): `members`, `sessions`, `where GAME`,
-// `drain NODE`, `drain --all`, `remove NAME`. Tables for people, `--json` for scripts; exit 0 when done, 1 when
-// the cluster said no or did not answer (the message says what to do), 2 for a bad command line.
+// `drain NODE`, `drain --all`, `remove NAME`. Tables for people, `--json` for scripts; exit 0 when
+// done, 1 when the cluster said no or did not answer (the message says what to do), 2 for a bad
+// command line.
 #pragma once
 
 #include <CLI/CLI.hpp>

@@ -446,9 +446,10 @@ class Local {
           node.exit_code = *code;
           if (*code == 0) {
             // Drained on its own word (`minotaur ctl drain`, or a signal from elsewhere).
-            std::printf("local: %s stopped after handing its games off (exit code 0); type "
-                        "'restart %d' to start it again\n",
-                        node.name.c_str(), node.index);
+            std::printf(
+                "local: %s stopped after handing its games off (exit code 0); type "
+                "'restart %d' to start it again\n",
+                node.name.c_str(), node.index);
             std::fflush(stdout);
             continue;
           }

@@ -24,7 +24,6 @@
 
 namespace {
 
-
 // When the first argument names no subcommand (a typo, say), what to tell the user: the word,
 // the nearest subcommand when one is near, and the list. nullopt when it names one, or is an
 // option (--help) or missing, which CLI11 answers itself.

@@ -178,7 +178,8 @@ void add_node_command(CLI::App& app, NodeFlags& c) {
 }
 
 int run_node_command(NodeFlags& c) {
-  if (c.log_format == "json") spdlog::set_formatter(std::make_unique<JsonLogFormatter>(c.node.name));
+  if (c.log_format == "json")
+    spdlog::set_formatter(std::make_unique<JsonLogFormatter>(c.node.name));
   std::string error;
   if (!c.cookie_file.empty()) {
     c.node.cookie = read_secret_file(c.cookie_file, error);

@@ -46,7 +46,8 @@ TEST(JsonLogFormatter, EscapesWhatAMessageCarries) {
   const auto when = std::chrono::system_clock::now();
   const std::string nasty = "a \"quoted\" \\ line\nwith\ttabs, \x01 and \xff\xfe bytes, é";
   const auto o = line(nasty, spdlog::level::info, when);
-  EXPECT_EQ(o.at("message"), "a \"quoted\" \\ line\nwith\ttabs, \x01 and \xEF\xBF\xBD\xEF\xBF\xBD bytes, é");
+  EXPECT_EQ(o.at("message"),
+            "a \"quoted\" \\ line\nwith\ttabs, \x01 and \xEF\xBF\xBD\xEF\xBF\xBD bytes, é");
 }
 
 }  // namespace

@@ -332,7 +332,8 @@ boost::asio::awaitable<Response> Api::route(const Request& req, const std::strin
         if (seg.size() < 4) co_return error(ErrorCode::kNotFound, "no such path");
         auto code = game::normalize_join_code(seg[3]);
         if (!code) {
-          co_return bad_request("a join code is 4 to 8 letters, like QXJRPT; check it with the host");
+          co_return bad_request(
+              "a join code is 4 to 8 letters, like QXJRPT; check it with the host");
         }
         if (is({"api", "v1", "lobbies", "*"})) {
           if (m != http::verb::get) co_return method_not_allowed();

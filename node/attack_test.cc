@@ -9,9 +9,9 @@
 #include <poll.h>
 #include <sys/resource.h>
 
-#include <boost/json.hpp>
 #include <algorithm>
 #include <atomic>
+#include <boost/json.hpp>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -86,7 +86,8 @@ class Attack : public ::testing::Test {
       const auto ready = cluster.request(node, "GET", "/readyz");
       not_ready = ready.body;
       return ready.status == 200;
-    })) << "/readyz: " << not_ready;
+    })) << "/readyz: "
+        << not_ready;
     EXPECT_EQ(version_of(kCanary), canary_version) << "the canary game changed";
     const std::uint64_t rss = tooling::process_rss_bytes(cluster.pid(node));
     if (!kSanitized) {
@@ -388,7 +389,6 @@ TEST_F(Attack, OutsideNumbersAndQuirksAreRefused) {
   expect_unharmed();
 }
 
-
 // The cluster port's slots were shared by handshakes and members: ~1,000 connects/s from an
 // outsider kept a restarted node from rejoining for as long as the flood lasted. Strangers now
 // have slots of their own (the oldest makes room for the next), so a member's handshake gets
@@ -396,7 +396,8 @@ TEST_F(Attack, OutsideNumbersAndQuirksAreRefused) {
 TEST_F(Attack, AFloodAtTheClusterPortDoesNotKeepARestartedNodeOut) {
   start();
   const std::size_t peer = cluster.start(testing::NodeSpec("peer"));
-  ASSERT_TRUE(ClusterHarness::eventually([&] { return cluster.status_seen_by(node, "peer") == "up"; }));
+  ASSERT_TRUE(
+      ClusterHarness::eventually([&] { return cluster.status_seen_by(node, "peer") == "up"; }));
   const std::uint64_t before = cluster.incarnation_seen_by(node, "peer");
 
   // Three connects a millisecond, sending nothing or garbage, each held until the node closes

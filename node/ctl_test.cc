@@ -55,9 +55,10 @@ class Ctl : public ::testing::Test {
     return c_.run_minotaur(argv);
   }
   void create_game(const std::string& id) {
-    const auto r = c_.request(nodes_[0], "POST", "/api/v1/games",
-                              testing::game_json(id, {{1, "u_a", "A", 0, 0}, {2, "u_b", "B", 1, 0}}),
-                              ClusterHarness::kAdminToken);
+    const auto r =
+        c_.request(nodes_[0], "POST", "/api/v1/games",
+                   testing::game_json(id, {{1, "u_a", "A", 0, 0}, {2, "u_b", "B", 1, 0}}),
+                   ClusterHarness::kAdminToken);
     ASSERT_EQ(r.status, 201) << r.body;
   }
 
@@ -92,7 +93,8 @@ TEST_F(Ctl, MembersListsEveryMemberWithItsStatusAndWhetherItAcceptsChanges) {
   const auto [code, table] = ctl({"members"});
   ASSERT_EQ(code, 0) << table;
   EXPECT_NE(table.find("NAME"), std::string::npos) << table;
-  for (const char* name : {"n1", "n2", "n3"}) EXPECT_NE(table.find(name), std::string::npos) << table;
+  for (const char* name : {"n1", "n2", "n3"})
+    EXPECT_NE(table.find(name), std::string::npos) << table;
   EXPECT_NE(table.find("yes"), std::string::npos) << table;
 }
 
@@ -167,7 +169,8 @@ TEST_F(Ctl, DrainAllStopsEveryNodeAndTheClusterComesBackWithItsGames) {
 
 TEST_F(Ctl, RemoveTakesTheNameOfAMemberGoneForGoodAndRefusesALiveOne) {
   c_.stop(nodes_[2], SIGKILL);
-  ASSERT_TRUE(ClusterHarness::eventually([&] { return c_.status_seen_by(nodes_[0], "n3") == "down"; }));
+  ASSERT_TRUE(
+      ClusterHarness::eventually([&] { return c_.status_seen_by(nodes_[0], "n3") == "down"; }));
   // Right after the member went down the change may still be spreading: ctl says to retry.
   std::string out;
   ASSERT_TRUE(ClusterHarness::eventually([&] {
@@ -207,8 +210,8 @@ TEST_F(Ctl, ErrorsSayWhatToDoNext) {
       c_.run_minotaur({"ctl", "--node", api(nodes_[0]), "--admin-token-file", wrong, "sessions"});
   EXPECT_EQ(refused, 1) << refused_out;
   EXPECT_NE(refused_out.find("refused the admin token"), std::string::npos) << refused_out;
-  auto [drain_refused, drain_refused_out] =
-      c_.run_minotaur({"ctl", "--node", api(nodes_[0]), "--admin-token-file", wrong, "drain", "n1"});
+  auto [drain_refused, drain_refused_out] = c_.run_minotaur(
+      {"ctl", "--node", api(nodes_[0]), "--admin-token-file", wrong, "drain", "n1"});
   EXPECT_EQ(drain_refused, 1) << drain_refused_out;
   EXPECT_TRUE(c_.running(nodes_[0])) << "a drain with a wrong token stopped the node";
 

@@ -42,9 +42,10 @@ int run_node(const NodeConfig& config) {
   for (const std::string& seed : config.seeds) {
     if (seed.empty()) continue;  // "a:1,,b:2": an empty item, skipped at start as before
     if (auto hp = transport::parse_host_port(seed); !hp || hp.value().port == 0) {
-      spdlog::error("--seeds: '{}' is not HOST:PORT of another node's cluster port ({}); give "
-                    "HOST:PORT,... or a DNS name with the port, as name:9080",
-                    seed, hp ? std::string("port 0") : hp.error());
+      spdlog::error(
+          "--seeds: '{}' is not HOST:PORT of another node's cluster port ({}); give "
+          "HOST:PORT,... or a DNS name with the port, as name:9080",
+          seed, hp ? std::string("port 0") : hp.error());
       return 2;
     }
   }

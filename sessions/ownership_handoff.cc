@@ -88,9 +88,10 @@ void Ownership::send_transfer(const std::string& key, std::int64_t now_ms, bool 
       // newer of the two. Until then the copy stays here, frozen, and this is tried again at
       // every tick — or it goes to another owner, if placement moves on meanwhile.
       if (!m.reclaim) {
-        spdlog::info("session {}: {} died while it was handed the session; taking it back once "
-                     "the store caught up",
-                     key, m.to_id);
+        spdlog::info(
+            "session {}: {} died while it was handed the session; taking it back once "
+            "the store caught up",
+            key, m.to_id);
       }
       m.reclaim = true;
       if (!reclaim(key)) m.resend_at_ms = now_ms + options_.retry_ms;

@@ -72,8 +72,7 @@ bool Ownership::orphaned(const handoff::Stashed& s) const {
   return holder_gone(s.holder) || (!s.moving_to.empty() && holder_gone(s.moving_to));
 }
 
-bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone,
-                        std::uint64_t at_least) {
+bool Ownership::pick_up(const std::string& key, bool only_if_holder_gone, std::uint64_t at_least) {
   if (store_ == nullptr) return false;
   if (!store_fresh() || !quorum_) {
     // This replica may hold an older state than a peer does (it joined, or a cut healed, a

@@ -225,7 +225,6 @@ TEST_F(OwnershipTest, TheSenderSendsAgainAtOnceWhenTheReceiverIsReady) {
   EXPECT_TRUE(core.take_sends().empty()) << "on its way again already: not sent twice";
 }
 
-
 // A hand-off whose target dies makes the session ours again, but only through the store: the
 // target may have started it and stashed newer states before it died, its acknowledgement lost.
 // Without the quorum (or a store caught up) the store cannot be read yet, and the frozen copy

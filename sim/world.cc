@@ -1,7 +1,6 @@
 #include "sim/world.h"
 
 #include <fmt/format.h>
-
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -50,7 +49,8 @@ SimResult World::run() {
   if (config_.logs) {
     before = spdlog::default_logger();
     auto logger = std::make_shared<spdlog::logger>(
-        "sim", std::make_shared<TraceSink>([this](std::string line) { log_line(std::move(line)); }));
+        "sim",
+        std::make_shared<TraceSink>([this](std::string line) { log_line(std::move(line)); }));
     logger->set_level(spdlog::level::debug);
     spdlog::set_default_logger(std::move(logger));
   }
@@ -99,7 +99,9 @@ void World::trace(std::string line) {
   keep(std::move(line));
 }
 
-void World::log_line(std::string line) { keep(fmt::format("{:>7} {}", now_, line)); }
+void World::log_line(std::string line) {
+  keep(fmt::format("{:>7} {}", now_, line));
+}
 
 void World::keep(std::string line) {
   trace_.push_back(std::move(line));
