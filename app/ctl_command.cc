@@ -129,20 +129,26 @@ void print_json(const json::value& v) {
   std::printf("%s\n", json::serialize(v).c_str());
 }
 
-Checked<json::array> members_of(Endpoint& node) {
-  auto view = node.expect("GET", "/api/v1/cluster");
-  if (!view) return err(view.error());
-  const auto* members = view.value().if_contains("members");
-  if (members == nullptr || !members->is_array()) {
-    return err(node.address() +
-               " answered GET /api/v1/cluster without members: is it a "
-               "Minotaur node?");
-  }
+// The member objects of a cluster view (GET /api/v1/cluster); nullopt when it has none.
+std::optional<json::array> members_in(const json::object& view) {
+  const auto* members = view.if_contains("members");
+  if (members == nullptr || !members->is_array()) return std::nullopt;
   json::array out;
   for (const json::value& m : members->as_array()) {
     if (m.is_object()) out.push_back(m);
   }
   return out;
+}
+
+Checked<json::array> members_of(Endpoint& node) {
+  auto view = node.expect("GET", "/api/v1/cluster");
+  if (!view) return err(view.error());
+  auto members = members_in(view.value());
+  if (!members) {
+    return err(node.address() + " answered GET /api/v1/cluster without members: is it a "
+                                "Minotaur node?");
+  }
+  return std::move(*members);
 }
 
 bool serving(const json::object& m) {
@@ -247,7 +253,7 @@ int where(Endpoint& node, const CtlFlags& c) {
                     "{}` lists the sessions whose key contains it)",
                     c.game, c.game));
   }
-  auto g = node.expect("GET", "/api/v1/games/" + c.game);
+  auto g = node.checked(a, "GET", "/api/v1/games/" + c.game);
   if (!g) return failed(g.error());
   json::object out{{"game", c.game}, {"node", field(g.value(), "node")}, {"epoch", nullptr}};
   if (const auto* e = g.value().if_contains("epoch")) out["epoch"] = *e;
@@ -340,10 +346,10 @@ int drain(Endpoint& node, const std::string& token, const CtlFlags& c) {
         continue;
       }
       const json::value v = a.json();
-      const auto* members = v.is_object() ? v.as_object().if_contains("members") : nullptr;
-      if (members == nullptr || !members->is_array()) continue;
-      for (const json::value& m : members->as_array()) {
-        if (!m.is_object() || field(m.as_object(), "name") != name) continue;
+      const auto members = v.is_object() ? members_in(v.as_object()) : std::nullopt;
+      if (!members) continue;
+      for (const json::value& m : *members) {
+        if (field(m.as_object(), "name") != name) continue;
         const std::int64_t now = sessions_in(m.as_object(), left[name]);
         if (now != left[name] && !c.json) {
           std::printf("%s: %lld session(s) left\n", name.c_str(), static_cast<long long>(now));

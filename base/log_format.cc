@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/utf8.h"
+
 namespace minotaur {
 
 namespace {
@@ -32,48 +34,18 @@ void append(spdlog::memory_buf_t& dest, std::string_view text) {
   dest.append(text.data(), text.data() + text.size());
 }
 
-// The length of the well-formed UTF-8 sequence at the start of `s`, or 0.
-std::size_t utf8_sequence(std::string_view s) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned min = 0;
-  if (c >= 0xC2 && c <= 0xDF) {
-    n = 2;
-    min = 0x80;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    min = 0x800;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (s.size() < n) return 0;
-  unsigned cp = c & (0xFFu >> (n + 1));
-  for (std::size_t i = 1; i < n; ++i) {
-    if ((b(i) & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b(i) & 0x3Fu);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
-}
-
 // `text` with every byte that is not well-formed UTF-8 replaced by U+FFFD, so that the JSON
 // line is valid UTF-8 whatever a message carries.
 std::string valid_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  while (!text.empty()) {
-    const std::size_t n = utf8_sequence(text);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";
-      text.remove_prefix(1);
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t at = i;
+    if (next_code_point(text, i)) {
+      out.append(text.substr(at, i - at));
     } else {
-      out.append(text.substr(0, n));
-      text.remove_prefix(n);
+      out += "\xEF\xBF\xBD";
+      ++i;
     }
   }
   return out;

@@ -31,13 +31,10 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-failures = []
+sys.path.insert(0, os.path.join(ROOT, "testing"))
+from script_checks import Checks, make_secrets, print_log_tails  # noqa: E402
 
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        failures.append(what)
+check = Checks("test_recipes")
 
 
 def drain_bound_s():
@@ -169,13 +166,7 @@ def check_entrypoint(binary):
     tmp = tempfile.mkdtemp(prefix="minotaur-recipes-")
     procs = []
     try:
-        os.makedirs(tmp + "/secrets")
-        with open(tmp + "/secrets/cookie", "w") as f:
-            f.write("".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40)))
-        with open(tmp + "/secrets/admin-token", "w") as f:
-            f.write("recipes-admin-token\n")
-        subprocess.run([binary, "token-keys", "new", tmp + "/secrets/token-keys"], check=True,
-                       capture_output=True)
+        make_secrets(binary, tmp + "/secrets", "recipes-admin-token")
         # The entry point listens on the address `hostname -i` gives: the seeds are there too.
         own = subprocess.run(["hostname", "-i"], capture_output=True, text=True).stdout.split()[0]
         base = free_base(6)
@@ -227,12 +218,8 @@ def check_entrypoint(binary):
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
-        if failures:
-            for name in ("r1", "r2", "r3"):
-                path = f"{tmp}/{name}.log"
-                if os.path.exists(path):
-                    print(f"---- {path} (last lines)")
-                    print("".join(open(path).readlines()[-15:]))
+        if check.failures:
+            print_log_tails([f"{tmp}/r{i}.log" for i in (1, 2, 3)])
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -244,11 +231,7 @@ def main():
     check_recipes(bound)
     check_unit_verifies(binary)
     check_entrypoint(binary)
-    if failures:
-        print(f"test_recipes: {len(failures)} failure(s)")
-        return 1
-    print("test_recipes: every recipe check passed")
-    return 0
+    return check.finish("every recipe check passed")
 
 
 if __name__ == "__main__":

@@ -26,15 +26,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "testing"))
+from script_checks import Checks, make_secrets, print_log_tails  # noqa: E402
+
 NAME = "minotaur.test"
-failures = []
-
-
-def check(ok, what):
-    print(("ok    " if ok else "FAIL  ") + what, flush=True)
-    if not ok:
-        failures.append(what)
-    return ok
+check = Checks("dns_discovery_test")
 
 
 def run(*argv, **kw):
@@ -88,21 +85,17 @@ def main():
                 "--port=53", "--pid-file=", "--log-queries", f"--log-facility={tmp}/dnsmasq.log"))
             procs["dnsmasq"] = dns
             time.sleep(0.3)
-            with open(tmp + "/cookie", "w") as f:
-                f.write("".join(random.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40)))
-            with open(tmp + "/admin-token", "w") as f:
-                f.write("dns-admin-token\n")
-            run(binary, "token-keys", "new", tmp + "/token-keys", check=True)
+            secrets = make_secrets(binary, tmp, "dns-admin-token")
 
-            def start(i):
+            def start(i, seed=NAME):
                 address = f"127.0.0.{10 + i}"
                 log = open(f"{tmp}/d{i}.log", "w")
-                procs[f"d{i}"] = subprocess.Popen(ns.argv(
-                    binary, "node", "--name", f"d{i}", "--cluster", f"{address}:9080",
-                    "--http", f"{address}:8080", "--seeds", f"{NAME}:9080",
-                    "--cookie-file", tmp + "/cookie", "--token-keys-file", tmp + "/token-keys",
-                    "--admin-token-file", tmp + "/admin-token"),
-                    stdout=log, stderr=subprocess.STDOUT)
+                argv = [binary, "node", "--name", f"d{i}", "--cluster", f"{address}:9080",
+                        "--http", f"{address}:8080", "--seeds", f"{seed}:9080"]
+                for flag, path in secrets.items():
+                    argv += [flag, path]
+                procs[f"d{i}"] = subprocess.Popen(ns.argv(*argv), stdout=log,
+                                                  stderr=subprocess.STDOUT)
 
             def members(i):
                 r = run(*ns.argv(binary, "ctl", "--node", f"127.0.0.{10 + i}:8080", "--json", "members"))
@@ -145,13 +138,7 @@ def main():
                   "d4 found the others through the DNS server")
             # A node whose name has no record yet waits for one: it must not form a cluster of
             # its own beside the real one.
-            log5 = open(f"{tmp}/d5.log", "w")
-            procs["d5"] = subprocess.Popen(ns.argv(
-                binary, "node", "--name", "d5", "--cluster", "127.0.0.15:9080",
-                "--http", "127.0.0.15:8080", "--seeds", "late.test:9080",
-                "--cookie-file", tmp + "/cookie", "--token-keys-file", tmp + "/token-keys",
-                "--admin-token-file", tmp + "/admin-token"),
-                stdout=log5, stderr=subprocess.STDOUT)
+            start(5, seed="late.test")
             time.sleep(2.5)
             check(procs["d5"].poll() is None, "d5, whose name has no record, still runs")
             check("no seed resolves yet (late.test:9080)" in open(f"{tmp}/d5.log").read(),
@@ -182,18 +169,10 @@ def main():
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
                 p.wait()
-        if failures:
-            for i in (1, 2, 3, 4, 5):
-                path = f"{tmp}/d{i}.log"
-                if os.path.exists(path):
-                    print(f"---- {path} (last lines)")
-                    print("".join(open(path).readlines()[-12:]))
+        if check.failures:
+            print_log_tails([f"{tmp}/d{i}.log" for i in (1, 2, 3, 4, 5)], lines=12)
         shutil.rmtree(tmp, ignore_errors=True)
-    if failures:
-        print(f"dns_discovery_test: {len(failures)} failure(s)")
-        return 1
-    print("dns_discovery_test: the nodes found each other through a real DNS server")
-    return 0
+    return check.finish("the nodes found each other through a real DNS server")
 
 
 if __name__ == "__main__":
