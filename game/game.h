@@ -31,6 +31,7 @@ struct Player {
   std::int32_t health = kStartingHealth;
   std::int32_t action_points = kStartingActionPoints;
   Hex coord;
+  std::string newer_fields;  // as Game::newer_fields, for this player
 
   bool alive() const { return health > 0; }
   friend bool operator==(const Player&, const Player&) = default;
@@ -68,6 +69,10 @@ struct Game {
   std::vector<RegisteredAction> registered_actions;  // ordered by player id, at most one each
   std::optional<PlayerId> winner_player_id;
   std::uint64_t version = 0;  // grows by one with every accepted change
+  // Fields a newer build wrote that this one does not know, as they came (encoded): passed on
+  // unchanged when this build writes the state, so that a rolling deploy's older nodes lose
+  // nothing the newer ones added (proto/EVOLUTION.md, rule 3). Empty but for such states.
+  std::string newer_fields;
 
   friend bool operator==(const Game&, const Game&) = default;
 };

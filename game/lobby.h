@@ -34,6 +34,10 @@ struct Lobby {
   // nobody touched for the host's lobby retention is dropped, so join codes do not run out.
   // It is state, so a hand-off keeps it.
   std::int64_t changed_at_ms = 0;
+  // Fields a newer build wrote that this one does not know, as they came (encoded): passed on
+  // unchanged when this build writes the state, so that a rolling deploy's older nodes lose
+  // nothing the newer ones added (proto/EVOLUTION.md, rule 3). Empty but for such states.
+  std::string newer_fields;
   friend bool operator==(const Lobby&, const Lobby&) = default;
 };
 

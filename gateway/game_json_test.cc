@@ -37,8 +37,8 @@ game::Game spec_game() {
   g.join_code = "QXJR";
   g.round = 4;
   g.round_ends_at_ms = 1764193234567;
-  g.players.push_back({3, "u_111", "Player1", 3, 1, {-1, 0}});
-  g.players.push_back({6, "u_222", "Player2", 2, 2, {-1, 0}});
+  g.players.push_back({3, "u_111", "Player1", 3, 1, {-1, 0}, {}});
+  g.players.push_back({6, "u_222", "Player2", 2, 2, {-1, 0}, {}});
   g.registered_actions.push_back({3, game::Attack{6}});
   g.registered_actions.push_back({6, game::Move{{1, 0}}});
   g.version = 17;

@@ -7,6 +7,7 @@
 #include "game/join_code.h"
 #include "game/validate.h"
 #include "proto/game.pb.h"
+#include "proto/upgrade.h"
 
 namespace minotaur::proto {
 namespace {
@@ -20,6 +21,21 @@ v1::Coord to_proto(game::Hex h) {
 
 game::Hex from_proto(const v1::Coord& c) {
   return game::Hex{c.q(), c.r()};
+}
+
+// The fields of `m` this build does not know (a newer build wrote them), encoded, so that a state
+// this build changes passes them on (proto/EVOLUTION.md, rule 3).
+std::string newer_fields_of(const google::protobuf::Message& m) {
+  std::string out;
+  const bool ok = m.GetReflection()->GetUnknownFields(m).SerializeToString(&out);
+  MINOTAUR_ASSERT(ok);
+  return out;
+}
+
+void pass_on(const std::string& newer_fields, google::protobuf::Message& m) {
+  if (newer_fields.empty()) return;
+  const bool ok = m.GetReflection()->MutableUnknownFields(&m)->ParseFromString(newer_fields);
+  MINOTAUR_ASSERT(ok);  // bytes newer_fields_of wrote
 }
 
 std::string serialize(const google::protobuf::MessageLite& m) {
@@ -46,6 +62,7 @@ std::string encode_game(const game::Game& g) {
     pm->set_health(p.health);
     pm->set_action_points(p.action_points);
     *pm->mutable_coord() = to_proto(p.coord);
+    pass_on(p.newer_fields, *pm);
   }
   for (const game::RegisteredAction& a : g.registered_actions) {
     v1::RegisteredAction* am = m.add_registered_actions();
@@ -60,6 +77,8 @@ std::string encode_game(const game::Game& g) {
   m.set_version(g.version);
   m.set_join_code(g.join_code);
   m.set_board_radius(g.board_radius);
+  m.set_state_version(kStateVersion);
+  pass_on(g.newer_fields, m);
   return serialize(m);
 }
 
@@ -68,6 +87,7 @@ Result<game::Game, std::string> decode_game(std::string_view bytes) {
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return err(std::string("not a game: the bytes are not a valid minotaur.v1.Game message"));
   }
+  upgrade(m);
   game::Game g;
   g.id = m.id();
   switch (m.status()) {
@@ -93,6 +113,7 @@ Result<game::Game, std::string> decode_game(std::string_view bytes) {
     p.health = pm.health();
     p.action_points = pm.action_points();
     p.coord = from_proto(pm.coord());
+    p.newer_fields = newer_fields_of(pm);
     g.players.push_back(std::move(p));
   }
   for (const v1::RegisteredAction& am : m.registered_actions()) {
@@ -115,7 +136,8 @@ Result<game::Game, std::string> decode_game(std::string_view bytes) {
   if (m.has_winner_player_id()) g.winner_player_id = m.winner_player_id();
   g.version = m.version();
   g.join_code = m.join_code();
-  g.board_radius = m.board_radius() == 0 ? game::kDefaultBoardRadius : m.board_radius();
+  g.board_radius = m.board_radius();
+  g.newer_fields = newer_fields_of(m);
   if (auto ok = game::validate(g); !ok) return err("invalid game: " + ok.error());
   return g;
 }
@@ -134,6 +156,8 @@ std::string encode_lobby(const game::Lobby& l) {
   m.set_game_id(l.game_id);
   m.set_version(l.version);
   m.set_changed_at_ms(l.changed_at_ms);
+  m.set_state_version(kStateVersion);
+  pass_on(l.newer_fields, m);
   return serialize(m);
 }
 
@@ -142,6 +166,7 @@ Result<game::Lobby, std::string> decode_lobby(std::string_view bytes) {
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return err(std::string("not a lobby: the bytes are not a valid minotaur.v1.Lobby message"));
   }
+  upgrade(m);
   game::Lobby l;
   l.join_code = m.join_code();
   l.host_user_id = m.host_user_id();
@@ -174,6 +199,7 @@ Result<game::Lobby, std::string> decode_lobby(std::string_view bytes) {
   l.game_id = m.game_id();
   l.version = m.version();
   l.changed_at_ms = m.changed_at_ms();
+  l.newer_fields = newer_fields_of(m);
   if (l.changed_at_ms < 0) return err(std::string("invalid lobby: a negative change time"));
   if (!game::is_join_code(l.join_code)) return err(std::string("invalid lobby: bad join code"));
   if (!host_is_member) return err(std::string("invalid lobby: the host is not a member"));

@@ -10,6 +10,8 @@
 #include "game/round.h"
 #include "proto/game.pb.h"
 #include "proto/testdata/game_v0.pb.h"
+#include "proto/testdata/state_sample.h"
+#include "proto/upgrade.h"
 
 namespace minotaur::proto {
 namespace {
@@ -22,28 +24,10 @@ std::string read_testdata(const std::string& name) {
   return s.str();
 }
 
+// Three players in round 2, with registered actions and a join code (the sample every
+// release's fixture holds).
 game::Game sample() {
-  game::Player a;
-  a.id = 1;
-  a.user_id = "u_a";
-  a.display_name = "Ana";
-  a.coord = {0, 0};
-  game::Player b = a;
-  b.id = 2;
-  b.user_id = "u_b";
-  b.display_name = "Bo";
-  b.coord = {1, -1};
-  game::Player c = a;
-  c.id = 3;
-  c.user_id = "u_c";
-  c.display_name = "Cy";
-  c.coord = {-4, 2};
-  game::Game g = game::new_game("g_sample", {a, b, c}, 1764193234567);
-  g.join_code = "QXJR";
-  EXPECT_TRUE(game::end_round(g, 1764193264567).ok());
-  EXPECT_TRUE(game::register_attack(g, "u_a", 2).ok());
-  EXPECT_TRUE(game::register_move(g, "u_c", {1, 0}).ok());
-  return g;
+  return testdata::sample_game();
 }
 
 TEST(GameCodec, RoundTripsEveryField) {
@@ -113,8 +97,38 @@ TEST(GameCodec, OldReaderKeepsNewFields) {
   auto back = decode_game(passed_on);
   ASSERT_TRUE(back.ok()) << back.error();
   EXPECT_EQ(back.value().board_radius, 7);
-  EXPECT_EQ(back.value().join_code, "QXJR");
+  EXPECT_EQ(back.value().join_code, "QXJRPT");
   EXPECT_EQ(back.value().version, g.version + 1);
+}
+
+// What a newer build adds, an older one passes on: the game and a player carry a field this
+// build does not know (number 999), and a change made here keeps it.
+TEST(GameCodec, FieldsOfANewerBuildArePassedOnWhenThisBuildChangesTheGame) {
+  v1::Game newer;
+  ASSERT_TRUE(newer.ParseFromString(encode_game(sample())));
+  newer.set_state_version(kStateVersion + 1);
+  newer.GetReflection()->MutableUnknownFields(&newer)->AddVarint(999, 42);
+  newer.mutable_players(1)
+      ->GetReflection()
+      ->MutableUnknownFields(newer.mutable_players(1))
+      ->AddLengthDelimited(999, "kept");
+  auto g = decode_game(newer.SerializeAsString());
+  ASSERT_TRUE(g.ok()) << g.error();
+  ASSERT_TRUE(game::end_round(g.value(), 1764193294567).ok());  // this build changes it
+  v1::Game passed_on;
+  ASSERT_TRUE(passed_on.ParseFromString(encode_game(g.value())));
+  EXPECT_EQ(passed_on.round(), 3);
+  EXPECT_EQ(passed_on.state_version(), kStateVersion) << "the meanings this build wrote in";
+  const auto& top = passed_on.GetReflection()->GetUnknownFields(passed_on);
+  ASSERT_EQ(top.field_count(), 1);
+  EXPECT_EQ(top.field(0).number(), 999);
+  EXPECT_EQ(top.field(0).varint(), 42u);
+  const auto& player = passed_on.players(1).GetReflection()->GetUnknownFields(passed_on.players(1));
+  ASSERT_EQ(player.field_count(), 1);
+  EXPECT_EQ(player.field(0).length_delimited(), "kept");
+  EXPECT_EQ(
+      passed_on.players(0).GetReflection()->GetUnknownFields(passed_on.players(0)).field_count(),
+      0);
 }
 
 TEST(GameCodec, RefusesGarbageWithAClearError) {
@@ -177,6 +191,44 @@ TEST(LobbyCodec, RefusesBrokenLobbies) {
   before_time.changed_at_ms = -1;
   EXPECT_FALSE(decode_lobby(encode_lobby(before_time)).ok());
   EXPECT_FALSE(decode_lobby("\xff").ok());
+}
+
+TEST(LobbyCodec, FieldsOfANewerBuildArePassedOn) {
+  v1::Lobby newer;
+  ASSERT_TRUE(newer.ParseFromString(encode_lobby(testdata::sample_open_lobby())));
+  newer.GetReflection()->MutableUnknownFields(&newer)->AddFixed64(998, 7);
+  auto l = decode_lobby(newer.SerializeAsString());
+  ASSERT_TRUE(l.ok()) << l.error();
+  ASSERT_TRUE(game::join_lobby(l.value(), {"u_cy", "Cy"}).ok());
+  v1::Lobby passed_on;
+  ASSERT_TRUE(passed_on.ParseFromString(encode_lobby(l.value())));
+  EXPECT_EQ(passed_on.members_size(), 3);
+  const auto& top = passed_on.GetReflection()->GetUnknownFields(passed_on);
+  ASSERT_EQ(top.field_count(), 1);
+  EXPECT_EQ(top.field(0).fixed64(), 7u);
+}
+
+// State written by each release, read by this build. The fixtures in proto/testdata/release-*/
+// were written by that release's own build (write_state_fixtures, docs/RELEASING.md); each
+// release keeps its test here, which says what fields added after it read as.
+TEST(ReleasedState, Release_0_1_0_IsReadAsItsNodesMeantIt) {
+  const std::string bytes = read_testdata("release-0.1.0/game.bin");
+  v1::Game raw;
+  ASSERT_TRUE(raw.ParseFromString(bytes));
+  EXPECT_EQ(raw.state_version(), 0u) << "0.1.0 wrote no state version";
+  auto g = decode_game(bytes);
+  ASSERT_TRUE(g.ok()) << g.error();
+  EXPECT_EQ(g.value(), testdata::sample_game());
+  auto open = decode_lobby(read_testdata("release-0.1.0/lobby_open.bin"));
+  ASSERT_TRUE(open.ok()) << open.error();
+  EXPECT_EQ(open.value(), testdata::sample_open_lobby());
+  auto started = decode_lobby(read_testdata("release-0.1.0/lobby_started.bin"));
+  ASSERT_TRUE(started.ok()) << started.error();
+  EXPECT_EQ(started.value(), testdata::sample_started_lobby());
+  // Written again by this build, it reads back the same.
+  auto again = decode_game(encode_game(g.value()));
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again.value(), g.value());
 }
 
 }  // namespace

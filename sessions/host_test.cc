@@ -92,8 +92,8 @@ TEST(SessionHost, UnknownGamesAndLobbiesAreNotFound) {
 }
 
 game::Game two_player_game(std::int64_t ends_at_ms) {
-  game::Player a{1, "u_a", "A", 3, 1, {0, 0}};
-  game::Player b{2, "u_b", "B", 3, 1, {1, 0}};
+  game::Player a{1, "u_a", "A", 3, 1, {0, 0}, {}};
+  game::Player b{2, "u_b", "B", 3, 1, {1, 0}, {}};
   return game::new_game("g_t", {a, b}, ends_at_ms);
 }
 
