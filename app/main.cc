@@ -202,6 +202,14 @@ int main(int argc, char** argv) {
            "removed with it")
         ->expected(0, 1)
         ->type_name("[DIR]");
+    cmd->add_option("--from-binary", o.from_executable,
+                    "Start the cluster from another build's minotaur (the previous release's: "
+                    "scripts/build-previous.sh builds it, --print-binary says where) and roll "
+                    "it onto this build "
+                    "in the restart phase, so that its pause and stall are those of a deploy "
+                    "from that version; the throughput and latency phases measure that build")
+        ->check(CLI::ExistingFile)
+        ->type_name("PATH");
   };
   add_cluster_flags(bench_cmd);
   std::string bench_json_out;

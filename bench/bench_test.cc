@@ -3,40 +3,16 @@
 // Asserted: it completes, prints one JSON object, and loses neither an acknowledged action nor a
 // session. Never timings.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <boost/json.hpp>
-#include <cstdio>
 #include <filesystem>
-#include <string>
+
+#include "bench/bench_run.h"
 
 namespace {
 
-struct BenchRun {
-  int exit_code = -1;
-  std::string out;
-};
-
-BenchRun run(const std::string& args) {
-  BenchRun r;
-  const std::string command = std::string(MINOTAUR_BINARY) + " bench " + args;
-  FILE* p = popen(command.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  std::size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-boost::json::object parse(const BenchRun& r) {
-  boost::system::error_code ec;
-  const auto v = boost::json::parse(r.out, ec);
-  EXPECT_FALSE(ec) << "not JSON: " << r.out;
-  if (ec || !v.is_object()) return {};
-  return v.as_object();
-}
+using minotaur::bench::testing::BenchRun;
+using minotaur::bench::testing::parse;
+using minotaur::bench::testing::run;
 
 TEST(BenchTest, GracefulRollingRestartLosesNothing) {
   const BenchRun r =

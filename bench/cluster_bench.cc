@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <set>
 #include <sstream>
 
 #include "bench/games_setup.h"
@@ -82,6 +83,25 @@ bool wait_whole(const NodeProcs& procs) {
   return false;
 }
 
+// The builds the cluster runs, as node `port` lists them: "0.1.0 (b84bce416382)" for each
+// distinct version and commit, joined with " and ".
+std::string builds_listed_by(std::uint16_t port) {
+  std::set<std::string> builds;
+  const json::value v = HttpClient(port).request("GET", "/api/v1/cluster").json();
+  if (v.is_object() && v.as_object().contains("members")) {
+    for (const auto& m : v.at("members").as_array()) {
+      const auto* version = m.as_object().if_contains("version");
+      const auto* commit = m.as_object().if_contains("commit");
+      if (version != nullptr && version->is_string() && commit != nullptr && commit->is_string()) {
+        builds.insert(fmt::format("{} ({})", version->get_string(), commit->get_string()));
+      }
+    }
+  }
+  std::string out;
+  for (const std::string& b : builds) out += (out.empty() ? "" : " and ") + b;
+  return out.empty() ? "unknown" : out;
+}
+
 double rate(const PhaseFigures& f) {
   return f.measured_s > 0 ? static_cast<double>(f.measured_acks) / f.measured_s : 0.0;
 }
@@ -108,7 +128,7 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
                    {"data_dirs", o.data_dirs}};
 
   NodeProcsOptions po;
-  po.executable = o.executable;
+  po.executable = o.from_executable.empty() ? o.executable : o.from_executable;
   po.extra_args = {"--replication", o.replication};
   po.data_dirs = o.data_dirs;
   po.data_dir_parent = o.data_dir;
@@ -120,6 +140,12 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   auto started = procs->start(o.nodes);
   if (!started) return err(started.error());
   const std::vector<std::uint16_t> ports = ports_of(*procs);
+  out["from_build"] = builds_listed_by(ports[0]);
+  if (!o.from_executable.empty()) {
+    progress(fmt::format("the cluster runs {}; phase 3 rolls it onto this build",
+                         out["from_build"].as_string()));
+    for (std::size_t i = 0; i < procs->size(); ++i) procs->set_executable(i, o.executable);
+  }
 
   // Users: one per client (player 1 of its games) and one opponent for every game.
   HttpClient http(ports[0]);
@@ -310,6 +336,7 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   out["baseline_gap_ms"] = percentiles(baseline);
   out["drain_ms"] = drain_ms;
   out["exit_codes"] = exit_codes;
+  out["to_build"] = builds_listed_by(ports[0]);
   out["restart_window_s"] = std::round(static_cast<double>(window_end - window_begin) / 1e8) / 10;
   out["duration_s"] = std::round(static_cast<double>(load_ended - load_began) / 1e8) / 10;
   out["load_actions_per_s"] = std::round(static_cast<double>(f.acks) /

@@ -9,7 +9,8 @@
 //   2. latency at half the local rate, open loop (calls sent on a schedule) -> latency_ms;
 //   3. rolling restart under load: every client on its own node, every session driven; after a
 //      baseline window each node in turn gets SIGTERM (or SIGKILL with `kill`), the bench waits
-//      for its exit (drain_ms), starts it again and waits until it is ready; then the load goes
+//      for its exit (drain_ms), starts it again (from `executable`, also when the cluster began
+//      on `from_executable`) and waits until it is ready; then the load goes
 //      on until `duration_s` have passed since it began; after each restart the bench waits
 //      until every node lists every node as up, then `settle_s` -> pause_ms (per session, the
 //      longest gap between two acknowledged actions that overlaps the restart window),
@@ -45,6 +46,11 @@ namespace minotaur::bench {
 
 struct ClusterBenchOptions {
   std::string executable;  // the `minotaur` binary to start nodes from
+  // Another build's `minotaur` (the previous release, say): the cluster starts from it, phases 1
+  // and 2 measure it, and phase 3 restarts each node onto `executable`, so that its pause and
+  // stall are those of a rolling deploy from one version to the other. Empty: `executable`
+  // throughout. from_build and to_build in the JSON name the builds the cluster listed.
+  std::string from_executable;
   std::size_t sessions = 1'000;
   std::size_t nodes = 3;
   double duration_s = 15;    // the load of phase 3, at least this long

@@ -28,10 +28,11 @@ function(minotaur_library name)
   add_dependencies(${name} minotaur_generated)
 endfunction()
 
-# minotaur_test(NAME SOURCES ... DEPS ... [LABEL unit|process]): a GoogleTest binary; each TEST
+# minotaur_test(NAME SOURCES ... DEPS ... [LABEL unit|process|...] [PROPERTIES ...]): a GoogleTest binary;
+# PROPERTIES are given to each of its tests (a fixture, a time-out); each TEST
 # is one CTest test. LABEL process marks tests that start real node processes.
 function(minotaur_test name)
-  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;DEPS;PROPERTIES" ${ARGN})
   if(NOT ARG_LABEL)
     set(ARG_LABEL unit)
   endif()
@@ -39,7 +40,7 @@ function(minotaur_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   minotaur_warnings(${name})
   add_dependencies(${name} minotaur_generated)
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${ARG_LABEL})
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${ARG_LABEL} ${ARG_PROPERTIES})
 endfunction()
 
 # minotaur_fuzz_target(NAME SOURCES ... DEPS ...): a fuzz target for a decoder of outside bytes.

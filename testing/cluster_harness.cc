@@ -66,7 +66,7 @@ void ClusterHarness::spawn(Node& n) {
   // test turns them on (its own --client-limits comes later and wins).
   std::vector<std::string> extra{"--client-limits", "off"};
   extra.insert(extra.end(), n.spec.extra_args.begin(), n.spec.extra_args.end());
-  tooling::NodeCommand command{MINOTAUR_BINARY,
+  tooling::NodeCommand command{n.spec.binary.empty() ? this_build() : n.spec.binary,
                                n.spec.name,
                                n.cluster_port,
                                n.http_port,
@@ -160,6 +160,14 @@ void ClusterHarness::restart(std::size_t i) {
   if (n.pid > 0) stop(i, SIGTERM);
   spawn(n);
   EXPECT_TRUE(wait_ready(i)) << n.spec.name << " did not become ready after a restart";
+}
+
+void ClusterHarness::set_build(std::size_t i, std::string executable) {
+  nodes_.at(i).spec.binary = std::move(executable);
+}
+
+const char* ClusterHarness::this_build() {
+  return MINOTAUR_BINARY;
 }
 
 void ClusterHarness::restart(const std::vector<std::size_t>& nodes) {
@@ -263,9 +271,10 @@ std::pair<std::string, std::string> ClusterHarness::new_user(std::size_t i,
   return {std::string(j.at("user_id").as_string()), std::string(j.at("token").as_string())};
 }
 
-std::pair<int, std::string> ClusterHarness::run_minotaur(const std::vector<std::string>& args) {
+std::pair<int, std::string> ClusterHarness::run_minotaur(const std::vector<std::string>& args,
+                                                         const std::string& executable) {
   const std::string out_path = dir_ + "/run-" + std::to_string(++runs_) + ".log";
-  std::vector<std::string> argv{MINOTAUR_BINARY};
+  std::vector<std::string> argv{executable.empty() ? this_build() : executable};
   argv.insert(argv.end(), args.begin(), args.end());
   auto pid = tooling::spawn_logged(argv, out_path);
   if (!pid) return {-1, pid.error()};

@@ -56,6 +56,11 @@ struct NodeSpec {
     wait_ready = false;
     return *this;
   }
+  // Runs another build's `minotaur` (the previous release, say) instead of this build's.
+  NodeSpec& build(std::string executable) {
+    binary = std::move(executable);
+    return *this;
+  }
 
   std::string name;
   std::vector<std::string> extra_args;  // e.g. {"--replication", "sync"}
@@ -65,6 +70,7 @@ struct NodeSpec {
   std::optional<std::string> token_keys_text;  // unset: the cluster's token-keys file
   bool no_token_keys = false;                  // true: started without --token-keys-file
   bool wait_ready = true;                      // false: start() returns without waiting for /readyz
+  std::string binary;                          // empty: this build's minotaur
 };
 
 class ClusterHarness {
@@ -83,6 +89,11 @@ class ClusterHarness {
   // Signals every running node at the same moment (a whole cluster stops), then waits for each.
   void stop_all(int signal);
   void restart(std::size_t node);  // same name and ports, new process
+  // The executable the node's next restart runs (a rolling deploy onto another build); empty:
+  // this build's.
+  void set_build(std::size_t node, std::string executable);
+  // This build's `minotaur`, which nodes run unless their spec names another.
+  static const char* this_build();
   // Starts these (stopped) nodes together, then waits until each is ready: nodes whose seeds are
   // all down wait for each other to form the cluster (a cold start).
   void restart(const std::vector<std::size_t>& nodes);
@@ -115,7 +126,9 @@ class ClusterHarness {
   const std::string& token_keys_file() const { return secrets_.token_keys_file; }
   // Runs `minotaur ARGS...` (a tool subcommand, say `token-keys new FILE`) to its exit, within
   // 30 s: its exit code (-1 when it did not start or finish) and everything it printed.
-  std::pair<int, std::string> run_minotaur(const std::vector<std::string>& args);
+  // `executable`: another build's minotaur; empty: this build's.
+  std::pair<int, std::string> run_minotaur(const std::vector<std::string>& args,
+                                           const std::string& executable = "");
 
   // Retries `check` every 20 ms until it returns true or the time-out passes.
   static bool eventually(const std::function<bool()>& check,

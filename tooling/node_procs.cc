@@ -94,7 +94,7 @@ Result<Ok, std::string> NodeProcs::spawn(std::size_t i) {
     args.push_back("--data-dir");
     args.push_back(n.data_dir);
   }
-  NodeCommand command{options_.executable,
+  NodeCommand command{nodes_[i].executable.empty() ? options_.executable : nodes_[i].executable,
                       n.name,
                       n.cluster_port,
                       n.http_port,

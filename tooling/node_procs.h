@@ -50,6 +50,11 @@ class NodeProcs {
   Result<double, std::string> stop(std::size_t i, int signal, int& exit_code);
   // Starts node `i` again (same name and ports) and waits until it is ready.
   Result<Ok, std::string> restart(std::size_t i);
+  // The `minotaur` binary node `i` runs from its next start on (another build's, in a rolling
+  // deploy from one version to another).
+  void set_executable(std::size_t i, std::string executable) {
+    nodes_.at(i).executable = std::move(executable);
+  }
 
   std::size_t size() const { return nodes_.size(); }
   const std::string& name(std::size_t i) const { return nodes_.at(i).name; }
@@ -72,7 +77,8 @@ class NodeProcs {
     std::uint16_t cluster_port = 0;
     pid_t pid = -1;
     std::string log;
-    std::string data_dir;  // empty: none
+    std::string data_dir;    // empty: none
+    std::string executable;  // empty: options' executable
   };
   Result<Ok, std::string> spawn(std::size_t i);
   Result<Ok, std::string> wait_ready(std::size_t i);
