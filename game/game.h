@@ -31,6 +31,8 @@ struct Player {
   std::int32_t health = kStartingHealth;
   std::int32_t action_points = kStartingActionPoints;
   Hex coord;
+  // Said end_round in this round: the round ends once every living player has (round.h).
+  bool ready = false;
   std::string newer_fields;  // as Game::newer_fields, for this player
 
   bool alive() const { return health > 0; }
@@ -58,6 +60,19 @@ struct RegisteredAction {
 
 enum class Status { kActive, kConcluded };
 
+// One thing that happened when a round resolved (round.h), so that players can see why the board
+// changed: a move (from, to), an attack that hit or missed (its target was no longer within
+// distance 1 after the moves), an elimination.
+struct RoundEvent {
+  enum class Kind { kMove, kHit, kMiss, kEliminated };
+  Kind kind = Kind::kMove;
+  PlayerId player_id = 0;         // who moved, attacked or was eliminated
+  PlayerId target_player_id = 0;  // kHit, kMiss: whom the attack was aimed at
+  Hex from;                       // kMove: where the player stood
+  Hex to;                         // kMove: where the player stands now
+  friend bool operator==(const RoundEvent&, const RoundEvent&) = default;
+};
+
 struct Game {
   std::string id;
   std::string join_code;
@@ -69,6 +84,10 @@ struct Game {
   std::vector<RegisteredAction> registered_actions;  // ordered by player id, at most one each
   std::optional<PlayerId> winner_player_id;
   std::uint64_t version = 0;  // grows by one with every accepted change
+  // The last resolved round (0: none yet) and what happened in it, in order: the moves, the
+  // attacks, the eliminations.
+  std::int32_t last_resolved_round = 0;
+  std::vector<RoundEvent> last_round_events;
   // Fields a newer build wrote that this one does not know, as they came (encoded): passed on
   // unchanged when this build writes the state, so that a rolling deploy's older nodes lose
   // nothing the newer ones added (proto/EVOLUTION.md, rule 3). Empty but for such states.

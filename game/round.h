@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -24,7 +26,19 @@ struct RoundOutcome {
   bool concluded = false;
 };
 
-// Refused with kGameOver when the game is already concluded.
+// Refused with kGameOver when the game is already concluded. Records the round's events
+// (Game::last_round_events) and clears every player's readiness.
 Result<RoundOutcome, ActionError> end_round(Game& game, std::int64_t next_round_ends_at_ms);
+
+// A player's end_round: the player is ready for this round, and once every living player is,
+// the round resolves as end_round does. Refused as registering an action is (the game is over,
+// the user plays no part in it or was eliminated). The version grows by one when anything
+// changed, also when the round resolved (not by two): every version is one change to watch.
+struct ReadyOutcome {
+  bool changed = false;                  // false: the player was ready already
+  std::optional<RoundOutcome> resolved;  // set when this made the round end
+};
+Result<ReadyOutcome, ActionError> player_ends_round(Game& game, std::string_view user_id,
+                                                    std::int64_t next_round_ends_at_ms);
 
 }  // namespace minotaur::game

@@ -170,5 +170,68 @@ TEST(EndRound, AnEliminatedTargetTakesNoFurtherDamageBelowZero) {
   EXPECT_EQ(find_player(g, 2)->health, 0);
 }
 
+// The outcome players see: the moves, then each attack as a hit or a miss, then eliminations.
+TEST(EndRound, RecordsWhatHappenedInOrder) {
+  Game g = game_with({{0, 0}, {1, 0}, {1, -1}});
+  find_player(g, 3)->health = 1;
+  ASSERT_TRUE(register_attack(g, "u_1", 3).ok());
+  ASSERT_TRUE(register_move(g, "u_2", {1, 0}).ok());  // away from player 3's attack
+  ASSERT_TRUE(register_attack(g, "u_3", 2).ok());     // misses: 2 moved to distance 3
+  ASSERT_TRUE(end_round(g, 0).ok());
+  using Kind = RoundEvent::Kind;
+  const std::vector<RoundEvent> expected{{Kind::kMove, 2, 0, {1, 0}, {2, 0}},
+                                         {Kind::kHit, 1, 3, {}, {}},
+                                         {Kind::kMiss, 3, 2, {}, {}},
+                                         {Kind::kEliminated, 3, 0, {}, {}}};
+  EXPECT_EQ(g.last_resolved_round, 1);
+  EXPECT_EQ(g.last_round_events, expected);
+  // The next resolution replaces them.
+  ASSERT_TRUE(end_round(g, 0).ok());
+  EXPECT_EQ(g.last_resolved_round, 2);
+  EXPECT_TRUE(g.last_round_events.empty());
+}
+
+TEST(PlayerEndsRound, TheRoundEndsOnceEveryLivingPlayerIsReady) {
+  Game g = game_with({{0, 0}, {2, 0}, {-2, 0}});
+  find_player(g, 3)->health = 0;  // eliminated: not waited for
+  auto first = player_ends_round(g, "u_1", 50'000);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first.value().changed);
+  EXPECT_FALSE(first.value().resolved);
+  EXPECT_TRUE(find_player(g, 1)->ready);
+  EXPECT_EQ(g.round, 1);
+  EXPECT_EQ(g.version, 1u);
+  auto twice = player_ends_round(g, "u_1", 50'000);  // ready already
+  ASSERT_TRUE(twice.ok());
+  EXPECT_FALSE(twice.value().changed);
+  EXPECT_EQ(g.version, 1u);
+  auto last = player_ends_round(g, "u_2", 50'000);
+  ASSERT_TRUE(last.ok());
+  ASSERT_TRUE(last.value().resolved);
+  EXPECT_EQ(last.value().resolved->resolved_round, 1);
+  EXPECT_EQ(g.round, 2);
+  EXPECT_EQ(g.round_ends_at_ms, 50'000);
+  EXPECT_EQ(g.version, 2u) << "the last ready and the resolution are one version";
+  for (const Player& p : g.players) EXPECT_FALSE(p.ready) << p.id;
+}
+
+TEST(PlayerEndsRound, IsRefusedAsActingIs) {
+  Game g = game_with({{0, 0}, {2, 0}, {-2, 0}});
+  find_player(g, 3)->health = 0;
+  EXPECT_EQ(player_ends_round(g, "u_9", 0).error(), ActionError::kNotAPlayer);
+  EXPECT_EQ(player_ends_round(g, "u_3", 0).error(), ActionError::kPlayerEliminated);
+  g.status = Status::kConcluded;
+  EXPECT_EQ(player_ends_round(g, "u_1", 0).error(), ActionError::kGameOver);
+  EXPECT_EQ(g.version, 0u);
+}
+
+// A timer's or an admin's end_round clears readiness too.
+TEST(EndRound, ClearsReadiness) {
+  Game g = game_with({{0, 0}, {2, 0}});
+  ASSERT_TRUE(player_ends_round(g, "u_1", 0).ok());
+  ASSERT_TRUE(end_round(g, 0).ok());
+  EXPECT_FALSE(find_player(g, 1)->ready);
+}
+
 }  // namespace
 }  // namespace minotaur::game

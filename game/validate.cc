@@ -7,6 +7,17 @@
 #include "game/join_code.h"
 
 namespace minotaur::game {
+namespace {
+
+// Bounds first: hex math on unbounded int32 (from outside bytes) would overflow.
+bool on_this_board(Hex h, std::int32_t radius) {
+  const auto in_bounds = [](std::int32_t v) {
+    return v >= -kMaxBoardRadius && v <= kMaxBoardRadius;
+  };
+  return in_bounds(h.q) && in_bounds(h.r) && on_board(h, radius);
+}
+
+}  // namespace
 
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
@@ -59,11 +70,7 @@ Result<Ok, std::string> validate(const Game& g) {
     if (p.action_points < 0 || p.action_points > kMaxActionPoints) {
       return err(fmt::format("players[{}].action_points must be 0 to {}", i, kMaxActionPoints));
     }
-    // Bounds first: hex math on unbounded int32 would overflow.
-    const auto in_bounds = [](std::int32_t v) {
-      return v >= -kMaxBoardRadius && v <= kMaxBoardRadius;
-    };
-    if (!in_bounds(p.coord.q) || !in_bounds(p.coord.r) || !on_board(p.coord, g.board_radius)) {
+    if (!on_this_board(p.coord, g.board_radius)) {
       return err(fmt::format("players[{}].coord is off the board", i));
     }
     ids.insert(p.id);
@@ -101,6 +108,29 @@ Result<Ok, std::string> validate(const Game& g) {
       if (target == p->id || ids.count(target) == 0) {
         return err(fmt::format("registered_actions[{}] must target another player", i));
       }
+    }
+  }
+  for (const Player& p : g.players) {
+    if (p.ready && (concluded || !p.alive())) {
+      return err(std::string("only living players of an active game are ready"));
+    }
+  }
+  if (g.last_resolved_round < 0 || g.last_resolved_round > g.round ||
+      (g.last_resolved_round == 0 && !g.last_round_events.empty())) {
+    return err(std::string("last_resolved_round must be 0 (none yet, no events) to round"));
+  }
+  if (g.last_round_events.size() > 3 * kMaxPlayers) {
+    return err(fmt::format("last_round_events: at most {}", 3 * kMaxPlayers));
+  }
+  for (std::size_t i = 0; i < g.last_round_events.size(); ++i) {
+    const RoundEvent& e = g.last_round_events[i];
+    const bool attack = e.kind == RoundEvent::Kind::kHit || e.kind == RoundEvent::Kind::kMiss;
+    if (ids.count(e.player_id) == 0 || (attack && ids.count(e.target_player_id) == 0)) {
+      return err(fmt::format("last_round_events[{}] must name players of the game", i));
+    }
+    if (e.kind == RoundEvent::Kind::kMove &&
+        (!on_this_board(e.from, g.board_radius) || !on_this_board(e.to, g.board_radius))) {
+      return err(fmt::format("last_round_events[{}] must move on the board", i));
     }
   }
   return Ok{};

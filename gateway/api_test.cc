@@ -223,9 +223,21 @@ TEST_F(ApiTest, EndRoundTakesAPlayerOrTheAdmin) {
   const std::string path = "/api/v1/games/" + id + "/end_round";
   EXPECT_EQ(call("POST", path).status, 401);
   EXPECT_EQ(call("POST", path, "", cy).status, 403);
+  // A player is ready; the round goes on until every living player is.
   const auto by_player = call("POST", path, "", bo);
   ASSERT_EQ(by_player.status, 200) << by_player.body;
-  EXPECT_EQ(by_player.json().at("round").as_int64(), 2);
+  EXPECT_EQ(by_player.json().at("round").as_int64(), 1);
+  EXPECT_EQ(by_player.json().at("last_round"), json::value(nullptr));
+  std::size_t ready = 0;
+  const json::value answer = by_player.json();
+  for (const auto& p : answer.at("players").as_array()) ready += p.at("ready") == true;
+  EXPECT_EQ(ready, 1u) << by_player.body;
+  const auto by_ana = call("POST", path, "", ana);
+  ASSERT_EQ(by_ana.status, 200) << by_ana.body;
+  EXPECT_EQ(by_ana.json().at("round").as_int64(), 2);
+  EXPECT_EQ(by_ana.json().at("version").as_int64(), by_player.json().at("version").as_int64() + 1);
+  EXPECT_EQ(by_ana.json().at("last_round").at("round").as_int64(), 1) << by_ana.body;
+  // The admin ends a round at once.
   const auto by_admin = call("POST", path, "", ClusterHarness::kAdminToken);
   ASSERT_EQ(by_admin.status, 200) << by_admin.body;
   EXPECT_EQ(by_admin.json().at("round").as_int64(), 3);

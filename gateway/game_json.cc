@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "base/assert.h"
 #include "game/validate.h"
 #include "gateway/json_fields.h"
 #include "gateway/strict_json.h"
@@ -54,7 +55,66 @@ Result<game::Player, std::string> player_from(const json::value& v, std::string 
   auto ap = f.optional_int("action_points", 0, game::kMaxActionPoints);
   if (!ap) return err(ap.error());
   p.action_points = static_cast<std::int32_t>(ap.value().value_or(game::kStartingActionPoints));
+  if (const json::value* ready = v.get_object().if_contains("ready")) {
+    if (!ready->is_bool()) return err(f.name("ready") + " must be true or false");
+    p.ready = ready->get_bool();
+  }
   return p;
+}
+
+Result<game::RoundEvent, std::string> event_from(const json::value& v, const std::string& path) {
+  if (!v.is_object()) return err(path + " must be an object");
+  const JsonFields f(v.get_object(), path);
+  auto type = f.require_string("type");
+  if (!type) return err(type.error());
+  auto player = f.require_int("player_id", 1, kInt32Max);
+  if (!player) return err(player.error());
+  game::RoundEvent e;
+  e.player_id = static_cast<game::PlayerId>(player.value());
+  if (type.value() == "move") {
+    e.kind = game::RoundEvent::Kind::kMove;
+    auto from = hex_from(f, "from");
+    if (!from) return err(from.error());
+    auto to = hex_from(f, "to");
+    if (!to) return err(to.error());
+    e.from = from.value();
+    e.to = to.value();
+  } else if (type.value() == "hit" || type.value() == "miss") {
+    e.kind = type.value() == "hit" ? game::RoundEvent::Kind::kHit : game::RoundEvent::Kind::kMiss;
+    auto target = f.require_int("target_player_id", 1, kInt32Max);
+    if (!target) return err(target.error());
+    e.target_player_id = static_cast<game::PlayerId>(target.value());
+  } else if (type.value() == "eliminated") {
+    e.kind = game::RoundEvent::Kind::kEliminated;
+  } else {
+    return err(f.name("type") + " must be \"move\", \"hit\", \"miss\" or \"eliminated\"");
+  }
+  return e;
+}
+
+// {"type": "move", "player_id", "from", "to"}, {"type": "hit" | "miss", "player_id",
+// "target_player_id"} (a miss: "reason": "out_of_range", its target was no longer within distance
+// 1 after the moves), {"type": "eliminated", "player_id"}.
+json::object event_json(const game::RoundEvent& e) {
+  switch (e.kind) {
+    case game::RoundEvent::Kind::kMove:
+      return {{"type", "move"},
+              {"player_id", e.player_id},
+              {"from", hex_json(e.from)},
+              {"to", hex_json(e.to)}};
+    case game::RoundEvent::Kind::kHit:
+      return {
+          {"type", "hit"}, {"player_id", e.player_id}, {"target_player_id", e.target_player_id}};
+    case game::RoundEvent::Kind::kMiss:
+      return {{"type", "miss"},
+              {"player_id", e.player_id},
+              {"target_player_id", e.target_player_id},
+              {"reason", "out_of_range"}};
+    case game::RoundEvent::Kind::kEliminated:
+      return {{"type", "eliminated"}, {"player_id", e.player_id}};
+  }
+  MINOTAUR_ASSERT(false);
+  return {};
 }
 
 }  // namespace
@@ -67,7 +127,8 @@ json::object to_json(const game::Game& g) {
                                    {"display_name", p.display_name},
                                    {"health", p.health},
                                    {"action_points", p.action_points},
-                                   {"coord", hex_json(p.coord)}});
+                                   {"coord", hex_json(p.coord)},
+                                   {"ready", p.ready}});
   }
   json::array actions;
   for (const game::RegisteredAction& a : g.registered_actions) {
@@ -94,6 +155,13 @@ json::object to_json(const game::Game& g) {
       {"version", g.version},
   };
   if (g.winner_player_id) out["winner_player_id"] = *g.winner_player_id;
+  out["last_round"] = nullptr;
+  if (g.last_resolved_round > 0) {
+    json::array events;
+    for (const game::RoundEvent& e : g.last_round_events) events.push_back(event_json(e));
+    out["last_round"] =
+        json::object{{"round", g.last_resolved_round}, {"events", std::move(events)}};
+  }
   return out;
 }
 
@@ -192,6 +260,25 @@ Result<game::Game, std::string> game_from_json(const json::value& v) {
     }
     std::sort(g.registered_actions.begin(), g.registered_actions.end(),
               [](const auto& a, const auto& b) { return a.player_id < b.player_id; });
+  }
+
+  if (const json::value* last = v.get_object().if_contains("last_round");
+      last && !last->is_null()) {
+    if (!last->is_object()) return err(std::string("last_round must be null or an object"));
+    const JsonFields lf(last->get_object(), "last_round");
+    auto round_of = lf.require_int("round", 1, kInt32Max);
+    if (!round_of) return err(round_of.error());
+    g.last_resolved_round = static_cast<std::int32_t>(round_of.value());
+    auto events = lf.require_array("events");
+    if (!events) return err(events.error());
+    if (events.value()->size() > 3 * game::kMaxPlayers) {
+      return err(fmt::format("last_round.events holds at most {} events", 3 * game::kMaxPlayers));
+    }
+    for (std::size_t i = 0; i < events.value()->size(); ++i) {
+      auto e = event_from((*events.value())[i], fmt::format("last_round.events[{}]", i));
+      if (!e) return err(e.error());
+      g.last_round_events.push_back(e.value());
+    }
   }
 
   if (auto ok = game::validate(g); !ok) return err(ok.error());

@@ -19,16 +19,22 @@ constexpr std::string_view kSpecExample = R"({
   "board_radius": 4,
   "players": [
     {"id": 3, "user_id": "u_111", "display_name": "Player1", "health": 3, "action_points": 1,
-     "coord": {"q": -1, "r": 0}},
+     "coord": {"q": -1, "r": 0}, "ready": false},
     {"id": 6, "user_id": "u_222", "display_name": "Player2", "health": 2, "action_points": 2,
-     "coord": {"q": -1, "r": 0}}
+     "coord": {"q": -1, "r": 0}, "ready": true}
   ],
   "registered_actions": [
     {"player_id": 3, "type": "attack", "target_player_id": 6},
     {"player_id": 6, "type": "move", "vector": {"q": 1, "r": 0}}
   ],
   "winner_player_id": null,
-  "version": 17
+  "version": 17,
+  "last_round": {"round": 3, "events": [
+    {"type": "move", "player_id": 3, "from": {"q": -2, "r": 0}, "to": {"q": -1, "r": 0}},
+    {"type": "hit", "player_id": 3, "target_player_id": 6},
+    {"type": "miss", "player_id": 6, "target_player_id": 3, "reason": "out_of_range"},
+    {"type": "eliminated", "player_id": 6}
+  ]}
 })";
 
 game::Game spec_game() {
@@ -37,11 +43,17 @@ game::Game spec_game() {
   g.join_code = "QXJR";
   g.round = 4;
   g.round_ends_at_ms = 1764193234567;
-  g.players.push_back({3, "u_111", "Player1", 3, 1, {-1, 0}, {}});
-  g.players.push_back({6, "u_222", "Player2", 2, 2, {-1, 0}, {}});
+  g.players.push_back({3, "u_111", "Player1", 3, 1, {-1, 0}, false, {}});
+  g.players.push_back({6, "u_222", "Player2", 2, 2, {-1, 0}, true, {}});
   g.registered_actions.push_back({3, game::Attack{6}});
   g.registered_actions.push_back({6, game::Move{{1, 0}}});
   g.version = 17;
+  g.last_resolved_round = 3;
+  using Kind = game::RoundEvent::Kind;
+  g.last_round_events = {{Kind::kMove, 3, 0, {-2, 0}, {-1, 0}},
+                         {Kind::kHit, 3, 6, {}, {}},
+                         {Kind::kMiss, 6, 3, {}, {}},
+                         {Kind::kEliminated, 6, 0, {}, {}}};
   return g;
 }
 

@@ -83,7 +83,15 @@ json::object state_of(const json::value& game) {
                                       "round",       "round_ends_at_ms",   "players",
                                       "version",     "registered_actions", "winner_player_id",
                                       "board_radius"};
-  return fields_of(game, kFields);
+  // A player's fields that the previous release has too: this build's readiness is state that an
+  // older node does not keep (by the rules it reads as "not ready"), so it is not compared.
+  static constexpr std::array kPlayerFields{"id",     "user_id",       "display_name",
+                                            "health", "action_points", "coord"};
+  json::object out = fields_of(game, kFields);
+  if (auto* players = out.if_contains("players"); players != nullptr && players->is_array()) {
+    for (json::value& p : players->as_array()) p = fields_of(p, kPlayerFields);
+  }
+  return out;
 }
 json::object lobby_state_of(const json::value& lobby) {
   static constexpr std::array kFields{"join_code", "host_user_id", "members",

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <set>
 
 #include "game/join_code.h"
@@ -21,6 +22,36 @@ v1::Coord to_proto(game::Hex h) {
 
 game::Hex from_proto(const v1::Coord& c) {
   return game::Hex{c.q(), c.r()};
+}
+
+v1::RoundEvent::Kind to_proto(game::RoundEvent::Kind k) {
+  switch (k) {
+    case game::RoundEvent::Kind::kMove:
+      return v1::RoundEvent::KIND_MOVE;
+    case game::RoundEvent::Kind::kHit:
+      return v1::RoundEvent::KIND_HIT;
+    case game::RoundEvent::Kind::kMiss:
+      return v1::RoundEvent::KIND_MISS;
+    case game::RoundEvent::Kind::kEliminated:
+      return v1::RoundEvent::KIND_ELIMINATED;
+  }
+  MINOTAUR_ASSERT(false);
+  return v1::RoundEvent::KIND_UNSPECIFIED;
+}
+
+std::optional<game::RoundEvent::Kind> from_proto(v1::RoundEvent::Kind k) {
+  switch (k) {
+    case v1::RoundEvent::KIND_MOVE:
+      return game::RoundEvent::Kind::kMove;
+    case v1::RoundEvent::KIND_HIT:
+      return game::RoundEvent::Kind::kHit;
+    case v1::RoundEvent::KIND_MISS:
+      return game::RoundEvent::Kind::kMiss;
+    case v1::RoundEvent::KIND_ELIMINATED:
+      return game::RoundEvent::Kind::kEliminated;
+    default:
+      return std::nullopt;
+  }
 }
 
 // The fields of `m` this build does not know (a newer build wrote them), encoded, so that a state
@@ -62,6 +93,7 @@ std::string encode_game(const game::Game& g) {
     pm->set_health(p.health);
     pm->set_action_points(p.action_points);
     *pm->mutable_coord() = to_proto(p.coord);
+    pm->set_ready(p.ready);
     pass_on(p.newer_fields, *pm);
   }
   for (const game::RegisteredAction& a : g.registered_actions) {
@@ -78,6 +110,17 @@ std::string encode_game(const game::Game& g) {
   m.set_join_code(g.join_code);
   m.set_board_radius(g.board_radius);
   m.set_state_version(kStateVersion);
+  m.set_last_resolved_round(g.last_resolved_round);
+  for (const game::RoundEvent& e : g.last_round_events) {
+    v1::RoundEvent* em = m.add_last_round_events();
+    em->set_kind(to_proto(e.kind));
+    em->set_player_id(e.player_id);
+    em->set_target_player_id(e.target_player_id);
+    if (e.kind == game::RoundEvent::Kind::kMove) {
+      *em->mutable_from() = to_proto(e.from);
+      *em->mutable_to() = to_proto(e.to);
+    }
+  }
   pass_on(g.newer_fields, m);
   return serialize(m);
 }
@@ -113,6 +156,7 @@ Result<game::Game, std::string> decode_game(std::string_view bytes) {
     p.health = pm.health();
     p.action_points = pm.action_points();
     p.coord = from_proto(pm.coord());
+    p.ready = pm.ready();
     p.newer_fields = newer_fields_of(pm);
     g.players.push_back(std::move(p));
   }
@@ -137,6 +181,13 @@ Result<game::Game, std::string> decode_game(std::string_view bytes) {
   g.version = m.version();
   g.join_code = m.join_code();
   g.board_radius = m.board_radius();
+  g.last_resolved_round = m.last_resolved_round();
+  for (const v1::RoundEvent& em : m.last_round_events()) {
+    const std::optional<game::RoundEvent::Kind> kind = from_proto(em.kind());
+    if (!kind) continue;  // a kind a newer version added: the log is informational
+    g.last_round_events.push_back(game::RoundEvent{*kind, em.player_id(), em.target_player_id(),
+                                                   from_proto(em.from()), from_proto(em.to())});
+  }
   g.newer_fields = newer_fields_of(m);
   if (auto ok = game::validate(g); !ok) return err("invalid game: " + ok.error());
   return g;

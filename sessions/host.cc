@@ -199,7 +199,7 @@ Result<GameView, SessionError> SessionHost::get_game(std::string game_id) {
 }
 
 Result<GameView, SessionError> SessionHost::act(std::string game_id, Caller caller,
-                                                                 game::Action action) {
+                                                game::Action action) {
   auto it = games_.find(game_id);
   if (it == games_.end()) return err(not_found_game(game_id));
   GameSession& s = *it->second;
@@ -209,23 +209,27 @@ Result<GameView, SessionError> SessionHost::act(std::string game_id, Caller call
   return view(s);
 }
 
-Result<GameView, SessionError> SessionHost::end_round(std::string game_id,
-                                                                       Caller caller) {
+Result<GameView, SessionError> SessionHost::end_round(std::string game_id, Caller caller) {
   auto it = games_.find(game_id);
   if (it == games_.end()) return err(not_found_game(game_id));
   GameSession& s = *it->second;
-  if (!caller.admin && game::find_player_of_user(s.game, caller.user_id) == nullptr) {
-    return err(rule_error(game::ActionError::kNotAPlayer));
+  const std::int64_t next_deadline = options_.wall_clock_ms() + options_.round_time_ms;
+  if (caller.admin) {  // the round ends at once
+    auto r = game::end_round(s.game, next_deadline);
+    if (!r) return err(rule_error(r.error()));
+    changed(s);
+    arm_round_timer(s);
+    return view(s);
   }
-  auto r = game::end_round(s.game, options_.wall_clock_ms() + options_.round_time_ms);
+  // A player is ready; the round ends once every living player is.
+  auto r = game::player_ends_round(s.game, caller.user_id, next_deadline);
   if (!r) return err(rule_error(r.error()));
-  changed(s);
-  arm_round_timer(s);
+  if (r.value().changed) changed(s);
+  if (r.value().resolved) arm_round_timer(s);
   return view(s);
 }
 
-Result<game::Lobby, SessionError> SessionHost::create_lobby(Caller host,
-                                                                             std::string code) {
+Result<game::Lobby, SessionError> SessionHost::create_lobby(Caller host, std::string code) {
   if (auto full = check_capacity()) return err(*full);
   if (!code.empty() && lobbies_.count(code) != 0) {
     return err(SessionError(ErrorCode::kJoinCodeTaken));
@@ -252,8 +256,7 @@ Result<game::Lobby, SessionError> SessionHost::get_lobby(std::string code) {
   return it->second->lobby;
 }
 
-Result<game::Lobby, SessionError> SessionHost::join_lobby(std::string code,
-                                                                           Caller caller) {
+Result<game::Lobby, SessionError> SessionHost::join_lobby(std::string code, Caller caller) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) return err(not_found_lobby(code));
   auto r = game::join_lobby(it->second->lobby, {caller.user_id, caller.display_name});
@@ -262,8 +265,7 @@ Result<game::Lobby, SessionError> SessionHost::join_lobby(std::string code,
   return it->second->lobby;
 }
 
-Result<game::Game, SessionError> SessionHost::start_lobby(std::string code,
-                                                                           Caller caller) {
+Result<game::Game, SessionError> SessionHost::start_lobby(std::string code, Caller caller) {
   auto it = lobbies_.find(code);
   if (it == lobbies_.end()) return err(not_found_lobby(code));
   if (auto full = check_capacity()) return err(*full);

@@ -69,9 +69,20 @@ TEST(SessionHost, LobbyToGameToActions) {
     auto stranger = host.act(id, user("u_x"), game::Move{{1, 0}});
     EXPECT_FALSE(stranger.ok());
     EXPECT_EQ(stranger.error().code, ErrorCode::kNotAPlayer);
-    auto ended = host.end_round(id, user("u_b"));
+    // A player's end_round makes that player ready; the round ends once both are.
+    auto ready = host.end_round(id, user("u_b"));
+    EXPECT_TRUE(ready.ok());
+    EXPECT_EQ(ready.value().game.round, 1);
+    EXPECT_EQ(ready.value().game.version, 2u);
+    EXPECT_TRUE(game::find_player_of_user(ready.value().game, "u_b")->ready);
+    auto again = host.end_round(id, user("u_b"));  // ready already: nothing changes
+    EXPECT_EQ(again.value().game.version, 2u);
+    auto ended = host.end_round(id, user("u_a"));
     EXPECT_TRUE(ended.ok());
     EXPECT_EQ(ended.value().game.round, 2);
+    EXPECT_EQ(ended.value().game.version, 3u) << "one version for the last ready and the round";
+    EXPECT_EQ(ended.value().game.last_resolved_round, 1);
+    EXPECT_FALSE(game::find_player_of_user(ended.value().game, "u_b")->ready);
     host.stop();
     co_return;  // run() takes a coroutine
   });
@@ -92,8 +103,8 @@ TEST(SessionHost, UnknownGamesAndLobbiesAreNotFound) {
 }
 
 game::Game two_player_game(std::int64_t ends_at_ms) {
-  game::Player a{1, "u_a", "A", 3, 1, {0, 0}, {}};
-  game::Player b{2, "u_b", "B", 3, 1, {1, 0}, {}};
+  game::Player a{1, "u_a", "A", 3, 1, {0, 0}, false, {}};
+  game::Player b{2, "u_b", "B", 3, 1, {1, 0}, false, {}};
   return game::new_game("g_t", {a, b}, ends_at_ms);
 }
 
