@@ -73,6 +73,8 @@ export async function playToTheEnd({ A, B, cluster, gameId, shots, restart }) {
   let bobAttacked = false;
   let movedShot = !shots;
   let attackShot = !shots;
+  let readyShot = !shots;
+  let logShot = !shots;
   for (let round = 1; ; round++) {
     assert.ok(round <= 15, "the game should be over within 15 rounds");
     const g = await getGame(cluster, gameId);
@@ -103,9 +105,31 @@ export async function playToTheEnd({ A, B, cluster, gameId, shots, restart }) {
       attackShot = true;
     }
 
-    // Alice ends the round with the button; both pages move on.
+    // Alice is done with the round: it waits for Bob, and both pages say so. Bob is done too:
+    // the round ends, and both pages move on and tell what happened.
     await A.click("#end-round");
+    await A.locator("#ready-wait").waitFor({ timeout: STEP_MS });
+    assert.match(await text(A, "#ready-wait"), /waiting for Bob/);
+    await B.waitForFunction(() => /Alice.*✓ done/.test(document.querySelector("#players").textContent),
+                            null, { timeout: STEP_MS });
+    assert.equal(await B.locator("#end-round").isVisible(), true, "Bob can still end the round");
+    if (!readyShot) {
+      await shot(A, "05b-alice-done-waiting-for-bob");
+      readyShot = true;
+    }
+    await B.click("#end-round");
     for (const page of [A, B]) await expectRoundOrEnd(page, round + 1);
+    for (const page of [A, B]) {
+      await page.locator("#round-log-card").waitFor({ timeout: STEP_MS });
+      assert.equal(await text(page, "#round-log-round"), String(round));
+    }
+    if (!logShot && plans.some((p) => p[2] === "attack")) {
+      await shot(B, "05c-round-log-after-an-attack");
+      logShot = true;
+    }
+    if (plans.some((p) => p[2] === "attack")) {
+      assert.match(await text(A, "#round-log"), /(hit|missed)/, "the round log tells the attack");
+    }
 
     const after = await getGame(cluster, gameId);
     if (!movedShot && plans.some((p) => p[2] === "move")) {

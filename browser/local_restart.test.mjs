@@ -142,8 +142,10 @@ test("minotaur local: Ctrl-C and a new start in the same folder bring the game b
     const acted = await getGame(local, gameId);
     assert.equal(acted.version, before.version + 1, "Bob's move is the next version");
     assert.equal(acted.registered_actions.length, 2);
-    // Alice ends the round: both moves, hers from before the restart, resolve on both pages.
+    // Both are done with the round: both moves, hers from before the restart, resolve on both pages.
     await A.click("#end-round");
+    await A.locator("#ready-wait").waitFor({ timeout: STEP_MS });
+    await B.click("#end-round");
     for (const page of [A, B]) await expectRoundOrEnd(page, 2);
     const resolved = await getGame(local, gameId);
     assert.equal(resolved.round, 2);

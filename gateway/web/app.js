@@ -289,14 +289,21 @@ function renderSide() {
     d.textContent = w ? `${w.display_name} wins!` : "Everyone fell: no winner.";
     status.appendChild(d);
     $("end-round").hidden = true;
+    $("ready-wait").hidden = true;
     $("leave-game").hidden = false;
   } else {
     status.textContent = mine ? (mine.health > 0 ? `You: ${mine.health} hp, ${mine.action_points} action point(s)`
                                                  : "You have been eliminated.")
                               : "You are watching.";
-    $("end-round").hidden = false;
+    // Ready: the round ends once every living player said so (or its timer runs out).
+    const waitingFor = g.players.filter((p) => p.health > 0 && !p.ready).map((p) => p.display_name);
+    const iAmReady = !!(mine && mine.ready);
+    $("end-round").hidden = !(mine && mine.health > 0) || iAmReady;
+    $("ready-wait").hidden = !iAmReady;
+    $("ready-wait").textContent = `You are done with this round; waiting for ${waitingFor.join(", ")}.`;
     $("leave-game").hidden = true;
   }
+  renderRoundLog(g);
   $("hint").hidden = !(g.status === "active" && mine && mine.health > 0);
   const ul = $("players");
   ul.innerHTML = "";
@@ -307,8 +314,36 @@ function renderSide() {
     li.textContent = `${p.display_name}${mine && p.id === mine.id ? " (you)" : ""} — ` +
                      (p.health > 0 ? "♥".repeat(p.health) + " " : "eliminated");
     if (reg) { const s = document.createElement("span"); s.className = "registered"; s.textContent = "✓ registered"; li.appendChild(s); }
+    if (p.ready) { const s = document.createElement("span"); s.className = "ready"; s.textContent = "✓ done"; li.appendChild(s); }
     ul.appendChild(li);
   }
+}
+
+// What the last resolved round did, in the order it happened, in words.
+function renderRoundLog(g) {
+  const last = g.last_round;
+  $("round-log-card").hidden = !last;
+  if (!last) return;
+  $("round-log-round").textContent = last.round;
+  const name = (id) => {
+    const p = g.players.find((q) => q.id === id);
+    return p ? p.display_name : `player ${id}`;
+  };
+  const ul = $("round-log");
+  ul.innerHTML = "";
+  const line = (cls, text) => {
+    const li = document.createElement("li");
+    li.className = cls;
+    li.textContent = text;
+    ul.appendChild(li);
+  };
+  for (const e of last.events) {
+    if (e.type === "move") line("move", `${name(e.player_id)} moved to (${e.to.q}, ${e.to.r}).`);
+    else if (e.type === "hit") line("hit", `${name(e.player_id)} hit ${name(e.target_player_id)}.`);
+    else if (e.type === "miss") line("miss", `${name(e.player_id)}'s attack on ${name(e.target_player_id)} missed: out of reach after the moves.`);
+    else if (e.type === "eliminated") line("eliminated", `${name(e.player_id)} was eliminated.`);
+  }
+  if (!last.events.length) line("quiet", "Nobody acted.");
 }
 
 function tick() {
