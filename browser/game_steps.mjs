@@ -3,9 +3,9 @@
 // the middle, with the API and both pages checked at each step.
 import assert from "node:assert/strict";
 import { NAMES, STEP_MS, alive, getGame, startAgain, stopGracefully, until } from "./cluster.mjs";
-import { dist, stepToward } from "./hex.mjs";
+import { dist, onBoard, stepToward } from "./hex.mjs";
 import {
-  clickHex, expectHost, expectLiveElsewhere, expectRegistered, expectRoundOrEnd, shot, signIn, text,
+  clickHex, pressHex, expectHost, expectLiveElsewhere, expectRegistered, expectRoundOrEnd, shot, signIn, text,
 } from "./pages.mjs";
 
 const RESTART_ROUND = 2;  // the round in which the game's host is restarted
@@ -55,10 +55,10 @@ export async function meetAndStart(A, B, base, shots) {
   return gameId;
 }
 
-// One player's action, by clicking hex `hex` on their page: their page shows it registered and
+// One player's action, by clicking hex `hex` on their page (or with the keyboard): their page shows it registered and
 // draws the plan, and the other player's page (A's or B's) learns of it over the WebSocket.
-export async function playClick(A, B, [page, name, type, hex]) {
-  await clickHex(page, hex);
+export async function playClick(A, B, [page, name, type, hex], { keyboard = false } = {}) {
+  await (keyboard ? pressHex : clickHex)(page, hex);
   await expectRegistered(page, name, type);
   const other = page === A ? B : A;
   await other.locator("#players li", { hasText: name }).filter({ hasText: "registered" }).waitFor();
@@ -92,7 +92,8 @@ export async function playToTheEnd({ A, B, cluster, gameId, shots, restart }) {
       plans.push([A, "Alice", "attack", bob.coord]);
       if (!bobAttacked) { plans.push([B, "Bob", "attack", alice.coord]); bobAttacked = true; }
     }
-    const play = (plan) => playClick(A, B, plan);
+    // Round 3 is played with the keyboard: Tab to the hex, Enter.
+    const play = (plan) => playClick(A, B, plan, { keyboard: round === 3 });
     if (round === RESTART_ROUND) {
       await restart(() => play(plans[0]));
       for (const p of plans.slice(1)) await play(p);
@@ -110,6 +111,19 @@ export async function playToTheEnd({ A, B, cluster, gameId, shots, restart }) {
     await A.click("#end-round");
     await A.locator("#ready-wait").waitFor({ timeout: STEP_MS });
     assert.match(await text(A, "#ready-wait"), /waiting for Bob/);
+    if (round === 1) {
+      // A click on a hex out of reach says why; the error goes once the round
+      // it was about ends (Alice is done with the round, so nothing else of hers clears it).
+      let far = null;
+      for (let q = -radius; q <= radius && !far; q++) {
+        for (let r = -radius; r <= radius && !far; r++) {
+          if (onBoard({ q, r }, radius) && dist({ q, r }, alice.coord) >= 2 && dist({ q, r }, bob.coord) >= 1) far = { q, r };
+        }
+      }
+      await clickHex(A, far);
+      await A.waitForFunction(() => /out of reach/.test(document.querySelector("#error").textContent),
+                              null, { timeout: STEP_MS });
+    }
     await B.waitForFunction(() => /Alice.*✓ done/.test(document.querySelector("#players").textContent),
                             null, { timeout: STEP_MS });
     assert.equal(await B.locator("#end-round").isVisible(), true, "Bob can still end the round");
@@ -119,6 +133,7 @@ export async function playToTheEnd({ A, B, cluster, gameId, shots, restart }) {
     }
     await B.click("#end-round");
     for (const page of [A, B]) await expectRoundOrEnd(page, round + 1);
+    assert.equal(await text(A, "#error"), "", "no error about the round before stays on screen");
     for (const page of [A, B]) {
       await page.locator("#round-log-card").waitFor({ timeout: STEP_MS });
       assert.equal(await text(page, "#round-log-round"), String(round));

@@ -106,6 +106,12 @@ export async function clickHex(page, h) {
   await page.locator(`#board polygon.hex[data-q="${h.q}"][data-r="${h.r}"]`).click();
 }
 
+// The same with the keyboard: focus the hex (Tab reaches it) and press Enter.
+export async function pressHex(page, h) {
+  await page.locator(`#board polygon.hex[data-q="${h.q}"][data-r="${h.r}"]`).focus();
+  await page.keyboard.press("Enter");
+}
+
 // Waits until the page's players list shows `name` as registered and the board draws the plan.
 export async function expectRegistered(page, name, type) {
   await page.locator("#players li", { hasText: name }).filter({ hasText: "registered" })

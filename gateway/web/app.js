@@ -77,8 +77,25 @@ function signOut() {
   return e;
 }
 
+// An error is about the screen it was shown on: moving to another screen clears it.
 function show(section) {
+  if (S.section !== section) showError("");
+  S.section = section;
   for (const id of ["signin", "lobby-choice", "lobby", "game"]) $(id).hidden = id !== section;
+}
+
+// A call the player made and the cluster has not answered yet: the page says so (a hand-off or
+// a crash can hold it for a second or more), and the control that made it waits.
+async function pending(control, what, call) {
+  if (control) control.disabled = true;
+  const note = $("pending");
+  note.textContent = what;
+  note.hidden = false;
+  try { return await call(); }
+  finally {
+    note.hidden = true;
+    if (control) control.disabled = false;
+  }
 }
 
 // ---- sign in, lobby -------------------------------------------------------------------------
@@ -197,8 +214,16 @@ function renderBoard() {
       let cls = "hex";
       if (canAct && foes.length && hexDistance(mine.coord, h) <= 1) cls += " target";
       else if (canAct && hexDistance(mine.coord, h) === 1) cls += " reach";
-      const poly = svg("polygon", {points: pts.join(" "), class: cls, "data-q": q, "data-r": r}, board);
+      const reachable = cls !== "hex";
+      const poly = svg("polygon", {points: pts.join(" "), class: cls, "data-q": q, "data-r": r,
+                                   tabindex: reachable ? 0 : -1, role: "button",
+                                   "aria-label": `hex ${q}, ${r}` + (foes.length ? `: attack ${foes[0].display_name}` : "")},
+                       board);
       poly.addEventListener("click", () => clickHex(h, foes));
+      // The keyboard plays too: Tab reaches the hexes one can act on, Enter or Space acts.
+      poly.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); clickHex(h, foes); }
+      });
       // Tokens let clicks through to their hex (style.css), so the hex carries their tooltip.
       const here = g.players.filter((p) => p.coord.q === q && p.coord.r === r);
       if (here.length) {
@@ -251,9 +276,15 @@ async function clickHex(h, foes) {
     action = {type: "attack", target_player_id: foes[0].id};
   } else if (hexDistance(mine.coord, h) === 1) {
     action = {type: "move", vector: {q: h.q - mine.coord.q, r: h.r - mine.coord.r}};
-  } else return;
+  } else {
+    showError(hexDistance(mine.coord, h) === 0
+                  ? "That is where you stand: choose a neighbouring hex to move, or a neighbouring player to attack."
+                  : "That hex is out of reach: you move one hex a round, and attack players next to you.");
+    return;
+  }
   try {
-    const g = await api("POST", `/api/v1/games/${S.gameId}/actions`, action);
+    const g = await pending(null, action.type === "move" ? "Sending your move…" : "Sending your attack…",
+                            () => api("POST", `/api/v1/games/${S.gameId}/actions`, action));
     applyGame(g);
     showError("");
   } catch (e) { showError(e.message); }
@@ -270,8 +301,11 @@ $("leave-game").addEventListener("click", () => {
 });
 
 $("end-round").addEventListener("click", async () => {
-  try { applyGame(await api("POST", `/api/v1/games/${S.gameId}/end_round`)); }
-  catch (e) { showError(e.message); }
+  try {
+    applyGame(await pending($("end-round"), "Telling the others you are done…",
+                            () => api("POST", `/api/v1/games/${S.gameId}/end_round`)));
+    showError("");
+  } catch (e) { showError(e.message); }
 });
 
 function renderSide() {
@@ -292,7 +326,7 @@ function renderSide() {
     $("ready-wait").hidden = true;
     $("leave-game").hidden = false;
   } else {
-    status.textContent = mine ? (mine.health > 0 ? `You: ${mine.health} hp, ${mine.action_points} action point(s)`
+    status.textContent = mine ? (mine.health > 0 ? `You: ${hearts(mine.health)}, ${mine.action_points} action point${mine.action_points === 1 ? "" : "s"} (an action costs 1; one a round)`
                                                  : "You have been eliminated.")
                               : "You are watching.";
     // Ready: the round ends once every living player said so (or its timer runs out).
@@ -312,7 +346,7 @@ function renderSide() {
     if (p.health <= 0) li.className = "dead";
     const reg = g.registered_actions.some((a) => a.player_id === p.id);
     li.textContent = `${p.display_name}${mine && p.id === mine.id ? " (you)" : ""} — ` +
-                     (p.health > 0 ? "♥".repeat(p.health) + " " : "eliminated");
+                     (p.health > 0 ? hearts(p.health) + " " : "eliminated");
     if (reg) { const s = document.createElement("span"); s.className = "registered"; s.textContent = "✓ registered"; li.appendChild(s); }
     if (p.ready) { const s = document.createElement("span"); s.className = "ready"; s.textContent = "✓ done"; li.appendChild(s); }
     ul.appendChild(li);
@@ -346,6 +380,12 @@ function renderRoundLog(g) {
   if (!last.events.length) line("quiet", "Nobody acted.");
 }
 
+// Health out of its maximum, 3: "♥♥♡ 2/3".
+const MAX_HEALTH = 3;
+function hearts(health) {
+  return "♥".repeat(health) + "♡".repeat(Math.max(0, MAX_HEALTH - health)) + ` ${health}/${MAX_HEALTH}`;
+}
+
 function tick() {
   if (S.game && S.game.status === "active") {
     const left = Math.max(0, S.game.round_ends_at_ms - Date.now());
@@ -358,6 +398,7 @@ function applyGame(g) {
   if (!g || g.id !== S.gameId) return;
   if (S.game && (g.version < S.game.version ||  // an older push; we have newer
                  (g.version === S.game.version && (g.epoch ?? 0) < (S.game.epoch ?? 0)))) return;
+  if (S.game && S.game.round !== g.round) showError("");  // it was about the round before
   S.game = g;
   renderBoard();
   renderSide();
@@ -376,6 +417,7 @@ function connect() {
   $("ws-state").textContent = "(connecting)";
   ws.onopen = () => {
     $("ws-state").textContent = "(live)";
+    $("banner").hidden = true;
     ws.send(JSON.stringify({op: "subscribe", game_id: S.gameId}));
     refreshCluster();
   };
@@ -387,6 +429,8 @@ function connect() {
   ws.onclose = () => {
     if (S.ws !== ws) return;
     $("ws-state").textContent = "(reconnecting)";
+    $("banner").textContent = "Reconnecting to the cluster… your game goes on; nothing is lost.";
+    $("banner").hidden = false;
     nextBase();  // this node may be going away: try the next one
     setTimeout(connect, 300);
   };
@@ -415,7 +459,9 @@ async function refreshCluster() {
     for (const m of c.members) {
       const li = document.createElement("li");
       li.className = m.status;
-      li.textContent = `${m.name}: ${m.status}, ${m.sessions} session(s) `;
+      const label = document.createElement("span");
+      label.textContent = `${m.name}: ${m.status}, ${m.sessions} session${m.sessions === 1 ? "" : "s"}`;
+      li.appendChild(label);
       // Under `minotaur local` the panel can restart nodes, as a deploy or a crash would.
       const index = /^node(\d+)$/.exec(m.name);
       if (c.local_control && index && m.status === "up") {
