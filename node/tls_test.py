@@ -9,7 +9,8 @@ the node against the CA, reads /readyz, /healthz, /metrics and the page at /, cr
 lobby and a game, and opens a WebSocket (WSS, by hand over the TLS socket) that receives the
 game and acknowledges an action. Then the port is abused: plain HTTP, bytes that are not TLS,
 and a client that connects and sends nothing (dropped at the handshake's deadline, 5 s); the
-node serves on over TLS and counts them. Last, the refusals at start (exit 2, naming the file):
+node serves on over TLS and counts them. `minotaur ctl --tls-ca` reads the node over HTTPS.
+Last, the refusals at start (exit 2, naming the file):
 one of the two flags alone (by flag and by environment variable), a missing file, a malformed
 certificate, a key that is not the certificate's, and a key with a passphrase (refused, not
 asked for).
@@ -324,6 +325,31 @@ def main():
               f"minotaur_http_tls_failures_total counts them: {failures}")
         check("TLS connections that failed" in open(log_path).read(),
               "the node logged the failed TLS connections")
+
+        # minotaur ctl over HTTPS, verifying the node against the CA; without TLS it is told why.
+        ctl = [binary, "ctl", "--node", f"127.0.0.1:{port}", "--json"]
+        r = subprocess.run(ctl + ["--tls-ca", tmp + "/ca.pem", "members"], capture_output=True,
+                           text=True, timeout=30)
+        try:
+            seen = {m["name"]: m["status"] for m in json.loads(r.stdout)}
+        except (ValueError, KeyError, TypeError):
+            seen = r.stdout + r.stderr
+        check(r.returncode == 0 and seen == {"t1": "up"},
+              f"ctl --tls-ca members over HTTPS: exit {r.returncode}, {seen}")
+        r = subprocess.run(ctl + ["--tls-ca", tmp + "/ca.pem", "--admin-token-file",
+                                  secrets["--admin-token-file"], "sessions"],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0 and game_id in r.stdout,
+              f"ctl --tls-ca sessions (an admin call) over HTTPS: exit {r.returncode}, "
+              f"{(r.stdout + r.stderr).strip()[:200]}")
+        r = subprocess.run(ctl + ["--tls", "members"], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "certificate verifies" in r.stderr,
+              f"ctl --tls (the system's CAs, which did not sign the node's certificate): exit 1, "
+              f"{r.stderr.strip()[:200]}")
+        r = subprocess.run(ctl + ["members"], capture_output=True, text=True, timeout=30)
+        check(r.returncode == 1 and "--tls" in r.stderr,
+              f"ctl without --tls-ca: exit 1, saying to give it: {r.stderr.strip()[:200]}")
+        check(node.poll() is None, "the node still runs")
 
         node.send_signal(signal.SIGTERM)
         try:
