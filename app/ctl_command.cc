@@ -21,6 +21,7 @@
 namespace minotaur::app {
 
 namespace json = boost::json;
+namespace ssl = boost::asio::ssl;
 using tooling::HttpAnswer;
 using tooling::HttpClient;
 
@@ -55,13 +56,17 @@ std::int64_t sessions_in(const json::object& o, std::int64_t otherwise) {
   return otherwise;
 }
 
-// One member's API, by its HOST:PORT.
+// One member's API, by its HOST:PORT; over HTTPS with `tls`.
 class Endpoint {
  public:
-  Endpoint(std::string address, std::string token)
-      : address_(std::move(address)), token_(std::move(token)) {
+  Endpoint(std::string address, std::string token, std::shared_ptr<ssl::context> tls)
+      : address_(std::move(address)), token_(std::move(token)), tls_(std::move(tls)) {
     auto hp = transport::parse_host_port(address_);
-    if (hp) client_.emplace(hp.value().host, hp.value().port);
+    if (hp) client_.emplace(hp.value().host, hp.value().port, tls_);
+  }
+  // Another member's API, spoken to as this one (HTTP or HTTPS).
+  Endpoint at(std::string address, std::string token) const {
+    return Endpoint(std::move(address), std::move(token), tls_);
   }
   const std::string& address() const { return address_; }
   HttpAnswer call(const std::string& method, const std::string& path,
@@ -80,8 +85,10 @@ class Endpoint {
     if (a.status == 0) {
       return err(fmt::format(
           "no answer from {} ({} {}): is the node running there? Give another member's API "
-          "address with --node or MINOTAUR_NODE",
-          address_, method, path));
+          "address with --node or MINOTAUR_NODE{}",
+          address_, method, path,
+          tls_ ? "; with --tls or --tls-ca, check that the node's certificate verifies"
+               : "; a node started with --tls-cert needs --tls or --tls-ca"));
     }
     if (a.status == 401 || a.status == 403) {
       return err(
@@ -105,6 +112,7 @@ class Endpoint {
  private:
   std::string address_;
   std::string token_;
+  std::shared_ptr<ssl::context> tls_;  // null: plain HTTP
   std::optional<HttpClient> client_;
 };
 
@@ -145,8 +153,9 @@ Checked<json::array> members_of(Endpoint& node) {
   if (!view) return err(view.error());
   auto members = members_in(view.value());
   if (!members) {
-    return err(node.address() + " answered GET /api/v1/cluster without members: is it a "
-                                "Minotaur node?");
+    return err(node.address() +
+               " answered GET /api/v1/cluster without members: is it a "
+               "Minotaur node?");
   }
   return std::move(*members);
 }
@@ -166,7 +175,7 @@ int members(Endpoint& node, const CtlFlags& c) {
     m["accepts_changes"] = nullptr;
     m["changes_held"] = nullptr;
     if (!serving(m)) continue;
-    Endpoint member(field(m, "http"), "");
+    Endpoint member = node.at(field(m, "http"), "");
     const HttpAnswer a = member.call("GET", "/api/v1/cluster");
     const json::value own = a.json();
     if (a.status != 200 || !own.is_object()) continue;
@@ -206,7 +215,7 @@ int sessions(Endpoint& node, const std::string& token, const CtlFlags& c) {
     if (!c.sessions_on.empty() && name != c.sessions_on) continue;
     named_found = true;
     if (!serving(m)) continue;
-    Endpoint member(field(m, "http"), token);
+    Endpoint member = node.at(field(m, "http"), token);
     auto listed = member.expect("GET", "/api/v1/admin/sessions");
     if (!listed) {
       if (member.call("GET", "/healthz").status != 0) return failed(listed.error());  // refused
@@ -299,7 +308,7 @@ int drain(Endpoint& node, const std::string& token, const CtlFlags& c) {
   }
   const auto left_the_cluster = [&](const std::string& name) {
     if (!observer) return true;
-    Endpoint stays(*observer, "");
+    Endpoint stays = node.at(*observer, "");
     auto members = members_of(stays);
     if (!members) return true;  // the observer went too: the API's silence is all there is
     for (const json::value& m : members.value()) {
@@ -310,7 +319,7 @@ int drain(Endpoint& node, const std::string& token, const CtlFlags& c) {
   const auto started = std::chrono::steady_clock::now();
   std::map<std::string, std::int64_t> left;  // name -> sessions it hosted when last asked
   for (const auto& [name, address] : targets) {
-    Endpoint member(address, token);
+    Endpoint member = node.at(address, token);
     auto answer = member.expect("POST", "/api/v1/admin/drain", 202);
     if (!answer) return failed(answer.error());
     left[name] = sessions_in(answer.value(), 0);
@@ -335,7 +344,7 @@ int drain(Endpoint& node, const std::string& token, const CtlFlags& c) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     for (const auto& [name, address] : targets) {
       if (exited.count(name) != 0) continue;
-      Endpoint member(address, "");
+      Endpoint member = node.at(address, "");
       const HttpAnswer a = member.call("GET", "/api/v1/cluster");
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -422,6 +431,14 @@ void add_ctl_command(CLI::App& app, CtlFlags& c) {
                    "File holding the admin token (or set MINOTAUR_ADMIN_TOKEN); `sessions` and "
                    "`drain` need it")
       ->envname("MINOTAUR_ADMIN_TOKEN_FILE");
+  c.cmd->add_flag("--tls", c.tls,
+                  "The nodes' API speaks TLS (minotaur node --tls-cert): HTTPS, the nodes "
+                  "verified against the system's CA certificates");
+  c.cmd
+      ->add_option("--tls-ca", c.tls_ca,
+                   "HTTPS, the nodes verified against the CA certificates in this PEM file "
+                   "instead of the system's")
+      ->envname("MINOTAUR_TLS_CA");
   c.cmd->add_flag("--json", c.json, "JSON for scripts instead of tables");
   c.members = c.cmd->add_subcommand(
       "members", "Each member: status, sessions, whether it accepts changes, version, API address");
@@ -476,7 +493,16 @@ int run_ctl_command(const CtlFlags& c) {
   } else if (const char* t = std::getenv("MINOTAUR_ADMIN_TOKEN")) {
     token = t;
   }
-  Endpoint node(c.node, token);
+  std::shared_ptr<ssl::context> tls;
+  if (c.tls || !c.tls_ca.empty()) {
+    auto context = tooling::client_tls_context(c.tls_ca);
+    if (!context) {
+      std::fprintf(stderr, "ctl: --tls-ca: %s\n", context.error().c_str());
+      return 2;
+    }
+    tls = std::move(context).value();
+  }
+  Endpoint node(c.node, token, tls);
   if (c.members->parsed()) return members(node, c);
   if (c.sessions->parsed()) return sessions(node, token, c);
   if (c.where->parsed()) return where(node, c);

@@ -14,6 +14,8 @@ namespace minotaur::app {
 struct CtlFlags {
   std::string node = "127.0.0.1:8080";  // HOST:PORT of any member's API
   std::string admin_token_file;
+  bool tls = false;    // HTTPS, verified against the system's CA certificates
+  std::string tls_ca;  // HTTPS, verified against the CA certificates in this file
   bool json = false;
   std::string sessions_on;      // sessions: only this member's
   std::string sessions_filter;  // sessions: only keys that contain this

@@ -11,6 +11,7 @@
 
 #include "app/token_keys_command.h"
 #include "base/log_format.h"
+#include "gateway/server_tls.h"
 #include "gateway/token_keys_file.h"
 #include "tooling/local_node.h"
 #include "transport/cluster_secret.h"
@@ -87,6 +88,17 @@ void add_node_command(CLI::App& app, NodeFlags& c) {
       ->add_option("--admin-token-file", c.admin_token_file,
                    "File holding the admin token (or set MINOTAUR_ADMIN_TOKEN)")
       ->envname("MINOTAUR_ADMIN_TOKEN_FILE");
+  c.cmd
+      ->add_option("--tls-cert", c.tls_cert_file,
+                   "With --tls-key: the API port (--http) speaks HTTPS and WSS only, with this "
+                   "certificate (PEM: the node's certificate, then any intermediates). Read at "
+                   "start: a renewed certificate takes a restart. The cluster port is not "
+                   "encrypted")
+      ->envname("MINOTAUR_TLS_CERT");
+  c.cmd
+      ->add_option("--tls-key", c.tls_key_file,
+                   "With --tls-cert: the certificate's private key (PEM, without a passphrase)")
+      ->envname("MINOTAUR_TLS_KEY");
   c.cmd
       ->add_option("--replication", c.node.replication,
                    "async: replicate in batches; sync: a change is acknowledged by another "
@@ -218,6 +230,23 @@ int run_node_command(NodeFlags& c) {
     }
   } else if (const char* t = std::getenv("MINOTAUR_ADMIN_TOKEN")) {
     c.node.admin_token = t;
+  }
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    spdlog::error(
+        "refusing to start: {} {} is given without {}; give both --tls-cert FILE and --tls-key "
+        "FILE (or MINOTAUR_TLS_CERT and MINOTAUR_TLS_KEY) for HTTPS, or neither for plain HTTP",
+        c.tls_cert_file.empty() ? "--tls-key" : "--tls-cert",
+        c.tls_cert_file.empty() ? c.tls_key_file : c.tls_cert_file,
+        c.tls_cert_file.empty() ? "--tls-cert" : "--tls-key");
+    return 2;
+  }
+  if (!c.tls_cert_file.empty()) {
+    auto tls = gateway::load_server_tls(c.tls_cert_file, c.tls_key_file);
+    if (!tls) {
+      spdlog::error("refusing to start: --tls-cert/--tls-key: {}", tls.error());
+      return 2;
+    }
+    c.node.tls = std::move(tls).value();
   }
   if (const char* control = std::getenv("MINOTAUR_LOCAL_CONTROL")) c.node.local_control = control;
   if (!c.unsafe_protocol_range.empty()) {

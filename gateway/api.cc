@@ -84,6 +84,10 @@ GatewayMetrics::GatewayMetrics(Metrics& m)
                                         "client connections ended by an exception")),
       accept_errors(m.held_counter("minotaur_http_accept_errors_total",
                                    "failed accepts (out of file descriptors, say)")),
+      tls_failures(m.held_counter("minotaur_http_tls_failures_total",
+                                  "TLS connections closed: a handshake that failed (plain HTTP "
+                                  "or garbage on the TLS port, say) or passed its deadline, or a "
+                                  "broken TLS record")),
       websockets_open(m.held_gauge("minotaur_websockets", "WebSocket connections open")),
       websocket_pushes(m.held_counter("minotaur_websocket_pushes_total",
                                       "game changes pushed to WebSocket subscribers")),

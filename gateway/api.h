@@ -37,6 +37,7 @@ struct GatewayMetrics {
   Metrics::Value& connections_refused;  // over the connection limit
   Metrics::Value& connections_failed;   // ended by an exception (logged, closed)
   Metrics::Value& accept_errors;        // accept() failed (out of file descriptors, ...)
+  Metrics::Value& tls_failures;  // TLS connections closed: a failed or late handshake, a bad record
   Metrics::Value& websockets_open;
   Metrics::Value& websocket_pushes;
   Metrics::Value& websockets_too_slow;     // closed: a write past its deadline, or queue overflow

@@ -8,6 +8,9 @@
 // and actions in flight per socket. A WebSocket's "act" messages run concurrently (pipelined);
 // each answer carries the message's "id".
 // Keep-alive and pipelining: requests on one connection are answered in order.
+// With TLS (server_tls.h) every connection first completes a TLS handshake within its deadline;
+// the same code then serves it (templated over the stream), with the same limits. A connection
+// whose handshake fails (plain HTTP or garbage on the TLS port, say) is closed unanswered.
 //
 // Thread: everything runs on the io_context given to the constructor, which must be driven by
 // one thread (the same one as SessionHost).
@@ -23,6 +26,7 @@
 #include "base/result.h"
 #include "gateway/api.h"
 #include "gateway/request_parser.h"
+#include "gateway/server_tls.h"
 
 namespace minotaur::gateway {
 
@@ -40,12 +44,15 @@ struct ServerLimits {
   std::chrono::milliseconds ws_unauthenticated_idle{10'000};
   // Connections past max_connections that may still read /healthz, /readyz or /metrics.
   std::size_t health_reserve_connections = 64;
+  // With TLS: from accept to a finished handshake (2 s past max_connections, as for a request).
+  std::chrono::milliseconds tls_handshake_timeout{5'000};
 };
 
 class HttpServer {
  public:
+  // `tls`: every connection speaks TLS with this context (HTTPS, WSS); none: plain HTTP.
   HttpServer(boost::asio::io_context& io, Api& api, sessions::Router& host, GatewayMetrics& metrics,
-             ServerLimits limits = {});
+             ServerLimits limits = {}, std::shared_ptr<boost::asio::ssl::context> tls = nullptr);
   ~HttpServer();
 
   // Binds and starts accepting; the bound endpoint (port 0 picks a free one).

@@ -1,7 +1,7 @@
 // A WebSocket session of the HTTP server: subscriptions that push each game version once, in
 // order; "act" messages run concurrently (pipelined), each answer carrying the message's "id";
 // writes with a deadline, a bounded queue of pushes, and a grace time for sockets that name no
-// user.
+// user. The same code over plain TCP and over TLS (instantiated for both at the end).
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -108,10 +108,12 @@ asio::awaitable<void> run_ws_act(Api& api, std::shared_ptr<WsClient> client, std
 
 }  // namespace
 
-asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stream, Request request,
+template <class Stream>
+asio::awaitable<void> HttpServer::State::serve_websocket(Stream& stream, Request request,
                                                          const std::string& address) {
-  stream.expires_never();
-  websocket::stream<beast::tcp_stream&> ws(stream);
+  beast::tcp_stream& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_never();
+  websocket::stream<Stream&> ws(stream);
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.read_message_max(limits.max_ws_message_bytes);
   auto [aec] = co_await ws.async_accept(request, kUseTuple);
@@ -222,7 +224,7 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
     for (;;) {
       while (!client->queue.empty() && !client->overflowed) {
         ws.text(true);
-        deadline.arm(stream, limits.ws_write_timeout);
+        deadline.arm(tcp_layer, limits.ws_write_timeout);
         auto [ec, n] = co_await ws.async_write(asio::buffer(client->queue.front()), kUseTuple);
         deadline.disarm();
         if (deadline.has_fired()) {
@@ -237,7 +239,7 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
       if (client->overflowed) {
         ++metrics.websockets_too_slow;
         spdlog::info("websocket: client too slow to read its pushes; closing it");
-        deadline.arm(stream, kWsCloseTimeout);
+        deadline.arm(tcp_layer, kWsCloseTimeout);
         co_await ws.async_close(websocket::close_reason(websocket::close_code::try_again_later,
                                                         "too slow; resubscribe"),
                                 kUseTuple);
@@ -263,11 +265,16 @@ asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream& stre
     }
     ++metrics.websockets_idle_closed;
     boost::system::error_code ignore;
-    stream.socket().close(ignore);
+    tcp_layer.socket().close(ignore);
   };
   co_await (reader() || writer() || idle_watch());
   for (const auto& [id, listener] : client->subscriptions) host.unsubscribe(id, listener);
   --metrics.websockets_open;
 }
+
+template asio::awaitable<void> HttpServer::State::serve_websocket(beast::tcp_stream&, Request,
+                                                                  const std::string&);
+template asio::awaitable<void> HttpServer::State::serve_websocket(TlsStream&, Request,
+                                                                  const std::string&);
 
 }  // namespace minotaur::gateway

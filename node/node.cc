@@ -285,14 +285,16 @@ int run_node(const NodeConfig& config) {
   gateway::Api api(router, signer, metrics, registry, api_options);
   gateway::ServerLimits server_limits;
   server_limits.max_connections = config.max_connections;
-  gateway::HttpServer server(io, api, router, metrics, server_limits);
+  gateway::HttpServer server(io, api, router, metrics, server_limits, config.tls.context);
   auto bound = server.listen(http_host, http_port);
   if (!bound) {
     spdlog::error("{}", bound.error());
     return 1;
   }
   serving = true;
-  spdlog::info("node {}: serving HTTP on {}:{} (round time {} ms)", config.name,
+  spdlog::info("node {}: serving {} on {}:{} (round time {} ms)", config.name,
+               config.tls.context ? fmt::format("HTTPS and WSS ({})", config.tls.cert_file)
+                                  : std::string("HTTP"),
                bound.value().address().to_string(), bound.value().port(), config.round_time_ms);
 
   // The graceful stop, on SIGTERM, SIGINT or POST /api/v1/admin/drain: once.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cluster/membership.h"
+#include "gateway/server_tls.h"
 #include "gateway/token_keys.h"
 #include "handoff/store_core.h"
 #include "transport/handshake.h"
@@ -25,6 +26,7 @@ struct NodeConfig {
   std::string name;
   std::string cluster_address;  // HOST:PORT for peers
   std::string http_address;     // HOST:PORT for clients
+  gateway::ServerTls tls;       // the API port's certificate and key; no context: plain HTTP
   std::vector<std::string> seeds;
   std::int64_t round_time_ms = 30'000;
   std::int64_t concluded_retention_ms = 10 * 60 * 1000;  // then a concluded game is dropped

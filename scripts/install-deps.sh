@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Minotaur needs to build, test and run: Debian packages (the toolchain and
 # libraries, Chromium, Node.js and npm for the browser test, python3-yaml and systemd's
-# systemd-analyze for the deploy recipes' test, dnsmasq for the DNS discovery test), then the
-# browser test's npm packages in browser/. Idempotent: when everything is already there it
-# checks and returns in well under a second, without apt-get update or npm. Needs root (or sudo)
-# only when a Debian package is missing.
+# systemd-analyze for the deploy recipes' test, dnsmasq for the DNS discovery test, the openssl
+# command that the TLS test makes its certificates with), then the browser test's npm packages
+# in browser/. Idempotent: when everything is already there it checks and returns in well under
+# a second, without apt-get update or npm. Needs root (or sudo) only when a Debian package is
+# missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,7 +17,7 @@ packages=(
   libssl-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev liblmdb-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   chromium
-  python3-yaml systemd dnsmasq-base
+  python3-yaml systemd dnsmasq-base openssl
 )
 
 # One dpkg-query for all of them: "ii " is Debian's short status of an installed package.

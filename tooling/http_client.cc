@@ -1,17 +1,84 @@
 #include "tooling/http_client.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
 namespace minotaur::tooling {
 
 namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
 using boost::asio::ip::tcp;
+
+namespace {
+
+// One request and its answer on an open connection, plain or TLS.
+template <class Stream>
+void exchange(Stream& stream, const http::request<http::string_body>& req,
+              http::response_parser<http::string_body>& parser, boost::system::error_code& ec) {
+  boost::beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+  http::write(stream, req, ec);
+  boost::beast::flat_buffer buffer;
+  if (!ec) http::read(stream, buffer, parser, ec);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ssl::context>, std::string> client_tls_context(const std::string& ca_file) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  boost::system::error_code ec;
+  if (ca_file.empty()) {
+    context->set_default_verify_paths(ec);
+  } else {
+    context->load_verify_file(ca_file, ec);
+  }
+  if (ec) {
+    return err(fmt::format(
+        "cannot use {} to verify the nodes ({}); give a PEM file of the CA "
+        "certificates that signed the nodes' certificates",
+        ca_file.empty() ? std::string("the system's CA certificates") : ca_file, ec.message()));
+  }
+  context->set_verify_mode(ssl::verify_peer);
+  return context;
+}
+
+bool HttpClient::connect() {
+  boost::beast::tcp_stream stream(io_);
+  stream.expires_after(std::chrono::seconds(5));
+  boost::system::error_code ec;
+  tcp::resolver resolver(io_);
+  const auto endpoints = resolver.resolve(host_, std::to_string(port_), ec);
+  if (!ec) stream.connect(endpoints, ec);
+  if (ec) return false;
+  if (!tls_) {
+    stream_.emplace(std::move(stream));
+    return true;
+  }
+  tls_stream_.emplace(std::move(stream), *tls_);
+  // The name the node's certificate must carry (an IP address is checked against its IP
+  // entries); a name is also sent (SNI) for a server that holds several certificates.
+  tls_stream_->set_verify_callback(ssl::host_name_verification(host_));
+  boost::asio::ip::make_address(host_, ec);
+  if (ec) {
+    // SSL_set_tlsext_host_name, without the macro's C cast.
+    SSL_ctrl(tls_stream_->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(host_.c_str()));
+  }
+  tls_stream_->handshake(ssl::stream_base::client, ec);
+  if (ec) tls_stream_.reset();
+  return !ec;
+}
+
+void HttpClient::disconnect() {
+  stream_.reset();
+  tls_stream_.reset();
+}
 
 boost::json::value HttpAnswer::json() const {
   boost::system::error_code ec;
@@ -28,32 +95,23 @@ HttpAnswer HttpClient::request(const std::string& method, const std::string& pat
   req.body() = body;
   req.prepare_payload();
   for (int attempt = 0; attempt < 2; ++attempt) {
+    const bool reused = connected();
+    if (!connected() && !connect()) return {};
     boost::system::error_code ec;
-    const bool reused = stream_.has_value();
-    if (!stream_) {
-      stream_.emplace(io_);
-      stream_->expires_after(std::chrono::seconds(5));
-      tcp::resolver resolver(io_);
-      const auto endpoints = resolver.resolve(host_, std::to_string(port_), ec);
-      if (!ec) stream_->connect(endpoints, ec);
-      if (ec) {
-        stream_.reset();
-        return {};
-      }
-    }
-    stream_->expires_after(std::chrono::seconds(30));
-    http::write(*stream_, req, ec);
-    boost::beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 * 1024 * 1024);
-    if (!ec) http::read(*stream_, buffer, parser, ec);
+    if (tls_stream_) {
+      exchange(*tls_stream_, req, parser, ec);
+    } else {
+      exchange(*stream_, req, parser, ec);
+    }
     if (ec) {
-      stream_.reset();
+      disconnect();
       if (reused) continue;  // the server closed a kept-alive connection: once more, anew
       return {};
     }
     HttpAnswer a{static_cast<int>(parser.get().result_int()), parser.get().body()};
-    if (!parser.get().keep_alive()) stream_.reset();
+    if (!parser.get().keep_alive()) disconnect();
     return a;
   }
   return {};

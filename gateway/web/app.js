@@ -476,7 +476,8 @@ async function refreshCluster() {
         }
       }
       ul.appendChild(li);
-      if (m.http && m.status === "up") nodes.push("http://" + m.http);
+      // The page's own scheme: a page served over HTTPS may call only HTTPS nodes.
+      if (m.http && m.status === "up") nodes.push(`${window.location.protocol}//${m.http}`);
     }
     $("roll").hidden = !c.local_control;
     $("roll").onclick = () => localControl(c.local_control, "roll");
