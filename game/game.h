@@ -73,6 +73,10 @@ struct RoundEvent {
   friend bool operator==(const RoundEvent&, const RoundEvent&) = default;
 };
 
+// A round's events: each player registers one action (a move or an attack) and is eliminated at
+// most once.
+inline constexpr std::size_t kMaxRoundEvents = 2 * kMaxPlayers;
+
 struct Game {
   std::string id;
   std::string join_code;

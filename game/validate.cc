@@ -119,8 +119,8 @@ Result<Ok, std::string> validate(const Game& g) {
       (g.last_resolved_round == 0 && !g.last_round_events.empty())) {
     return err(std::string("last_resolved_round must be 0 (none yet, no events) to round"));
   }
-  if (g.last_round_events.size() > 3 * kMaxPlayers) {
-    return err(fmt::format("last_round_events: at most {}", 3 * kMaxPlayers));
+  if (g.last_round_events.size() > kMaxRoundEvents) {
+    return err(fmt::format("last_round_events: at most {}", kMaxRoundEvents));
   }
   for (std::size_t i = 0; i < g.last_round_events.size(); ++i) {
     const RoundEvent& e = g.last_round_events[i];

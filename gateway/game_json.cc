@@ -271,8 +271,8 @@ Result<game::Game, std::string> game_from_json(const json::value& v) {
     g.last_resolved_round = static_cast<std::int32_t>(round_of.value());
     auto events = lf.require_array("events");
     if (!events) return err(events.error());
-    if (events.value()->size() > 3 * game::kMaxPlayers) {
-      return err(fmt::format("last_round.events holds at most {} events", 3 * game::kMaxPlayers));
+    if (events.value()->size() > game::kMaxRoundEvents) {
+      return err(fmt::format("last_round.events holds at most {} events", game::kMaxRoundEvents));
     }
     for (std::size_t i = 0; i < events.value()->size(); ++i) {
       auto e = event_from((*events.value())[i], fmt::format("last_round.events[{}]", i));

@@ -564,8 +564,9 @@ TEST(Compat, AClusterRollsFromThePreviousReleaseToThisBuildAndBackUnderLoad) {
       ASSERT_TRUE(ClusterHarness::eventually(
           [&] {
             for (auto m : nodes) {
-              if (c.members_seen_by(m).size() != 3) return false;
-              for (const auto& [name, status] : c.members_seen_by(m)) {
+              const auto members = c.members_seen_by(m);
+              if (members.size() != 3) return false;
+              for (const auto& [name, status] : members) {
                 if (status != "up") return false;
               }
             }

@@ -214,18 +214,20 @@ Result<GameView, SessionError> SessionHost::end_round(std::string game_id, Calle
   if (it == games_.end()) return err(not_found_game(game_id));
   GameSession& s = *it->second;
   const std::int64_t next_deadline = options_.wall_clock_ms() + options_.round_time_ms;
-  if (caller.admin) {  // the round ends at once
+  // The admin ends the round at once; a player is ready, and the round ends once every living
+  // player is.
+  game::ReadyOutcome outcome;
+  if (caller.admin) {
     auto r = game::end_round(s.game, next_deadline);
     if (!r) return err(rule_error(r.error()));
-    changed(s);
-    arm_round_timer(s);
-    return view(s);
+    outcome = {true, r.value()};
+  } else {
+    auto r = game::player_ends_round(s.game, caller.user_id, next_deadline);
+    if (!r) return err(rule_error(r.error()));
+    outcome = r.value();
   }
-  // A player is ready; the round ends once every living player is.
-  auto r = game::player_ends_round(s.game, caller.user_id, next_deadline);
-  if (!r) return err(rule_error(r.error()));
-  if (r.value().changed) changed(s);
-  if (r.value().resolved) arm_round_timer(s);
+  if (outcome.changed) changed(s);
+  if (outcome.resolved) arm_round_timer(s);
   return view(s);
 }
 
