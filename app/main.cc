@@ -196,7 +196,7 @@ int main(int argc, char** argv) {
              o.data_dir = dir;
            },
            "Give every node a data dir of its own (minotaur node --data-dir: its replica on "
-           "disk, written every --commit-interval-ms, 50 by default), fresh for the run: "
+           "disk, written every --commit-interval-ms, 100 by default), fresh for the run: "
            "DIR/node1, DIR/node2... (the memory phase's node: DIR/memory/node1), kept at the "
            "end; none of them may exist yet. Without DIR: in the nodes' folder under /tmp, "
            "removed with it")

@@ -31,6 +31,12 @@ TEST(BenchTest, GracefulRollingRestartLosesNothing) {
   for (const char* key : {"actions_per_s", "pause_ms", "bytes_per_session", "latency_ms"}) {
     EXPECT_TRUE(j.contains(key)) << key << " missing: " << r.out;
   }
+  // Every action costs the nodes some CPU; a second of it per action would be a misread clock.
+  for (const char* phase : {"local", "forwarded"}) {
+    const double cpu = j.at("node_cpu_ms_per_1k_actions").at(phase).to_number<double>();
+    EXPECT_GT(cpu, 0) << phase << ": " << r.out;
+    EXPECT_LT(cpu, 1'000'000) << phase << ": " << r.out;
+  }
 }
 
 TEST(BenchTest, KilledNodesWithSyncReplicationLoseNothing) {

@@ -5,12 +5,15 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -102,6 +105,30 @@ std::string builds_listed_by(std::uint16_t port) {
   return out.empty() ? "unknown" : out;
 }
 
+// CPU time (user + system, every thread) the node processes used so far, in ms; a process
+// that cannot be read counts 0 (the figure is then low, never made up).
+double nodes_cpu_ms(const NodeProcs& procs) {
+  static const double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (std::size_t i = 0; i < procs.size(); ++i) {
+    std::ifstream in(fmt::format("/proc/{}/stat", procs.pid(i)));
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // After the command name in parentheses (which may hold spaces): state is field 3, utime
+    // and stime are fields 14 and 15.
+    const std::size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int n = 3; n <= 15 && fields >> field; ++n) {
+      if (n == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (n == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    total += (utime + stime) * tick_ms;
+  }
+  return total;
+}
+
 double rate(const PhaseFigures& f) {
   return f.measured_s > 0 ? static_cast<double>(f.measured_acks) / f.measured_s : 0.0;
 }
@@ -183,6 +210,19 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
       load.stop();
     };
   };
+  // The nodes' CPU time over a throughput phase's measured part (after its ramp-up), per 1,000
+  // acknowledged actions: what an action costs, which a busy machine's noise moves much less
+  // than the throughput.
+  double phase_cpu_ms = 0;
+  const auto measure_cpu_for = [&](double seconds) {
+    return [&load, &procs, &phase_cpu_ms, seconds] {
+      sleep_s(0.5);
+      const double before = nodes_cpu_ms(*procs);
+      sleep_s(seconds);
+      phase_cpu_ms = nodes_cpu_ms(*procs) - before;
+      load.stop();
+    };
+  };
 
   // Phases 1 and 2: one node's WebSocket, games hosted there or elsewhere.
   if (o.phase_s > 0) {
@@ -199,7 +239,7 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
       std::erase_if(specs, [](const ClientSpec& s) { return s.sessions.empty(); });
       return specs;
     };
-    json::object actions_per_s;
+    json::object actions_per_s, cpu_per_1k;
     for (const bool local : {true, false}) {
       PhaseSpec spec;
       spec.name = local ? "throughput (local)" : "throughput (forwarded)";
@@ -210,13 +250,19 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
         actions_per_s[local ? "local" : "forwarded"] = 0;
         continue;
       }
-      const PhaseFigures f = load.run_phase(spec, run_for(o.phase_s + 0.5));
+      const PhaseFigures f = load.run_phase(spec, measure_cpu_for(o.phase_s));
       add_codes(f);
-      progress(fmt::format("{}: {:.0f} acknowledged actions/s", spec.name, rate(f)));
+      // The actions of the CPU's window, at the measured rate.
+      const double actions = rate(f) * o.phase_s;
+      const double cpu = actions > 0 ? phase_cpu_ms / actions * 1000.0 : 0.0;
+      progress(fmt::format("{}: {:.0f} acknowledged actions/s, {:.0f} ms of node CPU per 1,000",
+                           spec.name, rate(f), cpu));
       actions_per_s[local ? "local" : "forwarded"] = std::round(rate(f));
+      cpu_per_1k[local ? "local" : "forwarded"] = std::round(cpu * 10) / 10;
       if (local) out["latency_ms_closed_loop"] = percentiles(f.latency_ms);
     }
     out["actions_per_s"] = actions_per_s;
+    out["node_cpu_ms_per_1k_actions"] = cpu_per_1k;
 
     PhaseSpec spec;
     spec.name = "latency at half load";

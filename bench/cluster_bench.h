@@ -5,7 +5,8 @@
 // of one of the `clients`), and then, in phases:
 //   1. throughput: every client on node 1's WebSocket, registering actions as fast as they are
 //      answered (`window` in flight per connection) for `phase_s`, once on the games node 1
-//      hosts (local) and once on the games hosted elsewhere (forwarded) -> actions_per_s;
+//      hosts (local) and once on the games hosted elsewhere (forwarded) -> actions_per_s, and
+//      the nodes' CPU time per 1,000 of those actions -> node_cpu_ms_per_1k_actions;
 //   2. latency at half the local rate, open loop (calls sent on a schedule) -> latency_ms;
 //   3. rolling restart under load: every client on its own node, every session driven; after a
 //      baseline window each node in turn gets SIGTERM (or SIGKILL with `kill`), the bench waits

@@ -110,7 +110,8 @@ Result<SyncMessage, Error> from_pb(pb::SyncMessage* m, const WireLimits& limits)
     case pb::SyncMessage::kPushBatch: {
       auto delta = from_pb(m->mutable_push_batch()->mutable_delta(), limits);
       if (!delta) return err(delta.error());
-      return SyncMessage{PushBatch{m->push_batch().seq(), std::move(delta).value()}};
+      return SyncMessage{
+          PushBatch{m->push_batch().seq(), std::move(delta).value(), m->push_batch().lazy()}};
     }
     case pb::SyncMessage::kPushAck:
       return SyncMessage{PushAck{m->push_ack().seq()}};
@@ -169,6 +170,7 @@ std::string encode(SyncMessage message) {
     pb::PushBatch* out = m.mutable_push_batch();
     out->set_seq(b->seq);
     to_pb(std::move(b->delta), out->mutable_delta());
+    out->set_lazy(b->lazy);
   } else if (auto* a = std::get_if<PushAck>(&message)) {
     m.mutable_push_ack()->set_seq(a->seq);
   } else if (auto* d = std::get_if<Digest>(&message)) {

@@ -31,7 +31,11 @@ std::vector<SyncMessage> samples() {
   listing.buckets = {3, 200};
   listing.entries = {ListedEntry{"k", Dot{1, 9}}};
   listing.context = {{1, 1, 100}};
-  return {PushBatch{42, sample_delta()}, PushAck{42}, digest, CatchUp{sample_delta(), true},
+  return {PushBatch{42, sample_delta()},
+          PushBatch{43, sample_delta(), /*lazy=*/true},
+          PushAck{42},
+          digest,
+          CatchUp{sample_delta(), true},
           listing};
 }
 

@@ -2,6 +2,7 @@
 // them into bytes (crdt/sync.proto) and back.
 //
 //   PushBatch  a batch of the sender's own writes (a Delta with an exact context), numbered;
+//              `lazy` when no flush of the sender waits for it (see sync_replica.h);
 //   PushAck    "applied batch seq"; the sender re-sends a batch until it sees this;
 //   Digest     the sender's causal context, per-bucket hashes of its live entries and the
 //              replicas its live entries come from; asks the receiver for what it lacks;
@@ -24,6 +25,7 @@ namespace minotaur::crdt {
 struct PushBatch {
   std::uint64_t seq = 0;
   Delta delta;
+  bool lazy = false;
   friend bool operator==(const PushBatch&, const PushBatch&) = default;
 };
 

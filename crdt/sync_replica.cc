@@ -294,24 +294,30 @@ Delta SyncReplica::build_batch(std::uint64_t lo, std::uint64_t* hi, std::size_t*
 void SyncReplica::send_pushes(ReplicaId id, Neighbour& n, std::uint64_t now_ms) {
   for (auto& [seq, f] : n.in_flight) {
     if (now_ms < f.sent_ms + options_.resend_after_ms) continue;
-    // Rebuilt from the current state: a write overwritten since goes as a tombstone.
-    DeltaBuilder b;
-    for (std::uint64_t i = f.lo; i < f.hi; ++i) map_.append_delta(log_[i - log_base_], b);
-    n.inflight_bytes = n.inflight_bytes - f.bytes + b.bytes();
-    f.bytes = b.bytes();
     f.sent_ms = now_ms;
-    outbox_.push_back(Outgoing{id, PushBatch{seq, b.finish()}});
+    resend(id, n, seq, f);
   }
   while (n.cursor < log_end() && n.inflight_bytes < options_.max_inflight_bytes) {
     std::uint64_t hi = log_end();
     std::size_t bytes = 0;
     Delta delta = build_batch(n.cursor, &hi, &bytes);
     const std::uint64_t seq = next_seq_++;
-    n.in_flight.emplace(seq, InFlight{n.cursor, hi, bytes, now_ms});
+    const bool lazy = flushes_.empty();
+    n.in_flight.emplace(seq, InFlight{n.cursor, hi, bytes, now_ms, lazy});
     n.inflight_bytes += bytes;
     n.cursor = hi;
-    outbox_.push_back(Outgoing{id, PushBatch{seq, std::move(delta)}});
+    outbox_.push_back(Outgoing{id, PushBatch{seq, std::move(delta), lazy}});
   }
+}
+
+void SyncReplica::resend(ReplicaId id, Neighbour& n, std::uint64_t seq, InFlight& f) {
+  // Rebuilt from the current state: a write overwritten since goes as a tombstone.
+  DeltaBuilder b;
+  for (std::uint64_t i = f.lo; i < f.hi; ++i) map_.append_delta(log_[i - log_base_], b);
+  n.inflight_bytes = n.inflight_bytes - f.bytes + b.bytes();
+  f.bytes = b.bytes();
+  f.lazy = flushes_.empty();
+  outbox_.push_back(Outgoing{id, PushBatch{seq, b.finish(), f.lazy}});
 }
 
 void SyncReplica::tick(std::uint64_t now_ms) {
@@ -370,6 +376,16 @@ Result<FlushId, SyncError> SyncReplica::flush(std::uint64_t deadline_ms) {
   f.had_neighbours = !f.waiting_on.empty();
   flushes_.emplace(id, std::move(f));
   settle_flushes(0, false);
+  if (flushes_.contains(id)) {
+    // The flush now waits for batches that went out lazy: a receiver may be holding their
+    // acknowledgements until its next commit. The newest goes again, not lazy, which makes it
+    // commit (and acknowledge everything it holds) now. Its re-send timer runs on unchanged.
+    for (auto& [nid, n] : neighbours_) {
+      if (n.in_flight.empty()) continue;
+      auto& [seq, last] = *n.in_flight.rbegin();
+      if (last.lazy) resend(nid, n, seq, last);
+    }
+  }
   return id;
 }
 

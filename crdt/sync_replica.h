@@ -11,7 +11,10 @@
 // most max_inflight_bytes unacknowledged per neighbour), read from the current state so the log
 // holds no values. A batch is re-sent every resend_after_ms until its PushAck arrives; the log is
 // trimmed below the point every neighbour acknowledged. Sequence numbers are never reused, so a
-// late ack from an earlier session with a neighbour cannot acknowledge anything new.
+// late ack from an earlier session with a neighbour cannot acknowledge anything new. A batch
+// sent while no flush waits is marked lazy: a receiver that acknowledges only what is on its
+// disk (handoff/store_core.h) may then wait for its next periodic commit rather than commit at
+// once; a flush re-sends each neighbour's newest in-flight lazy batch, not lazy.
 //
 // Anti-entropy: every anti_entropy_interval_ms (and at once for a new neighbour) we send a Digest
 // (context + bucket hashes + live replicas). The receiver answers with CatchUp deltas for the
@@ -165,6 +168,7 @@ class SyncReplica {
     std::uint64_t hi = 0;
     std::size_t bytes = 0;
     std::uint64_t sent_ms = 0;
+    bool lazy = false;  // as last sent
   };
   struct Neighbour {
     std::uint64_t cursor = 0;                     // next log index to send
@@ -191,6 +195,7 @@ class SyncReplica {
   std::uint64_t acked_prefix(const Neighbour& n) const;
   bool delivered(const Neighbour& n, std::uint64_t target) const;
   void log_mutation(Mutation m);
+  void resend(ReplicaId id, Neighbour& n, std::uint64_t seq, InFlight& f);
   void trim_log();
   void send_pushes(ReplicaId id, Neighbour& n, std::uint64_t now_ms);
   Delta build_batch(std::uint64_t lo, std::uint64_t* hi, std::size_t* bytes) const;

@@ -78,7 +78,7 @@ TEST_F(Pair, FlushCompletesOnlyAfterTheAck) {
     return drop_acks && std::holds_alternative<PushAck>(m);
   };
   wire.pump();
-  EXPECT_EQ(b.get("k"), "v");                    // delivered...
+  EXPECT_EQ(b.get("k"), "v");            // delivered...
   EXPECT_TRUE(a.take_events().empty());  // ...but not acknowledged
   EXPECT_EQ(a.pending_flushes(), 1u);
   drop_acks = false;
@@ -90,6 +90,47 @@ TEST_F(Pair, FlushCompletesOnlyAfterTheAck) {
   const auto done = a.take_events();
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0], (FlushDone{id, true}));
+}
+
+// A push nobody waits for is lazy (a receiver with a disk may acknowledge it at its next
+// commit); once a flush waits, what it waits for goes again, not lazy.
+TEST_F(Pair, PushesAreLazyUntilAFlushWaitsForThem) {
+  std::vector<PushBatch> seen;
+  wire.drop = [&](ReplicaId, ReplicaId, const SyncMessage& m) {
+    if (const auto* p = std::get_if<PushBatch>(&m)) seen.push_back(*p);
+    return true;  // nothing arrives: the batch stays in flight
+  };
+  ASSERT_TRUE(a.put("k", "v1", wire.now_ms).ok());
+  wire.pump();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_TRUE(seen[0].lazy);
+  const std::uint64_t first = seen[0].seq;
+
+  // The flush re-sends the newest in-flight batch at once, not lazy; a write after it goes
+  // not lazy too while the flush waits.
+  const FlushId id = a.flush(wire.now_ms + 10'000).value();
+  ASSERT_TRUE(a.put("k2", "v2", wire.now_ms).ok());
+  wire.pump();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].seq, first);
+  EXPECT_FALSE(seen[1].lazy);
+  EXPECT_NE(seen[2].seq, first);
+  EXPECT_FALSE(seen[2].lazy);
+
+  // Delivered and acknowledged: the flush completes, and pushes are lazy again.
+  wire.drop = nullptr;
+  wire.now_ms += 200;
+  wire.pump();
+  EXPECT_EQ(a.take_events(), (std::vector<FlushDone>{{id, true}}));
+  EXPECT_EQ(b.get("k2"), "v2");
+  wire.drop = [&](ReplicaId, ReplicaId, const SyncMessage& m) {
+    if (const auto* p = std::get_if<PushBatch>(&m)) seen.push_back(*p);
+    return false;
+  };
+  ASSERT_TRUE(a.put("k3", "v3", wire.now_ms).ok());
+  wire.pump();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_TRUE(seen.back().lazy);
 }
 
 TEST_F(Pair, FlushTimesOutAtItsDeadline) {
@@ -123,7 +164,7 @@ TEST_F(Pair, FlushWaitsForANewNeighbourToBeInSync) {
   ASSERT_TRUE(c.add_neighbour(1, wire.now_ms).ok());
   const FlushId id = a.flush(wire.now_ms + 10'000).value();
   EXPECT_TRUE(a.take_events().empty());  // c has never had "k"
-  wire.pump();  // digests: c catches up; a sees c's digest match its state
+  wire.pump();                           // digests: c catches up; a sees c's digest match its state
   wire.now_ms += 1000;
   wire.pump();
   EXPECT_EQ(c.get("k"), "v");

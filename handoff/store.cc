@@ -1,5 +1,6 @@
 #include "handoff/store.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -53,6 +54,8 @@ void Store::attach_disk(storage::DataDir& dir, std::int64_t commit_interval_ms) 
   disk_ = &dir;
   commit_interval_ms_ = commit_interval_ms;
   writer_.emplace(1);
+  // Named, so that `top -H` and profilers tell the disk's thread from the node's loop.
+  asio::post(*writer_, [] { pthread_setname_np(pthread_self(), "store-writer"); });
 }
 
 void Store::commit() {

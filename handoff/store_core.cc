@@ -53,12 +53,15 @@ bool StoreCore::has_peer(const std::string& name, std::uint64_t incarnation) con
 bool StoreCore::receive(const std::string& from_name, std::uint64_t from_incarnation,
                         crdt::SyncMessage message) {
   const crdt::ReplicaId from = replica_id(from_name, from_incarnation);
+  const auto* push = std::get_if<crdt::PushBatch>(&message);
+  const bool prompt = push != nullptr && !push->lazy;
   if (peers_.count(from) == 0 ||
       !replica_.receive(from, std::move(message), as_replica_time(clock_()))) {
     ++counters_.dropped;
     return false;
   }
   ++counters_.messages_received;
+  if (prompt) prompt_push_ = true;
   return true;
 }
 
@@ -97,13 +100,22 @@ std::vector<StoreCore::Outgoing> StoreCore::take_outbox() {
     if (has_disk_ && !unsafe_skip_disk_wait_ && std::holds_alternative<crdt::PushAck>(m.message)) {
       const std::uint64_t needed = batch_holding_all();
       if (needed > committed_) {
-        held_acks_.push_back(HeldAck{needed, o.to, std::move(m)});
+        if (prompt_push_) prompt_until_ = std::max(prompt_until_, needed);
+        held_acks_.push_back(HeldAck{needed, o.to, std::move(m), clock_()});
         continue;
       }
     }
     out.push_back(std::move(m));
   }
+  prompt_push_ = false;
   return out;
+}
+
+bool StoreCore::commit_wanted() const {
+  if (!durable_waits_.empty() || prompt_until_ > committed_) return true;
+  // Held in order of the batch they need: the front one is the oldest still waiting, if any is.
+  return !held_acks_.empty() && held_acks_.front().needed > committed_ &&
+         clock_() - held_acks_.front().held_ms >= kMaxAckHoldMs;
 }
 
 std::uint64_t StoreCore::batch_holding_all() const {

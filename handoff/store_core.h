@@ -19,6 +19,9 @@
 // waits). A durable flush completes only once its writes are on the disk as well as at the
 // peers, and a peer acknowledges a push only once what it brought is on its own disk: so what a
 // flush says the peers hold survives a power cut of every node, whichever comes back first.
+// Such a held acknowledgement makes the driver commit at once only when the push was not lazy
+// (a flush of the pusher waits for it): the steady stream of pushes that nobody waits for is
+// written at the commit interval, coalesced, rather than in a batch after every push.
 // A batch that could not be written (disk full or failing) leaves its keys to the next
 // one, and until one is written the store is not writable (disk_ok): the node refuses changes
 // rather than acknowledge what it cannot keep.
@@ -64,7 +67,11 @@ class StoreCore final : public StashStore {
   // replica pushes every change to every peer at its next tick and re-sends until acknowledged.
   static constexpr std::int64_t kTickMs = 5;
   // With a data dir: how often the driver writes a batch (--commit-interval-ms's default).
-  static constexpr std::int64_t kCommitIntervalMs = 50;
+  static constexpr std::int64_t kCommitIntervalMs = 100;
+  // The longest a peer's acknowledgement waits for the disk: well under the peers' re-send
+  // interval (crdt::SyncOptions::resend_after_ms), so that a long commit interval does not make
+  // them re-send what they pushed.
+  static constexpr std::int64_t kMaxAckHoldMs = 100;
 
   struct Outgoing {
     std::string to;  // member name
@@ -101,9 +108,10 @@ class StoreCore final : public StashStore {
   void on_committed(std::uint64_t seq, bool ok);
   // No batch failed since the last one written: changes may be accepted.
   bool disk_ok() const { return disk_ok_; }
-  // A durable flush or a peer's acknowledgement waits for the disk: the driver should commit
-  // now, not at the next interval.
-  bool commit_wanted() const { return !durable_waits_.empty() || !held_acks_.empty(); }
+  // The driver should commit now, not at the next interval: a durable flush waits for the
+  // disk, or a peer's flush waits for an acknowledgement held for the disk (its push was not
+  // lazy), or an acknowledgement has been held kMaxAckHoldMs (when the interval is long).
+  bool commit_wanted() const;
   // Something changed since the last batch written, or a batch is being written.
   bool disk_behind() const;
   // BROKEN ON PURPOSE, for the simulator's self-test only: a durable flush does not wait for
@@ -160,8 +168,13 @@ class StoreCore final : public StashStore {
     std::uint64_t needed = 0;
     crdt::ReplicaId to = 0;
     Outgoing message;
+    std::int64_t held_ms = 0;
   };
   std::deque<HeldAck> held_acks_;
+  // A push that was not lazy arrived since the last take_outbox (its acknowledgement is held in
+  // it), and the batch that must be written before the last such acknowledgement goes out.
+  bool prompt_push_ = false;
+  std::uint64_t prompt_until_ = 0;
   // The batch that will hold every change made so far: the next one if anything changed since
   // the last was taken, else the one being written (or the last one written).
   std::uint64_t batch_holding_all() const;

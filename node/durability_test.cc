@@ -341,11 +341,12 @@ TEST(Durability, ATornLastBatchIsDroppedAtStartAndTheOnesBeforeItServed) {
   const auto acked = play(c, n1, "g_torn", 3);
   const auto [u1, t1] = c.new_user(n1, "P1");
   const auto [u2, t2] = c.new_user(n1, "P2");
-  ASSERT_EQ(
-      c.request(n1, "POST", "/api/v1/games", game_json("g_last", u1, u2), kAdmin).status, 201);
-  // Well past the commit interval (50 ms): everything so far is in earlier batches.
+  ASSERT_EQ(c.request(n1, "POST", "/api/v1/games", game_json("g_last", u1, u2), kAdmin).status,
+            201);
+  // Well past the commit interval (100 ms): everything so far is in earlier batches.
   std::this_thread::sleep_for(500ms);
-  const std::int64_t before = c.request(n1, "GET", "/api/v1/games/g_last").json().at("version").as_int64();
+  const std::int64_t before =
+      c.request(n1, "GET", "/api/v1/games/g_last").json().at("version").as_int64();
   const auto last = c.request(n1, "POST", "/api/v1/games/g_last/actions",
                               R"({"type":"attack","target_player_id":2})", t1);
   ASSERT_EQ(last.status, 200) << last.body;

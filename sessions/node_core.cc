@@ -26,6 +26,7 @@ NodeCore::NodeCore(OwnershipOptions options, SessionStates& states, handoff::Sto
       core_(
           [&] {
             options.sync = options.sync && store != nullptr;
+            options.confirm_handoffs = store != nullptr && store->has_disk();
             return options;
           }(),
           states, store),

@@ -95,6 +95,11 @@ struct OwnershipOptions {
   // cuts a connection whose queue overflows, which 10,000 transfers at once did.
   std::size_t max_moves_in_flight = 512;
   std::int64_t retry_ms = 100;  // a transfer the receiver refused for now
+  // With data dirs: a session handed over here also takes changes only once every peer holds
+  // its new epoch (on the peer's disk), as a picked-up one does. Otherwise a power cut of every
+  // node right after the hand-off leaves no disk with the new epoch, and the cold start picks
+  // the session up at that epoch again: two owners of one epoch, the first one's changes lost.
+  bool confirm_handoffs = false;
   // BROKEN ON PURPOSE, for the simulator's self-test only: drop a session as soon as its
   // transfer is sent, without waiting for the acknowledgement.
   bool unsafe_skip_ack = false;
@@ -109,7 +114,8 @@ struct OwnershipCounters {
   std::uint64_t transfers_resent = 0;   // no acknowledgement in time
   std::uint64_t waits_for_arrival = 0;  // calls that waited for a session in transit
   std::uint64_t picked_up = 0;          // sessions started here from the replicated store
-  std::uint64_t pickups_confirmed = 0;  // ... whose new epoch a peer then held
+  std::uint64_t pickups_confirmed = 0;  // ... (and hand-offs, with confirm_handoffs) whose new
+                                        // epoch the peers then held
   std::uint64_t waits_for_confirm = 0;  // changes held until then
   std::uint64_t superseded = 0;         // stale copies dropped: the store had a newer epoch
   std::uint64_t waits_for_quorum = 0;   // changes held while cut off from the majority

@@ -246,6 +246,7 @@ void Ownership::on_transfer(const std::string& from, std::uint64_t from_incarnat
     ++counters_.handoffs_received;
     ack->set_epoch(t.epoch() + 1);
     changed(t.key());
+    if (options_.confirm_handoffs) confirm(t.key());
   }
   sends_.push_back(std::move(reply));
   wake(t.key());

@@ -163,7 +163,8 @@ TEST_F(OwnershipTest, ACreatedSessionTakesChangesOnlyOnceAPeerHoldsItsFirstStash
 }
 
 // A session handed over (not picked up) takes changes at once: the sender's stash names this
-// node as its target, so if it is cut off now, the majority skips this epoch.
+// node as its target, so if it is cut off now, the majority skips this epoch. (Without data dirs:
+// see OwnershipDataDirs below.)
 TEST_F(OwnershipTest, AHandedOverSessionTakesChangesAtOnce) {
   const std::string key = key_owned_by("b");
   core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
@@ -171,6 +172,29 @@ TEST_F(OwnershipTest, AHandedOverSessionTakesChangesAtOnce) {
   ASSERT_EQ(states.epoch(key), 6u);
   EXPECT_TRUE(core.take_confirms().empty());
   EXPECT_EQ(core.decide(key, CallKind::kWrite, 20).kind, Decision::Kind::kServe);
+}
+
+// With data dirs it waits like a picked-up one: the sender's stash that names this node may
+// not be on any disk yet, and after a power cut of every node the cold start would pick the
+// session up at this very epoch.
+TEST(OwnershipDataDirs, AHandedOverSessionTakesChangesOnceThePeersHoldItsEpoch) {
+  OwnershipOptions o;
+  o.self = "b";
+  o.self_id = "b#1";
+  o.confirm_handoffs = true;
+  MapStates states;
+  MapStore store;
+  Ownership core{o, states, &store};
+  const std::string key = key_owned_by("b");
+  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
+  core.on_transfer("a", 1, transfer(key, 5), 10);
+  ASSERT_EQ(states.epoch(key), 6u);
+  EXPECT_EQ(store.stashed_epoch(key), 6u);
+  EXPECT_EQ(core.take_confirms(), std::vector<std::string>{key});
+  EXPECT_EQ(core.decide(key, CallKind::kRead, 20).kind, Decision::Kind::kServe);
+  EXPECT_EQ(core.decide(key, CallKind::kWrite, 20).kind, Decision::Kind::kWait);
+  core.on_confirmed({key}, true);
+  EXPECT_EQ(core.decide(key, CallKind::kWrite, 30).kind, Decision::Kind::kServe);
 }
 
 // A receiver whose store has not caught up since the membership changed refuses a transfer "for
