@@ -23,9 +23,15 @@ std::uint64_t read_be64(const char* p) {
   return v;
 }
 
+// libpq's message on one line: its lines (a hint on the second, tab-indented) joined by spaces.
 std::string trimmed(const char* message) {
-  std::string s = message == nullptr ? "" : message;
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  std::string s;
+  for (const char* p = message == nullptr ? "" : message; *p != '\0'; ++p) {
+    const bool space = *p == '\n' || *p == '\t' || *p == ' ';
+    if (space && (s.empty() || s.back() == ' ')) continue;
+    s += space ? ' ' : *p;
+  }
+  while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
 
@@ -83,9 +89,9 @@ Result<std::unique_ptr<PgDatabase>, std::string> PgDatabase::open(const std::str
   db->connect_timeout_s_ = connect_timeout_s;
   if (auto ok = db->connect(); !ok) {
     return err(fmt::format(
-        "cannot connect to the database at {}: {}. Check that PostgreSQL runs and listens there, "
+        "cannot connect to the database at {} (check that PostgreSQL runs and listens there, "
         "that the URL's user, password and database name are right, and that the server lets "
-        "this host in (pg_hba.conf)",
+        "this host in: pg_hba.conf): {}",
         db->where_, ok.error()));
   }
   // Nodes that start together may create the schema at once; one of them may then see another's
