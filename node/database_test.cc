@@ -205,5 +205,28 @@ TEST_F(Database, TheDatabaseGoneUnderLoadQueuesThenRefusesAndCatchesUp) {
   expect_every_game_back(acked);
 }
 
+// A wrong password, or a database newer than the build, stops the node at start (exit 2) with
+// a message naming where it looked and what to check, never the password.
+TEST_F(Database, AWrongPasswordOrANewerSchemaRefusesToStartNamingTheHost) {
+  const auto refused = [&](const std::string& url) {
+    ClusterHarness h;
+    const std::size_t n = h.start(NodeSpec("n1").args({"--database-url", url}).no_wait());
+    EXPECT_TRUE(ClusterHarness::eventually([&] { return h.exited(n); })) << "still running";
+    EXPECT_EQ(h.exit_code(n), 2);
+    return h.log(n);
+  };
+  const std::string where = "127.0.0.1:" + std::to_string(pg_->port());
+  std::string log = refused(pg_->url("wrong-password"));
+  EXPECT_NE(log.find("cannot connect to the database at " + where), std::string::npos) << log;
+  EXPECT_NE(log.find("password authentication failed"), std::string::npos) << log;
+  EXPECT_EQ(log.find("wrong-password"), std::string::npos) << log;
+
+  c_.start(node("n1"));  // creates the schema
+  c_.stop(0, SIGTERM);
+  ASSERT_TRUE(pg_->psql("UPDATE minotaur_schema SET version = version + 1"));
+  log = refused(pg_->url());
+  EXPECT_NE(log.find("newer than this build reads"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace minotaur
