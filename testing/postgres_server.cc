@@ -55,6 +55,15 @@ int free_port() {
   return port;
 }
 
+// A process that runs (a zombie, killed but not yet reaped, does not).
+bool process_alive(long pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  const auto paren = line.rfind(')');  // the state follows the command name in parentheses
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] != 'Z';
+}
+
 // Runs a shell command; its exit status and output (stdout and stderr).
 std::pair<int, std::string> run(const std::string& command) {
   std::string out;
@@ -74,6 +83,25 @@ std::string quoted(const std::string& s) {
 
 }  // namespace
 
+// A test that crashed (no destructor ran) leaves its server running: each folder records the
+// test process that made it, and the servers of processes that are gone are stopped here.
+void PostgresServer::stop_orphans() const {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/tmp", ec)) {
+    const std::string dir = e.path().string();
+    if (e.path().filename().string().rfind("minotaur-pg-", 0) != 0) continue;
+    std::ifstream in(dir + "/owner");
+    long owner = 0;
+    if (!(in >> owner) || owner <= 0) continue;
+    if (process_alive(owner)) continue;
+    if (fs::exists(dir + "/data/postmaster.pid")) {
+      (void)run(as_server_user(
+          fmt::format("{}/pg_ctl -D {}/data -w -t 30 -m immediate stop", bin_, dir)));
+    }
+    fs::remove_all(dir, ec);
+  }
+}
+
 Result<std::unique_ptr<PostgresServer>, std::string> PostgresServer::create() {
   std::unique_ptr<PostgresServer> s(new PostgresServer());
   s->bin_ = find_bin();
@@ -82,10 +110,12 @@ Result<std::unique_ptr<PostgresServer>, std::string> PostgresServer::create() {
         "no PostgreSQL server under /usr/lib/postgresql/*/bin: install Debian's postgresql "
         "package (scripts/install-deps.sh does), or set MINOTAUR_PG_BIN"));
   }
+  s->as_nobody_ = ::geteuid() == 0;
+  s->stop_orphans();
   char tmpl[] = "/tmp/minotaur-pg-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return err(std::string("cannot create a temporary folder"));
   s->dir_ = tmpl;
-  s->as_nobody_ = ::geteuid() == 0;
+  { std::ofstream(s->dir_ + "/owner") << ::getpid() << "\n"; }
   if (s->as_nobody_) {
     const passwd* nobody = ::getpwnam("nobody");
     if (nobody == nullptr) return err(std::string("running as root, and there is no user nobody"));

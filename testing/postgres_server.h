@@ -7,7 +7,8 @@
 // password authentication over TCP (user `minotaur`, password `minotaur-test`), so that a test
 // can also give a wrong password. The destructor stops the server (immediately) and removes the
 // folder, also when the test failed; stop() and start() in between stop it gracefully and start
-// it again on the same port and data (the database going away and coming back).
+// it again on the same port and data (the database going away and coming back). The servers
+// of a test process that crashed are stopped by the next create().
 //
 // Not thread-safe: one test thread drives it. When PostgreSQL is not installed, start() fails
 // with a message saying what to install.
@@ -45,6 +46,7 @@ class PostgresServer {
  private:
   PostgresServer() = default;
   std::string as_server_user(const std::string& command) const;
+  void stop_orphans() const;
 
   std::string bin_;
   std::string dir_;  // the temporary folder: data/ and the log
