@@ -152,6 +152,36 @@ void add_node_command(CLI::App& app, NodeFlags& c) {
                    "everything in memory: a cluster whose nodes all stop loses its games")
       ->envname("MINOTAUR_DATA_DIR");
   c.cmd
+      ->add_option(
+          "--database-url", c.node.database_url,
+          "Keep the latest state of every game and lobby in this PostgreSQL database "
+          "(postgresql://USER:PASSWORD@HOST:PORT/DB; CockroachDB and YugabyteDB speak the same "
+          "protocol and SQL), so that a cluster whose nodes all start empty, without data dirs, "
+          "resumes every session from it. Each session's owner writes it, coalesced per "
+          "session and batched every --commit-interval-ms, fenced by ownership epoch inside the "
+          "database. The database is not waited for: under --replication async and sync alike "
+          "a change is acknowledged before it is there (what sync promises is about the peers "
+          "and data dirs); it is written within --commit-interval-ms while the database "
+          "answers, and a graceful stop (SIGTERM) writes everything first. While the database "
+          "is away changes queue; past --database-max-queue sessions or --database-max-lag-ms "
+          "behind, changes are refused (503 storage_unavailable). The node creates and migrates "
+          "its tables (minotaur_schema, minotaur_sessions) itself")
+      ->envname("DATABASE_URL");
+  c.cmd
+      ->add_option("--database-max-queue", c.node.database_max_queue,
+                   "With --database-url: sessions whose last change is not yet in the database "
+                   "past which changes are refused")
+      ->envname("MINOTAUR_DATABASE_MAX_QUEUE")
+      ->check(CLI::Range(1, 10'000'000))
+      ->default_val(storage::DbQueueLimits{}.max_keys);
+  c.cmd
+      ->add_option("--database-max-lag-ms", c.node.database_max_lag_ms,
+                   "With --database-url: how old the oldest change not yet in the database may "
+                   "be before changes are refused")
+      ->envname("MINOTAUR_DATABASE_MAX_LAG_MS")
+      ->check(CLI::Range(100, 3'600'000))
+      ->default_val(storage::DbQueueLimits{}.max_lag_ms);
+  c.cmd
       ->add_option("--failure-bound-ms", c.node.failure_bound_ms,
                    "A member not heard from for longer is declared down and its sessions are "
                    "started on the others from the store. The heartbeat (2/15 of it) and the "
@@ -166,7 +196,8 @@ void add_node_command(CLI::App& app, NodeFlags& c) {
   c.cmd
       ->add_option("--commit-interval-ms", c.node.commit_interval_ms,
                    "With --data-dir: how often the changes are written to the disk, in one "
-                   "transaction and one fsync (group commit); a sync write does not wait for it")
+                   "transaction and one fsync (group commit); a sync write does not wait for it. "
+                   "With --database-url: how often they are written to the database")
       ->envname("MINOTAUR_COMMIT_INTERVAL_MS")
       ->check(CLI::Range(1, 60'000))
       ->default_val(handoff::StoreCore::kCommitIntervalMs);

@@ -30,23 +30,27 @@ Store::Store(asio::io_context& io, std::string self_name, std::uint64_t self_inc
       core_(std::move(self_name), self_incarnation, wall_ms),
       send_(std::move(send)),
       timer_(io),
-      commit_timer_(io) {}
+      commit_timer_(io),
+      db_timer_(io) {}
 
 Store::~Store() {
   stop();
   // A batch being written finishes; its completion, posted to the stopped loop, never runs.
   if (writer_) writer_->join();
+  if (db_writer_) db_writer_->join();
 }
 
 void Store::start() {
   tick();
   if (disk_ != nullptr) commit_tick();
+  if (database_ != nullptr) db_tick();
 }
 
 void Store::stop() {
   stopped_ = true;
   timer_.cancel();
   commit_timer_.cancel();
+  db_timer_.cancel();
 }
 
 void Store::attach_disk(storage::DataDir& dir, std::int64_t commit_interval_ms) {
@@ -111,6 +115,67 @@ asio::awaitable<bool> Store::write_to_disk(std::int64_t timeout_ms) {
     co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
     std::erase(disk_waiters_, &wake);
     if (core_.counters().batch_failures != failures) co_return false;
+  }
+  co_return true;
+}
+
+// ---- the database ----------------------------------------------------------------------------
+
+void Store::attach_database(storage::PgDatabase& db, std::int64_t commit_interval_ms) {
+  MINOTAUR_ASSERT(core_.has_database() && database_ == nullptr && commit_interval_ms > 0);
+  database_ = &db;
+  db_interval_ms_ = commit_interval_ms;
+  db_writer_.emplace(1);
+}
+
+void Store::db_write() {
+  if (database_ == nullptr) return;
+  auto batch = core_.take_db_batch();
+  if (!batch) return;
+  asio::post(*db_writer_, [this, b = std::move(*batch)] {
+    auto written = database_->write(b);
+    storage::DbWriteResult result = written ? written.value() : storage::DbWriteResult{};
+    std::string error = written ? std::string() : std::move(written).error();
+    asio::post(io_, [this, seq = b.seq, result, error = std::move(error)] {
+      const storage::DbQueue& q = *core_.database();
+      if (!core_.on_db_written(seq, result)) {
+        // Catching up: the next batch at once rather than at the next interval.
+        if (!q.failing() && q.queue_length() != 0 && !stopped_) db_write();
+        return;
+      }
+      if (q.failing()) {
+        spdlog::error(
+            "store: cannot write to the database at {}: {}. Changes queue ({} session(s) now) "
+            "and are retried; past {} session(s) or {} ms behind, changes are refused",
+            database_->where(), error, q.queue_length(), q.limits().max_keys,
+            q.limits().max_lag_ms);
+      } else {
+        spdlog::info("store: the database at {} is written again ({} session(s) still queued)",
+                     database_->where(), q.queue_length());
+      }
+    });
+  });
+}
+
+void Store::db_tick() {
+  if (stopped_) return;
+  db_write();
+  db_timer_.expires_after(std::chrono::milliseconds(db_interval_ms_));
+  db_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) db_tick();
+  });
+}
+
+asio::awaitable<bool> Store::write_to_database(std::int64_t timeout_ms) {
+  if (database_ == nullptr) co_return true;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  asio::steady_timer wake(io_);
+  while (core_.database()->queue_length() != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    db_write();
+    // The database's thread reports through the loop; look again every few milliseconds.
+    wake.expires_after(std::chrono::milliseconds(5));
+    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
   }
   co_return true;
 }

@@ -13,7 +13,13 @@
 // (an fsync must not stall the node's loop): one batch at a time, every commit interval, or at
 // once when a durable flush waits for the disk.
 //
-// Thread: the io_context's single thread; the writer thread touches only the DataDir.
+// With a database (attach_database), the core's database batches are written the same way by a
+// thread of their own (the node's loop never waits for the database), every commit interval;
+// after a failure, when the core's backoff allows. A database that fails is logged once when it
+// starts failing and once when it is written again.
+//
+// Thread: the io_context's single thread; the writer threads touch only the DataDir and the
+// PgDatabase.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -77,6 +83,14 @@ class Store {
   bool disk_ok() const { return core_.disk_ok(); }
   const std::string& disk_error() const { return disk_error_; }
 
+  // ---- the database ----
+  // Writes the core's database batches (StoreCore::attach_database done) from now on. The
+  // database must outlive this store.
+  void attach_database(storage::PgDatabase& db, std::int64_t commit_interval_ms);
+  // Everything queued for the database so far written: true once it is, false when timeout_ms
+  // passed first. What a stopping node waits for.
+  boost::asio::awaitable<bool> write_to_database(std::int64_t timeout_ms);
+
  private:
   void tick();
   void commit_tick();
@@ -97,6 +111,13 @@ class Store {
   std::vector<boost::asio::steady_timer*> disk_waiters_;  // woken after every batch
   std::string disk_error_;
   LogThrottle failure_log_{10'000};
+  // The database.
+  void db_tick();
+  void db_write();  // the core's next database batch, if any, to its writer thread
+  storage::PgDatabase* database_ = nullptr;
+  std::int64_t db_interval_ms_ = 0;
+  boost::asio::steady_timer db_timer_;
+  std::optional<boost::asio::thread_pool> db_writer_;  // one thread
 };
 
 }  // namespace minotaur::handoff

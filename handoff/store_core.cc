@@ -141,7 +141,37 @@ std::vector<crdt::FlushDone> StoreCore::take_flushed() {
 
 // ---- the disk ----------------------------------------------------------------------------------
 
-Result<Ok, std::string> StoreCore::load(storage::Snapshot snapshot) {
+void merge_rows(storage::Snapshot& snapshot, std::vector<storage::DbRow> rows,
+                std::size_t* skipped) {
+  crdt::CausalContext context = crdt::CausalContext::from_ranges(snapshot.context);
+  std::map<std::string, std::size_t> at;  // key -> index in snapshot.entries
+  for (std::size_t i = 0; i < snapshot.entries.size(); ++i) at[snapshot.entries[i].key] = i;
+  const auto newer = [](const storage::StoredEntry& a, const storage::StoredEntry& b) {
+    return std::pair(a.hlc, a.dot.replica) > std::pair(b.hlc, b.dot.replica);
+  };
+  for (storage::DbRow& row : rows) {
+    const auto stashed = decode_stashed(row.entry.value);
+    if (!stashed || stashed->epoch != row.epoch || !row.entry.dot.valid()) {
+      ++*skipped;
+      continue;
+    }
+    if (context.contains(row.entry.dot)) continue;
+    const auto it = at.find(row.entry.key);
+    if (it != at.end()) {
+      storage::StoredEntry& held = snapshot.entries[it->second];
+      if (!newer(row.entry, held)) continue;
+      held = std::move(row.entry);
+      context.add(held.dot);
+      continue;
+    }
+    context.add(row.entry.dot);
+    at[row.entry.key] = snapshot.entries.size();
+    snapshot.entries.push_back(std::move(row.entry));
+  }
+  snapshot.context = context.ranges();
+}
+
+Result<Ok, std::string> StoreCore::load(storage::Snapshot snapshot, bool for_disk) {
   MINOTAUR_ASSERT(peers_.empty() && !has_disk_);
   crdt::Delta stored;
   stored.entries.reserve(snapshot.entries.size());
@@ -153,9 +183,43 @@ Result<Ok, std::string> StoreCore::load(storage::Snapshot snapshot) {
     return err(std::string("the stored state does not hold together: ") +
                crdt::to_string(ok.error()));
   }
-  has_disk_ = true;
-  replica_.track_changes(true);
+  if (for_disk) {
+    has_disk_ = true;
+    replica_.track_changes(true);
+  }
   return Ok{};
+}
+
+// ---- the database ------------------------------------------------------------------------------
+
+void StoreCore::attach_database(storage::DbQueueLimits limits) {
+  MINOTAUR_ASSERT(!database_);
+  database_.emplace(limits);
+}
+
+void StoreCore::queue_for_database(const std::string& key) {
+  const crdt::Entry* e = replica_.map().find(key);
+  if (e == nullptr) return;
+  const auto s = decode_stashed(e->value);
+  if (!s) {
+    spdlog::error("store: {} holds no stash; not written to the database", key);
+    return;
+  }
+  database_->add(storage::DbChange{key, false, s->epoch, e->value, e->dot, e->hlc}, clock_());
+}
+
+std::optional<storage::DbBatch> StoreCore::take_db_batch() {
+  if (!database_) return std::nullopt;
+  return database_->take_batch(clock_());
+}
+
+bool StoreCore::on_db_written(std::uint64_t seq, storage::DbWriteResult result) {
+  MINOTAUR_ASSERT(database_.has_value());
+  return database_->on_written(seq, result, clock_());
+}
+
+bool StoreCore::storage_ok() const {
+  return disk_ok_ && (!database_ || database_->accepts_changes(clock_()));
 }
 
 bool StoreCore::disk_behind() const {
@@ -232,9 +296,15 @@ void StoreCore::stash(const std::string& key, std::string value) {
     return;
   }
   ++counters_.stashed;
+  if (database_) queue_for_database(key);
 }
 
 void StoreCore::remove(const std::string& key) {
+  if (database_) {
+    if (const auto epoch = stashed_epoch(key)) {
+      database_->add(storage::DbChange{key, true, *epoch, {}, {}, 0}, clock_());
+    }
+  }
   replica_.remove(key);
 }
 

@@ -26,6 +26,13 @@
 // one, and until one is written the store is not writable (disk_ok): the node refuses changes
 // rather than acknowledge what it cannot keep.
 //
+// The shared database (storage/pg_database.h), with attach_database: every change this node
+// stashes (it owns the session) and every removal is queued for the database too
+// (storage/db_queue.h: coalesced per key, batched, bounded), with the dot and stamp the replica
+// gave the write, so that a cold start loads the rows the way it loads a data dir. Writes that
+// arrive from peers are not queued: the node that stashed them writes them. Past the queue's
+// bound the store is not writable either (storage_ok).
+//
 // Thread: one owner calls every method.
 #pragma once
 
@@ -42,11 +49,23 @@
 #include "crdt/sync_replica.h"
 #include "handoff/stash.h"
 #include "storage/data_dir.h"
+#include "storage/db_queue.h"
+#include "storage/pg_database.h"
 
 namespace minotaur::handoff {
 
 // A member incarnation's replica id: stable_hash(name + "#" + incarnation).
 crdt::ReplicaId replica_id(std::string_view name, std::uint64_t incarnation);
+
+// Adds the database's rows to a snapshot (empty without a data dir) for StoreCore::load. A row
+// whose value is no stash (decode_stashed) or whose epoch column differs from its value's is
+// skipped and counted in `skipped` (rows are outside input). A row whose write the snapshot has
+// seen (its dot is in the snapshot's context) is left out: the data dir holds that write or a
+// newer state of the key. Otherwise the row's entry and its dot join the snapshot, the newer by
+// stamp winning where both hold the key; the context grows by exactly the dots added, so that
+// the loaded state claims to have seen no write it does not carry.
+void merge_rows(storage::Snapshot& snapshot, std::vector<storage::DbRow> rows,
+                std::size_t* skipped);
 
 struct StoreCounters {
   std::uint64_t stashed = 0;
@@ -98,9 +117,10 @@ class StoreCore final : public StashStore {
   Result<crdt::FlushId, crdt::SyncError> flush(std::int64_t timeout_ms, bool durable = false);
 
   // ---- the disk ----
-  // Starts the replica from a data dir's snapshot, before any peer, and tracks changes for the
-  // disk from now on. An error (nothing changed) for a snapshot that does not hold together.
-  Result<Ok, std::string> load(storage::Snapshot snapshot);
+  // Starts the replica from a data dir's snapshot (and the database's rows, merge_rows), before
+  // any peer, and, `for_disk`, tracks changes for the disk from now on. An error (nothing
+  // changed) for a snapshot that does not hold together.
+  Result<Ok, std::string> load(storage::Snapshot snapshot, bool for_disk = true);
   bool has_disk() const { return has_disk_; }
   // What changed since the last batch, when something did and no batch is being written.
   std::optional<storage::Batch> take_batch();
@@ -117,6 +137,22 @@ class StoreCore final : public StashStore {
   // BROKEN ON PURPOSE, for the simulator's self-test only: a durable flush does not wait for
   // the disk (a sync write acknowledged once the peers hold it, before it is on the disk).
   void set_unsafe_skip_disk_wait(bool on) { unsafe_skip_disk_wait_ = on; }
+
+  // ---- the database ----
+  // From now on every stash and removal of this node is queued for the database.
+  void attach_database(storage::DbQueueLimits limits);
+  bool has_database() const { return database_.has_value(); }
+  // The next batch for the database (DbQueue::take_batch at the store's clock), and its result.
+  std::optional<storage::DbBatch> take_db_batch();
+  // True when the database started or stopped failing (log it once per episode).
+  bool on_db_written(std::uint64_t seq, storage::DbWriteResult result);
+  const storage::DbQueue* database() const { return database_ ? &*database_ : nullptr; }
+  std::int64_t db_lag_ms() const {
+    return database_ ? database_->oldest_unwritten_ms(clock_()) : 0;
+  }
+  // Changes may be accepted: the data dir's last batch was written and the database's queue is
+  // within its bound. What the sessions' node core asks before every change.
+  bool storage_ok() const;
 
   // ---- outputs ----
   std::vector<Outgoing> take_outbox();
@@ -175,6 +211,9 @@ class StoreCore final : public StashStore {
   // it), and the batch that must be written before the last such acknowledgement goes out.
   bool prompt_push_ = false;
   std::uint64_t prompt_until_ = 0;
+  // The database.
+  std::optional<storage::DbQueue> database_;
+  void queue_for_database(const std::string& key);
   // The batch that will hold every change made so far: the next one if anything changed since
   // the last was taken, else the one being written (or the last one written).
   std::uint64_t batch_holding_all() const;

@@ -23,6 +23,7 @@
 #include "sessions/host.h"
 #include "sessions/router.h"
 #include "storage/data_dir.h"
+#include "storage/pg_database.h"
 #include "transport/address.h"
 
 namespace minotaur::node {
@@ -85,6 +86,34 @@ int run_node(const NodeConfig& config) {
     stored = std::move(loaded).value();
   }
 
+  // The database next, for the same reason; its rows join what the data dir holds.
+  std::unique_ptr<storage::PgDatabase> database;
+  std::size_t rows_loaded = 0;
+  if (!config.database_url.empty()) {
+    auto opened = storage::PgDatabase::open(config.database_url);
+    if (!opened) {
+      spdlog::error("node {}: {}", config.name, opened.error());
+      return 2;
+    }
+    database = std::move(opened).value();
+    std::size_t skipped = 0;
+    auto rows = database->load(&skipped);
+    if (!rows) {
+      spdlog::error("node {}: database at {}: {}", config.name, database->where(), rows.error());
+      return 2;
+    }
+    rows_loaded = rows.value().size();
+    std::size_t invalid = 0;
+    handoff::merge_rows(stored, std::move(rows).value(), &invalid);
+    skipped += invalid;
+    if (skipped != 0) {
+      spdlog::error(
+          "node {}: database at {}: {} row(s) of minotaur_sessions are not what a node writes "
+          "and were skipped; their sessions are not loaded",
+          config.name, database->where(), skipped);
+    }
+  }
+
   ClusterRuntime cluster(
       io,
       {config.name, config.cluster_address, config.http_address, config.seeds, config.cookie,
@@ -127,6 +156,22 @@ int run_node(const NodeConfig& config) {
     spdlog::info(
         "node {}: data dir {}: {} stored session(s) loaded; changes reach the disk within {} ms",
         config.name, disk->path(), sessions, config.commit_interval_ms);
+  } else if (database) {
+    if (auto ok = store.core().load(std::move(stored), /*for_disk=*/false); !ok) {
+      spdlog::error("node {}: database at {}: {}", config.name, database->where(), ok.error());
+      return 2;
+    }
+  }
+  if (database) {
+    storage::DbQueueLimits limits;
+    limits.max_keys = config.database_max_queue;
+    limits.max_lag_ms = config.database_max_lag_ms;
+    store.core().attach_database(limits);
+    store.attach_database(*database, config.commit_interval_ms);
+    spdlog::info(
+        "node {}: database at {}: {} session(s) loaded; this node's changes are "
+        "written there within {} ms",
+        config.name, database->where(), rows_loaded, config.commit_interval_ms);
   }
   cluster.on_channel(transport::v1::CHANNEL_STORE,
                      [&](const transport::NodeIdentity& from, std::string_view bytes) {
@@ -218,6 +263,27 @@ int run_node(const NodeConfig& config) {
                        [&store] { return store.disk_ok() ? 1u : 0u; });
     registry.add_gauge("minotaur_store_disk_bytes", "Bytes of the data dir's database and WAL",
                        [&disk] { return disk->bytes_on_disk(); });
+  }
+  if (database) {
+    const storage::DbQueue& q = *store.core().database();
+    registry.add_gauge("minotaur_database_queue_length",
+                       "Sessions whose latest change this node has not yet written to the database",
+                       [&q] { return static_cast<std::uint64_t>(q.queue_length()); });
+    registry.add_gauge("minotaur_database_lag_ms",
+                       "Milliseconds since the oldest change not yet in the database was made",
+                       [&store] { return static_cast<std::uint64_t>(store.core().db_lag_ms()); });
+    registry.add_counter("minotaur_database_write_errors_total",
+                         "Batches the database could not write (retried with a backoff)",
+                         [&q] { return q.counters().write_errors; });
+    registry.add_counter("minotaur_database_rows_written_total",
+                         "Session changes in batches the database committed",
+                         [&q] { return q.counters().rows_written; });
+    registry.add_counter("minotaur_database_fenced_total",
+                         "Writes the database refused because a newer owner had written the row",
+                         [&q] { return q.counters().fenced; });
+    registry.add_gauge("minotaur_database_ok",
+                       "1 while the database takes this node's writes; 0 while they fail",
+                       [&q] { return q.failing() ? 0u : 1u; });
   }
   bool serving = false;
   gateway::ApiOptions api_options;
@@ -336,6 +402,18 @@ int run_node(const NodeConfig& config) {
                   "node {}: the store could not be written to {} within {} ms: {}; what the "
                   "peers hold is all that is kept of the last changes",
                   config.name, disk->path(), NodeCore::kDiskWriteBoundMs, store.disk_error());
+            }
+          }
+          // With a database, what this node owes it is written before the exit.
+          if (database) {
+            if (co_await store.write_to_database(NodeCore::kDiskWriteBoundMs)) {
+              spdlog::info("node {}: every change of this node is in the database", config.name);
+            } else {
+              spdlog::error(
+                  "node {}: {} session(s) could not be written to the database at {} within "
+                  "{} ms; what the peers hold is all that is kept of their last changes",
+                  config.name, store.core().database()->queue_length(), database->where(),
+                  NodeCore::kDiskWriteBoundMs);
             }
           }
           // 3. Stop the front door and the sessions, then leave the cluster.

@@ -18,6 +18,7 @@
 #include "gateway/server_tls.h"
 #include "gateway/token_keys.h"
 #include "handoff/store_core.h"
+#include "storage/db_queue.h"
 #include "transport/handshake.h"
 
 namespace minotaur::node {
@@ -47,7 +48,13 @@ struct NodeConfig {
   // Durability (storage/data_dir.h): the node's replica of the store on its disk. Empty: in
   // memory only.
   std::string data_dir;
-  // Group commit: changes reach the disk within this.
+  // The shared database (storage/pg_database.h): a libpq URL, postgresql://USER@HOST:PORT/DB.
+  // Empty: none.
+  std::string database_url;
+  // Past this many sessions unwritten, or this far behind, the node refuses changes.
+  std::size_t database_max_queue = storage::DbQueueLimits{}.max_keys;
+  std::int64_t database_max_lag_ms = storage::DbQueueLimits{}.max_lag_ms;
+  // Group commit: changes reach the disk (and the database) within this.
   std::int64_t commit_interval_ms = handoff::StoreCore::kCommitIntervalMs;
   // A member silent for longer is down; the heartbeat and the quorum lease follow from it
   // (cluster::MembershipConfig::set_failure_bound).

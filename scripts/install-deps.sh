@@ -2,7 +2,8 @@
 # Installs what Minotaur needs to build, test and run: Debian packages (the toolchain and
 # libraries, Chromium, Node.js and npm for the browser test, python3-yaml and systemd's
 # systemd-analyze for the deploy recipes' test, dnsmasq for the DNS discovery test, the openssl
-# command that the TLS test makes its certificates with), then the browser test's npm packages
+# command that the TLS test makes its certificates with, PostgreSQL for the database tests, which
+# start servers of their own), then the browser test's npm packages
 # in browser/. Idempotent: when everything is already there it checks and returns in well under
 # a second, without apt-get update or npm. Needs root (or sudo) only when a Debian package is
 # missing.
@@ -14,10 +15,10 @@ packages=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libprotobuf-dev protobuf-compiler
-  libssl-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev liblmdb-dev
+  libssl-dev libspdlog-dev libfmt-dev libcli11-dev libsqlite3-dev liblmdb-dev libpq-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   chromium
-  python3-yaml systemd dnsmasq-base openssl
+  python3-yaml systemd dnsmasq-base openssl postgresql
 )
 
 # One dpkg-query for all of them: "ii " is Debian's short status of an installed package.

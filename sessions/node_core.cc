@@ -85,8 +85,9 @@ CallStep NodeCore::step(const CallState& call, std::size_t waiting_here, Lease l
       s.error = d.error;
       return s;
     case Decision::Kind::kServe:
-      if (call.kind != CallKind::kRead && store_ != nullptr && !store_->disk_ok()) {
-        // The last batch to the data dir failed: a change accepted now might not be kept.
+      if (call.kind != CallKind::kRead && store_ != nullptr && !store_->storage_ok()) {
+        // The data dir's last batch failed, or the database is too far behind: a change
+        // accepted now might not be kept.
         s.kind = CallStep::Kind::kAnswer;
         s.error = storage_unavailable();
         return s;
@@ -237,10 +238,12 @@ void NodeCore::drain(std::int64_t now_ms) {
 
 bool NodeCore::drain_over(std::int64_t now_ms) const {
   MINOTAUR_ASSERT(drain_started_ms_.has_value());
-  // Every other node is leaving too (a whole cluster stops): with a data dir, the sessions left
-  // here are on the disk and nobody is there to take them, so waiting would only delay the stop.
-  // Without one they are kept here for the bound, in case a node comes back to take them.
-  const bool nobody_takes_them = core_.serving().empty() && store_ != nullptr && store_->has_disk();
+  // Every other node is leaving too (a whole cluster stops): with a data dir or a database, the
+  // sessions left here go there before the exit and nobody is there to take them, so waiting
+  // would only delay the stop. Without either they are kept here for the bound, in case a node
+  // comes back to take them.
+  const bool nobody_takes_them = core_.serving().empty() && store_ != nullptr &&
+                                 (store_->has_disk() || store_->has_database());
   return states_.keys().empty() || nobody_takes_them ||
          now_ms - *drain_started_ms_ >= kDrainBoundMs;
 }
@@ -268,7 +271,7 @@ std::optional<Hold> NodeCore::changes_held(Lease lease) const {
   if (fenced_) return Hold::kFenced;
   if (core_.draining()) return Hold::kDraining;
   if (!lease.quorum) return Hold::kNoQuorum;
-  if (store_ != nullptr && !store_->disk_ok()) return Hold::kStorageUnavailable;
+  if (store_ != nullptr && !store_->storage_ok()) return Hold::kStorageUnavailable;
   if (sync_ && store_ != nullptr && store_->peer_count() == 0) return Hold::kNoReplica;
   if (!core_.store_caught_up()) return Hold::kCatchingUp;
   return std::nullopt;
