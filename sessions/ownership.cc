@@ -78,7 +78,6 @@ void Ownership::fence() {
   confirm_again_.clear();
   ready_wanted_.clear();
   moves_.clear();
-  to_move_.clear();
   sends_.clear();
   serving_.clear();
 }
@@ -94,7 +93,6 @@ std::size_t Ownership::reset() {
   to_confirm_.clear();
   confirm_again_.clear();
   ready_wanted_.clear();
-  to_move_.clear();
   rebalance_pending_ = false;
   orphans_pending_ = false;
   if (store_ != nullptr) {
@@ -108,11 +106,7 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
   if (fenced_) return wait_until(now_ms + 1000);
   const std::string o = owner(key);
   if (o.empty()) return wait_until(now_ms + 100);  // no node serves: membership will change
-  // A draining node serves the sessions it still hosts until their turn in the hand-off's
-  // pipeline comes (rebalance): the new owner cannot start them while this node, their holder,
-  // is alive, so a call sent there would only wait for the state to arrive.
-  const bool serve_until_handed = draining_ && states_.hosts(key) && !moving(key);
-  if (o != options_.self && !serve_until_handed) {
+  if (o != options_.self) {
     Decision d;
     d.kind = Decision::Kind::kForward;
     d.owner = o;
@@ -144,12 +138,6 @@ Decision Ownership::decide(const std::string& key, CallKind kind, std::int64_t n
         key, store_->stashed_epoch(key).value_or(0), states_.epoch(key));
     ++counters_.superseded;
     forget(key);
-    if (o != options_.self) {  // draining: the owner by placement starts it from the store
-      Decision d;
-      d.kind = Decision::Kind::kForward;
-      d.owner = o;
-      return d;
-    }
     (void)pick_up(key);
   }
   if (kind != CallKind::kRead) {
@@ -246,7 +234,7 @@ void Ownership::tick(std::int64_t now_ms) {
   for (std::string& key : std::exchange(confirm_again_, {})) {
     if (confirming_.count(key) != 0) to_confirm_.push_back(std::move(key));
   }
-  if (rebalance_pending_) refill(now_ms);
+  if (rebalance_pending_ && moves_.size() <= options_.max_moves_in_flight / 2) rebalance(now_ms);
   if (orphans_pending_ && store_ != nullptr && store_fresh() && quorum_ && in_touch_) {
     pick_up_orphans();
   }

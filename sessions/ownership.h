@@ -37,7 +37,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -92,11 +91,9 @@ struct OwnershipOptions {
   std::int64_t ack_timeout_ms = 2'000;   // for one transfer's acknowledgement
   std::int64_t arrival_wait_ms = 3'000;  // after a membership change, for a state in transit
   std::int64_t resend_ms = 50;           // a transfer that could not be sent at all
-  // Sessions frozen and on their way from this node at a time (the hand-off's pipeline: each
-  // acknowledgement starts the next). Small, so that a session pauses only for its own
-  // transfer, not for the whole drain; and far below the transport's 4,096 queued frames per
-  // peer, whose overflow cuts the connection (which 10,000 transfers at once did).
-  std::size_t max_moves_in_flight = 32;
+  // Transfers in flight from this node: the transport queues at most 4096 frames per peer and
+  // cuts a connection whose queue overflows, which 10,000 transfers at once did.
+  std::size_t max_moves_in_flight = 512;
   std::int64_t retry_ms = 100;  // a transfer the receiver refused for now
   // With data dirs: a session handed over here also takes changes only once every peer holds
   // its new epoch (on the peer's disk), as a picked-up one does. Otherwise a power cut of every
@@ -225,7 +222,6 @@ class Ownership {
   };
 
   void rebalance(std::int64_t now_ms);
-  void refill(std::int64_t now_ms);
   void start_move(const std::string& key, std::int64_t now_ms);
   void send_transfer(const std::string& key, std::int64_t now_ms, bool retarget);
   void finish_move(const std::string& key, bool moved);
@@ -264,9 +260,8 @@ class Ownership {
   std::int64_t last_change_ms_ = -1'000'000'000;
   bool draining_ = false;
   bool fenced_ = false;
-  bool orphans_pending_ = false;     // a pick-up waited for the store to catch up
-  bool rebalance_pending_ = false;   // to_move_ is not empty
-  std::deque<std::string> to_move_;  // sessions to hand off once the pipeline has room
+  bool orphans_pending_ = false;    // a pick-up waited for the store to catch up
+  bool rebalance_pending_ = false;  // sessions left for later by max_moves_in_flight
   bool quorum_ = true;
   bool in_touch_ = true;
   // The store's mark (StashStore::refresh) taken at the last change of membership, quorum or

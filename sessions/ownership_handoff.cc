@@ -50,25 +50,14 @@ void Ownership::drain(std::int64_t now_ms) {
 }
 
 void Ownership::rebalance(std::int64_t now_ms) {
-  to_move_.clear();
+  rebalance_pending_ = false;
   for (const std::string& key : states_.keys()) {
-    if (!moving(key)) to_move_.push_back(key);
+    if (moves_.size() >= options_.max_moves_in_flight) {
+      rebalance_pending_ = true;  // the rest as earlier hand-offs finish (tick)
+      return;
+    }
+    if (!moving(key)) start_move(key, now_ms);
   }
-  refill(now_ms);
-}
-
-// The hand-off is a pipeline: at most max_moves_in_flight sessions are frozen and on their way
-// at a time, and each acknowledgement starts the next one at once. A session is frozen only
-// while its own transfer travels; the others are served here until their turn.
-void Ownership::refill(std::int64_t now_ms) {
-  while (moves_.size() < options_.max_moves_in_flight && !to_move_.empty()) {
-    const std::string key = std::move(to_move_.front());
-    to_move_.pop_front();
-    // Whatever happened since it was queued (handed on, dropped, placement changed back) is
-    // looked at now: start_move starts nothing for a session that is ours.
-    if (states_.hosts(key) && !moving(key)) start_move(key, now_ms);
-  }
-  rebalance_pending_ = !to_move_.empty();
 }
 
 void Ownership::start_move(const std::string& key, std::int64_t now_ms) {
@@ -171,7 +160,6 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
     forget(ack.key());
     ++counters_.handoffs_sent;
     finish_move(ack.key(), true);
-    refill(now_ms);
     return true;
   }
   if (ack.epoch() != 0) return false;  // it acknowledges an earlier transfer of ours: stale
@@ -192,7 +180,6 @@ bool Ownership::on_ack(const std::string& from, const v1::TransferAck& ack, std:
   }
   spdlog::error("session {}: {} refused its state; keeping it here", ack.key(), from);
   finish_move(ack.key(), false);
-  refill(now_ms);
   return false;
 }
 

@@ -249,49 +249,6 @@ TEST_F(OwnershipTest, TheSenderSendsAgainAtOnceWhenTheReceiverIsReady) {
   EXPECT_TRUE(core.take_sends().empty()) << "on its way again already: not sent twice";
 }
 
-// A drain is a pipeline: only max_moves_in_flight sessions are frozen and on their way at a
-// time, the others are served here meanwhile, and each acknowledgement sends the next at once
-// (not at the next tick).
-TEST_F(OwnershipTest, ADrainFreezesOnlyTheSessionsOnTheirWay) {
-  core.on_membership_changed({"a", "b"}, {{"a", 1, true}, {"b", 1, true}}, "", 0);
-  const std::size_t window = options().max_moves_in_flight;
-  const std::size_t total = 2 * window + 5;
-  for (std::size_t i = 0; i < total; ++i) {
-    ASSERT_TRUE(states.install(game_key("g_d" + std::to_string(i)), "state", true, 3).ok());
-  }
-  core.drain(10);
-  std::vector<Ownership::Send> sends = core.take_sends();
-  ASSERT_EQ(sends.size(), window);
-  EXPECT_EQ(states.frozen_keys.size(), window);
-  std::string waiting;  // one not on its way yet
-  for (const auto& [key, epoch] : states.epochs) {
-    if (states.frozen_keys.count(key) == 0) waiting = key;
-  }
-  ASSERT_FALSE(waiting.empty());
-  EXPECT_EQ(core.decide(waiting, CallKind::kWrite, 10).kind, Decision::Kind::kServe)
-      << "a session not yet on its way is served here";
-
-  std::size_t handed = 0;
-  while (!sends.empty()) {
-    std::vector<Ownership::Send> next;
-    for (const Ownership::Send& send : sends) {
-      ASSERT_TRUE(send.envelope.has_transfer());
-      v1::TransferAck ack;
-      ack.set_key(send.envelope.transfer().key());
-      ack.set_epoch(send.envelope.transfer().epoch() + 1);
-      EXPECT_TRUE(core.on_ack(send.to, ack, 20));
-      ++handed;
-      // The next one left with this acknowledgement, and no more than the window is frozen.
-      for (Ownership::Send& s : core.take_sends()) next.push_back(std::move(s));
-      EXPECT_LE(states.frozen_keys.size(), window);
-    }
-    sends = std::move(next);
-  }
-  EXPECT_EQ(handed, total);
-  EXPECT_TRUE(states.epochs.empty());
-  EXPECT_EQ(core.counters().handoffs_sent, total);
-}
-
 // A hand-off whose target dies makes the session ours again, but only through the store: the
 // target may have started it and stashed newer states before it died, its acknowledgement lost.
 // Without the quorum (or a store caught up) the store cannot be read yet, and the frozen copy
