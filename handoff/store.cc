@@ -42,8 +42,8 @@ Store::~Store() {
 
 void Store::start() {
   tick();
-  if (disk_ != nullptr) commit_tick();
-  if (database_ != nullptr) db_tick();
+  if (disk_ != nullptr) every(commit_timer_, commit_interval_ms_, &Store::commit);
+  if (database_ != nullptr) every(db_timer_, db_interval_ms_, &Store::db_write);
 }
 
 void Store::stop() {
@@ -58,7 +58,7 @@ void Store::attach_disk(storage::DataDir& dir, std::int64_t commit_interval_ms) 
   disk_ = &dir;
   commit_interval_ms_ = commit_interval_ms;
   writer_.emplace(1);
-  // Named, so that `top -H` and profilers tell the disk's thread from the node's loop.
+  // Named (like the database's), so that `top -H` and profilers tell it from the node's loop.
   asio::post(*writer_, [] { pthread_setname_np(pthread_self(), "store-writer"); });
 }
 
@@ -93,12 +93,14 @@ void Store::commit() {
   });
 }
 
-void Store::commit_tick() {
+// Runs `step` now and every `interval_ms` on `timer` until the store stops: the disk's and the
+// database's periodic writes.
+void Store::every(asio::steady_timer& timer, std::int64_t interval_ms, void (Store::*step)()) {
   if (stopped_) return;
-  commit();
-  commit_timer_.expires_after(std::chrono::milliseconds(commit_interval_ms_));
-  commit_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) commit_tick();
+  (this->*step)();
+  timer.expires_after(std::chrono::milliseconds(interval_ms));
+  timer.async_wait([this, &timer, interval_ms, step](boost::system::error_code ec) {
+    if (!ec) every(timer, interval_ms, step);
   });
 }
 
@@ -126,6 +128,7 @@ void Store::attach_database(storage::PgDatabase& db, std::int64_t commit_interva
   database_ = &db;
   db_interval_ms_ = commit_interval_ms;
   db_writer_.emplace(1);
+  asio::post(*db_writer_, [] { pthread_setname_np(pthread_self(), "db-writer"); });
 }
 
 void Store::db_write() {
@@ -154,15 +157,6 @@ void Store::db_write() {
                      database_->where(), q.queue_length());
       }
     });
-  });
-}
-
-void Store::db_tick() {
-  if (stopped_) return;
-  db_write();
-  db_timer_.expires_after(std::chrono::milliseconds(db_interval_ms_));
-  db_timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec) db_tick();
   });
 }
 

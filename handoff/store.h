@@ -93,7 +93,7 @@ class Store {
 
  private:
   void tick();
-  void commit_tick();
+  void every(boost::asio::steady_timer& timer, std::int64_t interval_ms, void (Store::*step)());
   void commit();  // the core's next batch, if any, to the writer thread
 
   boost::asio::io_context& io_;
@@ -112,7 +112,6 @@ class Store {
   std::string disk_error_;
   LogThrottle failure_log_{10'000};
   // The database.
-  void db_tick();
   void db_write();  // the core's next database batch, if any, to its writer thread
   storage::PgDatabase* database_ = nullptr;
   std::int64_t db_interval_ms_ = 0;
