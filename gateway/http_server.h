@@ -32,7 +32,7 @@ namespace minotaur::gateway {
 
 struct ServerLimits {
   std::size_t max_connections = 10'000;
-  RequestLimits request;  // header, body, trailer and chunk-extension bytes of one request
+  RequestLimits request;  // header and body bytes of one request
   std::chrono::milliseconds request_timeout{15'000};  // to read one request, and keep-alive idle
   std::size_t max_ws_message_bytes = 16 * 1024;
   std::size_t max_ws_subscriptions = 16;

@@ -59,10 +59,10 @@ void RequestParser::on_response_impl(int, beast::string_view, int, beast::error_
 
 void RequestParser::on_field_impl(http::field name, beast::string_view name_string,
                                   beast::string_view value, beast::error_code& ec) {
-  if (header_done_) {
-    // A trailer field: counted, then dropped.
-    trailer_bytes_ += name_string.size() + value.size() + 4;  // ": " and CRLF
-    if (trailer_bytes_ > limits_.trailer_bytes) ec = http::error::header_limit;
+  if (name == http::field::transfer_encoding) {
+    // Any transfer coding, chunked or not: the body must come with a Content-Length (411).
+    transfer_coding_ = true;
+    ec = http::error::bad_transfer_encoding;
     return;
   }
   if ((name == http::field::content_length || name == http::field::host) &&
@@ -73,9 +73,7 @@ void RequestParser::on_field_impl(http::field name, beast::string_view name_stri
   guarded(ec, [&] { request_.insert(name, name_string, value); });
 }
 
-void RequestParser::on_header_impl(beast::error_code&) {
-  header_done_ = true;
-}
+void RequestParser::on_header_impl(beast::error_code&) {}
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                                       beast::error_code& ec) {
@@ -92,15 +90,16 @@ std::size_t RequestParser::on_body_impl(beast::string_view body, beast::error_co
   });
 }
 
-void RequestParser::on_chunk_header_impl(std::uint64_t, beast::string_view extensions,
-                                         beast::error_code& ec) {
-  extension_bytes_ += extensions.size();
-  if (extension_bytes_ > limits_.chunk_extension_bytes) ec = http::error::bad_chunk_extension;
+// Never called: a request with a Transfer-Encoding is refused at that field, so no body is
+// chunked. Refused again here should that ever change.
+void RequestParser::on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code& ec) {
+  ec = http::error::bad_transfer_encoding;
 }
 
-std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view body,
+std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, beast::string_view,
                                               beast::error_code& ec) {
-  return on_body_impl(body, ec);
+  ec = http::error::bad_transfer_encoding;
+  return 0;
 }
 
 void RequestParser::on_finish_impl(beast::error_code&) {}
@@ -109,10 +108,6 @@ ReadRefusal refusal_for(const beast::error_code& ec) {
   if (ec == http::error::body_limit || ec == http::error::header_limit ||
       ec == http::error::buffer_overflow) {
     return ReadRefusal(ErrorCode::kTooLarge);
-  }
-  if (ec == http::error::bad_chunk_extension) {
-    return {ErrorCode::kMalformedRequest,
-            "the request's chunk extensions are malformed or too long; send chunks without them"};
   }
   if (ec == http::error::bad_alloc) {
     return ReadRefusal(ErrorCode::kOverloaded);
@@ -124,6 +119,9 @@ ReadRefusal refusal_for(const beast::error_code& ec) {
 ReadRefusal RequestParser::refusal(const beast::error_code& ec) const {
   if (unknown_method_) {
     return ReadRefusal(ErrorCode::kUnknownMethod);
+  }
+  if (transfer_coding_) {
+    return ReadRefusal(ErrorCode::kLengthRequired);
   }
   return refusal_for(ec);
 }

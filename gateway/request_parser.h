@@ -7,18 +7,20 @@
 // completion handler — where no coroutine can catch it, so it ends io_context::run() and the
 // process. Here:
 //   - the header is bounded by `header_bytes` (Beast's header limit), the body by `body_bytes`;
-//   - trailer fields are counted against `trailer_bytes` and then dropped (no handler reads
-//     them);
-//   - chunk extensions are counted, over the whole request, against `chunk_extension_bytes`
-//     (Beast checks their syntax only);
+//   - a request with a Transfer-Encoding field is refused (411 Length Required): a body comes
+//     with a Content-Length or not at all. Every browser and HTTP library sends an in-memory
+//     body that way. Beast 1.81's chunk parser asserts on a final chunk that arrives in pieces
+//     of 3 or 4 bytes (a release node stopped), and chunk extensions, trailers and the
+//     Transfer-Encoding/Content-Length pair are where request smuggling between a proxy and a
+//     server lives; none of it is worth keeping for bodies of at most 64 KiB of JSON;
 //   - a repeated Content-Length or Host, even with the same value, and an unknown method are
 //     refused (RFC 9112 allows a server to; a client that sends them is broken or probing);
 //   - every callback catches what it calls and turns it into an error code.
-// The read buffer is bounded too (make_read_buffer): a line the parser must see whole (a chunk
-// header, the trailer block) cannot grow past it.
+// The read buffer is bounded too (make_read_buffer): the header cannot grow past it.
 //
 // refusal_for() is the answer to a request that failed to parse: 413 for a limit, 400 (with
-// Beast's reason) for malformed bytes, 501 for an unknown method. The connection is then closed.
+// Beast's reason) for malformed bytes; refusal() adds 411 for a transfer coding and 501 for an
+// unknown method. The connection is then closed.
 //
 // Used by gateway/http_server.cc (async, per connection) and by the fuzz target
 // gateway/http_request_fuzz.cc (sync, over a test stream): the same parser and the same buffer.
@@ -41,8 +43,6 @@ namespace http = boost::beast::http;
 struct RequestLimits {
   std::uint32_t header_bytes = 8 * 1024;
   std::uint64_t body_bytes = 64 * 1024;
-  std::size_t trailer_bytes = 1024;
-  std::size_t chunk_extension_bytes = 256;
 };
 
 // The buffer a connection reads into: room for a whole header (or trailer block) and one read.
@@ -80,15 +80,14 @@ class RequestParser final : public http::basic_parser<true> {
 
   RequestLimits limits_;
   http::request<http::string_body> request_;
-  bool header_done_ = false;
-  std::size_t trailer_bytes_ = 0;
-  std::size_t extension_bytes_ = 0;
-  bool unknown_method_ = false;  // a well-formed method token outside RFC 9110
+  bool transfer_coding_ = false;  // a Transfer-Encoding field: answered 411
+  bool unknown_method_ = false;   // a well-formed method token outside RFC 9110
 };
 
 // What a client is told when its request failed to parse with `ec` (never end-of-stream or a
 // time-out: those close without an answer). The caller closes the connection after writing it.
-// RequestParser::refusal() adds the one case only the parser knows: 501 for an unknown method.
+// RequestParser::refusal() adds the cases only the parser knows: 411 for a transfer coding,
+// 501 for an unknown method.
 ReadRefusal refusal_for(const boost::beast::error_code& ec);
 
 // True for the errors that end a connection without an answer (the peer went, or was too slow).

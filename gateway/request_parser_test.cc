@@ -43,56 +43,51 @@ Read read_all(const std::string& bytes, RequestLimits limits = {}, std::size_t r
   }
 }
 
-std::string chunked(const std::string& chunk_line_tail, const std::string& trailer) {
-  return "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "5" +
-         chunk_line_tail + "\r\nhello\r\n0\r\n" + trailer + "\r\n";
-}
-
 TEST(RequestParser, ReadsPipelinedRequestsWithTheirBodies) {
   const Read r = read_all(
       "GET /healthz HTTP/1.1\r\nHost: n\r\n\r\n"
-      "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nContent-Length: 2\r\n\r\n{}" +
-          chunked(";name=value", "X-Checksum: 1\r\n"),
+      "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nContent-Length: 2\r\n\r\n{}"
+      "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nContent-Length: 5\r\n\r\nhello",
       {}, 7);
   ASSERT_EQ(r.requests.size(), 3u) << r.ec.message();
   EXPECT_EQ(r.ec, http::error::end_of_stream);
   EXPECT_EQ(r.requests[0].target(), "/healthz");
   EXPECT_EQ(r.requests[1].body(), "{}");
   EXPECT_EQ(r.requests[2].body(), "hello");
-  EXPECT_EQ(r.requests[2].count("X-Checksum"), 0u);  // trailers are dropped
 }
 
-// The request that once ended a node: a trailer field of 65,534 bytes made Beast's field
-// container throw inside a completion handler.
-TEST(RequestParser, AHugeTrailerFieldIsRefusedNotThrown) {
-  const Read r = read_all(chunked("", "X: " + std::string(65'534, 'a') + "\r\n"));
-  EXPECT_TRUE(r.requests.empty());
-  EXPECT_EQ(status(refusal_for(r.ec)), http::status::payload_too_large) << r.ec.message();
+std::string chunked(const std::string& trailer) {
+  return "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "5\r\nhello\r\n0\r\n" +
+         trailer + "\r\n";
 }
 
-TEST(RequestParser, TrailersAndChunkExtensionsAreBounded) {
-  RequestLimits limits;
-  std::string trailer;
-  for (int i = 0; trailer.size() <= limits.trailer_bytes; ++i) {
-    trailer += "X-" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
+// A body comes with a Content-Length. A chunked one once stopped a node two ways: a trailer
+// field of 65,534 bytes made Beast's field container throw inside a completion handler, and a
+// final chunk that arrived in pieces of 3 or 4 bytes failed an assertion in Beast's chunk
+// parser. Neither is read now, in pieces of any size.
+TEST(RequestParser, ATransferCodingIsRefusedWithLengthRequired) {
+  const std::string bodies[] = {
+      chunked(""),
+      chunked("X: " + std::string(65'534, 'a') + "\r\n"),
+      "POST / HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" +
+          std::string(300, 'T') + ": t\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: gzip\r\n\r\nxyz",
+      "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: n\r\n\r\n0\r\n\r\n",
+  };
+  for (const auto& bytes : bodies) {
+    for (const std::size_t read_size : {1u, 2u, 3u, 4u, 5u, 512u}) {
+      const Read r = read_all(bytes, {}, read_size);
+      EXPECT_TRUE(r.requests.empty()) << bytes.substr(0, 80);
+      EXPECT_EQ(r.answer, http::status::length_required) << bytes.substr(0, 80) << r.ec.message();
+    }
   }
-  EXPECT_EQ(status(refusal_for(read_all(chunked("", trailer)).ec)),
-            http::status::payload_too_large);
-  // Just under the limit passes.
-  EXPECT_EQ(read_all(chunked("", "X: " + std::string(limits.trailer_bytes - 10, 'v') + "\r\n"))
-                .requests.size(),
-            1u);
-  // Extensions: one long one, and many short ones over many chunks.
-  EXPECT_EQ(read_all(chunked(";x=" + std::string(limits.chunk_extension_bytes, 'e'), "")).ec,
-            http::error::bad_chunk_extension);
-  std::string many = "POST / HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 100; ++i) many += "1;abcdefgh\r\nx\r\n";
-  many += "0\r\n\r\n";
-  EXPECT_EQ(read_all(many).ec, http::error::bad_chunk_extension);
-  // A chunk line longer than the read buffer cannot grow it.
-  EXPECT_EQ(status(refusal_for(read_all(chunked(";" + std::string(100'000, 'e'), "")).ec)),
-            http::status::payload_too_large);
+  // Both a length and a transfer coding: the request is malformed (RFC 9112 section 6.3).
+  const Read both = read_all(
+      "POST / HTTP/1.1\r\nHost: n\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n");
+  EXPECT_TRUE(both.requests.empty());
+  EXPECT_EQ(both.answer, http::status::bad_request);
 }
 
 TEST(RequestParser, RefusesRepeatedLengthsAndHostsAndUnknownMethods) {
@@ -117,7 +112,9 @@ TEST(RequestParser, HeaderAndBodyLimitsHold) {
   EXPECT_EQ(
       read_all("POST / HTTP/1.1\r\nContent-Length: 17\r\n\r\n" + std::string(17, 'b'), limits).ec,
       http::error::body_limit);
-  EXPECT_EQ(read_all(chunked("", ""), limits).requests.size(), 1u);
+  EXPECT_EQ(read_all("POST / HTTP/1.1\r\nContent-Length: 16\r\n\r\n" + std::string(16, 'b'), limits)
+                .requests.size(),
+            1u);
 }
 
 }  // namespace

@@ -103,40 +103,39 @@ class Attack : public ::testing::Test {
   std::uintmax_t log_before = 0;
 };
 
-std::string chunked_post(const std::string& chunk_line_tail, const std::string& trailer) {
-  return "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n1" +
-         chunk_line_tail + "\r\n{\r\n0\r\n" + trailer + "\r\n";
+std::string chunked_post(const std::string& trailer) {
+  return "POST /api/v1/users HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+         "0\r\n" +
+         trailer + "\r\n";
 }
 
-// The request that ended a node: one trailer field of 65,534 bytes made Beast throw inside a
-// completion handler. Now a 413, and the node serves on.
-TEST_F(Attack, AHugeTrailerFieldIsRefusedAndTheNodeServesOn) {
+// Chunked request bodies ended a node twice: one trailer field of 65,534 bytes made Beast throw
+// inside a completion handler, and a final chunk sent a few bytes at a time failed an assertion
+// in Beast's chunk parser. A body now needs a Content-Length: 411 before any of it is read,
+// however it arrives, and the node serves on.
+TEST_F(Attack, AChunkedBodyIsRefusedAndTheNodeServesOn) {
   start();
-  RawSocket s("127.0.0.2", port());
-  s.send_all(chunked_post("", "X-Big: " + std::string(65'534, 'a') + "\r\n"));
-  EXPECT_EQ(testing::parse_answer(s.read_until_close(5s)).status, 413);
-  expect_unharmed();
-}
+  RawSocket trailer("127.0.0.2", port());
+  trailer.send_all(chunked_post("X-Big: " + std::string(65'534, 'a') + "\r\n"));
+  EXPECT_EQ(testing::parse_answer(trailer.read_until_close(5s)).status, 411);
 
-// Trailers and chunk extensions had no limit (a 201 MB trailer was taken into memory): the
-// node now stops reading long before, whatever the client still sends.
-TEST_F(Attack, EndlessTrailersAndChunkExtensionsAreCutOffEarly) {
-  start();
+  // The final chunk alone, then the rest in single bytes: the node reads each piece as it
+  // comes, as Beast did when it asserted.
+  RawSocket pieces("127.0.0.2", port());
+  pieces.send_all("POST / HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+  for (const char c : std::string("X: aaaaaaaa\r\n\r\n")) {
+    std::this_thread::sleep_for(20ms);
+    pieces.send_all(std::string(1, c));
+  }
+  EXPECT_EQ(testing::parse_answer(pieces.read_until_close(5s)).status, 411);
+
+  // An endless trailer is not read either: the node answers and closes long before 8 MiB.
   std::string many_fields;
   while (many_fields.size() < (8u << 20)) many_fields += "X-Field: some value\r\n";
-  RawSocket trailers("127.0.0.3", port());
-  const std::size_t taken = trailers.send_all(chunked_post("", many_fields));
-  EXPECT_EQ(testing::parse_answer(trailers.read_until_close(5s)).status, 413);
+  RawSocket endless("127.0.0.3", port());
+  const std::size_t taken = endless.send_all(chunked_post(many_fields));
+  EXPECT_EQ(testing::parse_answer(endless.read_until_close(5s)).status, 411);
   EXPECT_LT(taken, many_fields.size()) << "the node read the whole 8 MiB trailer";
-
-  RawSocket extension("127.0.0.3", port());
-  extension.send_all(chunked_post(";" + std::string(100'000, 'e'), ""));
-  EXPECT_EQ(testing::parse_answer(extension.read_until_close(5s)).status, 413);
-  RawSocket extensions("127.0.0.3", port());
-  std::string many_chunks = "POST / HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: chunked\r\n\r\n";
-  for (int i = 0; i < 500; ++i) many_chunks += "1;name=value\r\nx\r\n";
-  extensions.send_all(many_chunks + "0\r\n\r\n");
-  EXPECT_EQ(testing::parse_answer(extensions.read_until_close(5s)).status, 400);
   expect_unharmed();
 }
 

@@ -78,9 +78,12 @@ constexpr std::array kTable{
               "serves on the other side of a cut; ask a node that holds the quorum"},
     ErrorInfo{C::kTooManySubscriptions, "too_many_subscriptions", K::kConflict, 409,
               "unsubscribe from a game before subscribing to another"},
+    ErrorInfo{C::kLengthRequired, "length_required", K::kBadRequest, 411,
+              "this node takes a request body only with a Content-Length header, not with "
+              "Transfer-Encoding (chunked); send the body whole, with its length"},
     ErrorInfo{C::kTooLarge, "too_large", K::kBadRequest, 413,
-              "the request (its header, body, trailer or one chunk line) is larger than this "
-              "node accepts; send a smaller one (docs/SPEC.md section 3 lists the limits)"},
+              "the request (its header or its body) is larger than this node accepts; send a "
+              "smaller one (docs/SPEC.md section 3 lists the limits)"},
     ErrorInfo{C::kRateLimited, "rate_limited", K::kUnavailable, 429,
               "too many requests from this client; slow down"},
     ErrorInfo{C::kTooManyCalls, "too_many_calls", K::kUnavailable, 429,

@@ -70,7 +70,8 @@ enum class ErrorCode : std::uint8_t {
   kMemberAlive,
   kRemovalNeedsQuorum,  // "no_quorum" of a member removal
   kTooManySubscriptions,
-  // 413, 429, 501
+  // 411, 413, 429, 501
+  kLengthRequired,  // a request body sent with Transfer-Encoding rather than Content-Length
   kTooLarge,
   kRateLimited,
   kTooManyCalls,
