@@ -175,13 +175,14 @@ Result<Ok, std::string> PgDatabase::migrate() {
   // Version 0 -> 1: the sessions table. A later version adds one step here per version, each in
   // its own transaction that also raises the version.
   if (auto ok = exec("BEGIN"); !ok) return ok;
-  const char* steps[] = {
+  const char* create_sessions =
       "CREATE TABLE IF NOT EXISTS minotaur_sessions ("
       "key TEXT PRIMARY KEY, epoch BIGINT NOT NULL, value BYTEA NOT NULL, "
-      "dot_replica BIGINT NOT NULL, dot_counter BIGINT NOT NULL, hlc BIGINT NOT NULL)",
+      "dot_replica BIGINT NOT NULL, dot_counter BIGINT NOT NULL, hlc BIGINT NOT NULL)";
+  const char* raise_version =
       "INSERT INTO minotaur_schema (id, version) VALUES (1, 1) ON CONFLICT (id) DO UPDATE "
-      "SET version = excluded.version WHERE minotaur_schema.version < excluded.version",
-      "COMMIT"};
+      "SET version = excluded.version WHERE minotaur_schema.version < excluded.version";
+  const char* steps[] = {create_sessions, raise_version, "COMMIT"};
   for (const char* step : steps) {
     if (auto ok = exec(step); !ok) {
       (void)exec("ROLLBACK");
