@@ -59,8 +59,7 @@ bool Membership::fit_peer_failure_bound(std::uint32_t bound_ms) {
   MINOTAUR_ASSERT(ok);
   // Every timing grows with the bound, so the lease alone tells whether they shrink.
   if (peer.quorum_lease_ms >= config_.quorum_lease_ms) return false;  // fitted already
-  config_.heartbeat_interval_ms =
-      std::min(config_.heartbeat_interval_ms, peer.heartbeat_interval_ms);
+  config_.heartbeat_interval_ms = std::min(config_.heartbeat_interval_ms, peer.heartbeat_interval_ms);
   config_.quorum_lease_ms = std::min(config_.quorum_lease_ms, peer.quorum_lease_ms);
   config_.quorum_regain_ms = std::min(config_.quorum_regain_ms, peer.quorum_regain_ms);
   return true;
@@ -254,19 +253,6 @@ Step Membership::on_message(const NodeIdentity& from, const v1::MembershipMessag
   }
   check_invariants();
   return step;
-}
-
-void Membership::heard_from(const NodeIdentity& from, std::int64_t now_ms) {
-  if (!started_) return;
-  advance(now_ms);
-  const auto it = entries_.find(from.name);
-  if (it == entries_.end()) return;
-  Entry& e = it->second;
-  if (e.member.self || e.member.incarnation != from.incarnation ||
-      e.member.status == MemberStatus::kDown || !e.connected) {
-    return;
-  }
-  e.last_heard_ms = now_ms;
 }
 
 Step Membership::on_dialed_self(const std::string& address, std::int64_t now_ms) {

@@ -165,13 +165,6 @@ class Membership {
   Step on_peer_disconnected(const transport::NodeIdentity& peer, std::int64_t now_ms);
   Step on_message(const transport::NodeIdentity& from, const v1::MembershipMessage& message,
                   std::int64_t now_ms);
-  // A message on another channel (the store's, the sessions') arrived from `from`: evidence,
-  // like a heartbeat, that this incarnation is alive, so its silence starts again. A member
-  // that streams a hand-off's work to us must not be declared down because its heartbeat waits
-  // behind that work in the connection (messages of a connection arrive in order, and we may
-  // take seconds to process a burst). Changes nothing else: the quorum lease counts only
-  // members whose own table lists this node alive (heartbeats and gossip).
-  void heard_from(const transport::NodeIdentity& from, std::int64_t now_ms);
   // The transport found that a seed address is this node itself (Transport's on_dialed_self).
   Step on_dialed_self(const std::string& address, std::int64_t now_ms);
 

@@ -115,24 +115,6 @@ TEST(Membership, SilentMemberIsDownAfterTheBoundAndNotBefore) {
   for (const Send& send : m.tick(3000).sends) EXPECT_NE(send.to, "b");  // nothing to b
 }
 
-// A member whose heartbeats wait behind a burst of other messages (a hand-off's work, in order
-// on one connection) is alive: those messages restart its silence too. A stale incarnation's
-// messages count for nothing.
-TEST(Membership, MessagesOnOtherChannelsKeepAMemberUp) {
-  Membership m(config("a"));
-  (void)m.start(0);
-  (void)m.on_peer_connected(id("b", 5), 0);
-  (void)m.on_peer_connected(id("c", 6), 0);
-  for (std::int64_t t = 200; t <= 3800; t += 200) {
-    confirm(m, id("c", 6), t);                   // a and c: quorum
-    if (t <= 2400) m.heard_from(id("b", 5), t);  // b streams work, no heartbeat
-    m.heard_from(id("b", 4), t);                 // an older incarnation of b: ignored
-    EXPECT_FALSE(has_event(m.tick(t), "b", MemberStatus::kDown, 5)) << t;
-  }
-  EXPECT_TRUE(m.tick(3900).events.empty());  // 1,500 ms after b's last message
-  EXPECT_TRUE(has_event(m.tick(3901), "b", MemberStatus::kDown, 5));
-}
-
 // Without the quorum nobody is declared down, but a member silent for more than the bound is
 // unreachable (what the cluster view shows), and reachable again when it speaks.
 TEST(Membership, ASilentMemberIsUnreachableWithoutTheQuorumToDeclareItDown) {

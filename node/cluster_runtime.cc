@@ -154,7 +154,6 @@ Result<Ok, std::string> ClusterRuntime::start() {
       apply(members_->on_message(p, m.value(), now_ms()));
       return;
     }
-    members_->heard_from(p, now_ms());
     if (ch == transport::v1::CHANNEL_NODE_INFO) {
       v1::NodeInfo info;
       if (!info.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
@@ -344,9 +343,6 @@ void ClusterRuntime::add_metrics(Metrics& registry) const {
         name, help, [this, field] { return net_.counters().*field; }, labels);
   };
   add("minotaur_cluster_messages_sent_total", "messages written to other nodes", &C::messages_sent);
-  add("minotaur_cluster_writes_total",
-      "gathered socket writes that carried those messages (each takes what is queued for a peer)",
-      &C::writes);
   add("minotaur_cluster_messages_received_total", "messages received from other nodes",
       &C::messages_received);
   add("minotaur_cluster_bytes_sent_total", "bytes written to other nodes, handshakes included",

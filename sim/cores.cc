@@ -11,13 +11,10 @@ namespace minotaur::sim {
 using sessions::NodeCore;
 
 void World::deliver(Node& n, const std::string& from, std::uint64_t from_inc, const Message& m) {
-  const transport::NodeIdentity id{from, from_inc, address_of(from)};
   if (const auto* mm = std::get_if<MembershipMsg>(&m)) {
+    const transport::NodeIdentity id{from, from_inc, address_of(from)};
     apply(n, n.membership->on_message(id, mm->message, now_));
-    return;
-  }
-  n.membership->heard_from(id, now_);  // as ClusterRuntime does for every other channel
-  if (const auto* sm = std::get_if<StoreMsg>(&m)) {
+  } else if (const auto* sm = std::get_if<StoreMsg>(&m)) {
     if (!n.store->has_peer(from, from_inc)) return;  // not a peer (yet): dropped
     const bool applied = n.store->receive(from, from_inc, sm->message);
     MINOTAUR_ASSERT(applied);

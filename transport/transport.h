@@ -109,7 +109,6 @@ struct TransportHandlers {
 // Monotonic counters for /metrics. Plain integers: read them on the io_context's thread.
 struct TransportCounters {
   std::uint64_t messages_sent = 0;      // envelopes written to a socket
-  std::uint64_t writes = 0;             // gathered writes of queued envelopes that carried them
   std::uint64_t messages_received = 0;  // envelopes delivered to on_message
   std::uint64_t bytes_sent = 0;         // every byte written, handshakes included
   std::uint64_t bytes_received = 0;     // every byte read, handshakes included

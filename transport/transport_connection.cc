@@ -16,9 +16,6 @@ namespace minotaur::transport::detail {
 namespace {
 
 constexpr std::size_t kReadChunkBytes = 16 * 1024;
-// The most one gathered write of the send queue takes (write_loop).
-constexpr std::size_t kWriteBatchFrames = 256;
-constexpr std::size_t kWriteBatchBytes = 1 << 20;
 
 Nonce random_nonce() {
   Nonce n{};
@@ -254,39 +251,24 @@ void TransportImpl::register_peer(const std::shared_ptr<Connection>& c) {
 
 asio::awaitable<void> TransportImpl::write_loop(std::shared_ptr<TransportImpl> self,
                                                 std::shared_ptr<Connection> c) {
-  // Everything queued goes out in one gathered write (up to kWriteBatchFrames frames or
-  // kWriteBatchBytes). One write per frame cost a turn of the event loop per frame: a node busy
-  // with a thousand small frames for a peer (acks, a hand-off's replies) let that peer wait
-  // seconds for the heartbeat queued behind them, and be declared down while it was alive.
-  std::vector<std::string> batch;
-  std::vector<asio::const_buffer> buffers;
   while (!c->closed) {
     if (c->queue.empty()) {
       c->wake.expires_at(asio::steady_timer::time_point::max());
       co_await c->wake.async_wait(kNoThrow);
       continue;
     }
-    batch.clear();
-    buffers.clear();
-    std::size_t bytes = 0;
-    while (!c->queue.empty() && batch.size() < kWriteBatchFrames &&
-           (batch.empty() || bytes + c->queue.front().size() <= kWriteBatchBytes)) {
-      bytes += c->queue.front().size();
-      batch.push_back(std::move(c->queue.front()));
-      c->queue.pop_front();
-    }
-    c->queued_bytes -= bytes;
-    for (const std::string& frame : batch) buffers.push_back(asio::buffer(frame));
+    std::string frame = std::move(c->queue.front());
+    c->queue.pop_front();
+    c->queued_bytes -= frame.size();
     c->writing = true;
-    auto [ec, n] = co_await asio::async_write(c->socket, buffers, kNoThrow);
+    auto [ec, n] = co_await asio::async_write(c->socket, asio::buffer(frame), kNoThrow);
     c->writing = false;
     self->counters_.bytes_sent += n;
     if (ec) {
       close(*c);
       break;
     }
-    self->counters_.messages_sent += batch.size();
-    ++self->counters_.writes;
+    ++self->counters_.messages_sent;
   }
 }
 

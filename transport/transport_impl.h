@@ -64,7 +64,7 @@ struct Connection {
   FrameDecoder decoder{kHandshakeMaxFrameBytes};
   std::deque<std::string> queue;
   std::size_t queued_bytes = 0;
-  bool writing = false;  // frames taken from the queue are being written
+  bool writing = false;  // a frame taken from the queue is being written
   NodeIdentity peer;
   std::string remote;  // remote endpoint, for logs before the peer's name is known
   bool authenticated = false;

@@ -386,35 +386,6 @@ TEST(Transport, FullSendQueueClosesTheConnection) {
   ASSERT_TRUE(run_until(io, [&] { return a.connected.size() == 2; }));
 }
 
-// What a busy node queued for a peer goes out in few gathered writes, in order: a heartbeat
-// queued behind a thousand small frames must not wait a turn of the event loop for each.
-TEST(Transport, AQueuedBurstGoesOutInOrderInFewWrites) {
-  asio::io_context io;
-  Node a(io, "alpha", 1);
-  Node b(io, "beta", 2);
-  ASSERT_TRUE(b.transport->connect(a.address()).ok());
-  ASSERT_TRUE(run_until(io, [&] { return a.transport->connected("beta"); }));
-  const std::uint64_t writes_before = a.transport->counters().writes;
-  // The io_context does not run between these sends: all of them wait in the queue.
-  constexpr int kFrames = 3000;
-  for (int i = 0; i < kFrames; ++i) {
-    // Every hundredth frame large, so that the byte bound ends some writes too.
-    const std::string payload =
-        std::to_string(i) + (i % 100 == 0 ? std::string(300'000, 'x') : std::string());
-    ASSERT_TRUE(a.transport->send("beta", v1::CHANNEL_MEMBERSHIP, payload).ok());
-  }
-  ASSERT_TRUE(run_until(io, [&] { return b.received.size() == kFrames; }));
-  for (int i = 0; i < kFrames; ++i) {
-    ASSERT_EQ(b.received[static_cast<std::size_t>(i)].payload.substr(0, std::to_string(i).size()),
-              std::to_string(i));
-  }
-  EXPECT_EQ(a.transport->counters().messages_sent, static_cast<std::uint64_t>(kFrames));
-  const std::uint64_t writes = a.transport->counters().writes - writes_before;
-  EXPECT_GE(writes, 12u);  // at most 256 frames a write, and 30 frames of 300 kB at 1 MiB
-  EXPECT_LE(writes, 40u);  // not one write per frame
-  EXPECT_TRUE(a.transport->idle());
-}
-
 TEST(Transport, SendErrors) {
   asio::io_context io;
   Node a(io, "alpha", 1, kSecret, 0, [](TransportConfig& c) { c.max_frame_bytes = 8192; });
