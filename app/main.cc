@@ -202,6 +202,10 @@ int main(int argc, char** argv) {
            "removed with it")
         ->expected(0, 1)
         ->type_name("[DIR]");
+    cmd->add_flag("--database", o.database,
+                  "Start a throw-away PostgreSQL server (Debian's postgresql package) for the run "
+                  "and give it to every node of the cluster as --database-url; the JSON's "
+                  "database_lag says how far behind it the nodes ran under the load");
     cmd->add_option("--from-binary", o.from_executable,
                     "Start the cluster from another build's minotaur (the previous release's: "
                     "scripts/build-previous.sh builds it, --print-binary says where) and roll "

@@ -1,5 +1,6 @@
 // `minotaur bench` in a tiny configuration, as a user runs it: a real 3-node cluster restarted
-// under load, gracefully and with SIGKILL (--replication sync), and with SIGKILL with data dirs.
+// under load, gracefully and with SIGKILL (--replication sync), with SIGKILL with data dirs, and
+// with a PostgreSQL server the bench starts.
 // Asserted: it completes, prints one JSON object, and loses neither an acknowledged action nor a
 // session. Never timings.
 #include <gtest/gtest.h>
@@ -74,6 +75,22 @@ TEST(BenchTest, KilledNodesWithDataDirsLoseNothing) {
     EXPECT_TRUE(fs::exists(dir / node / "store.db")) << node << " has no store.db";
   }
   fs::remove_all(dir);
+}
+
+// The nodes share a PostgreSQL server the bench started: their rows are written and how far
+// behind they ran is sampled while the load goes on.
+TEST(BenchTest, WithADatabaseItsRowsAreWrittenAndItsLagSampled) {
+  const BenchRun r =
+      run("--sessions 50 --nodes 3 --duration-s 3 --clients 4 --phase-s 0 --memory-sessions 0 "
+          "--database");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = parse(r);
+  ASSERT_FALSE(j.empty());
+  EXPECT_TRUE(j.at("database").as_bool());
+  EXPECT_EQ(j.at("lost_actions").as_int64(), 0) << r.out;
+  EXPECT_EQ(j.at("lost_sessions").as_int64(), 0) << r.out;
+  EXPECT_GT(j.at("database_lag").at("lag_ms").at("samples").as_int64(), 0) << r.out;
+  EXPECT_GT(j.at("router_counters").at("database_rows_written").to_number<double>(), 0) << r.out;
 }
 
 }  // namespace

@@ -14,8 +14,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "bench/games_setup.h"
 #include "bench/loss_check.h"
@@ -23,6 +26,7 @@
 #include "bench/ws_load.h"
 #include "tooling/http_client.h"
 #include "tooling/node_procs.h"
+#include "tooling/postgres_server.h"
 
 namespace minotaur::bench {
 namespace {
@@ -47,9 +51,13 @@ json::object percentiles(std::vector<double> v) {
 // Router counters from a node's GET /metrics, added to `totals` (a node's counters start
 // again at 0 when it restarts, so each incarnation is read once: before it stops, or at the end).
 void add_router_counters(std::uint16_t port, std::map<std::string, double>& totals) {
-  static const char* kNames[] = {"minotaur_forwarded_total", "minotaur_forward_timeouts_total",
-                                 "minotaur_handoffs_sent_total", "minotaur_handoffs_received_total",
-                                 "minotaur_waits_for_arrival_total"};
+  static const char* kNames[] = {"minotaur_forwarded_total",
+                                 "minotaur_forward_timeouts_total",
+                                 "minotaur_handoffs_sent_total",
+                                 "minotaur_handoffs_received_total",
+                                 "minotaur_waits_for_arrival_total",
+                                 "minotaur_database_rows_written_total",
+                                 "minotaur_database_write_errors_total"};
   const HttpAnswer a = HttpClient(port).request("GET", "/metrics");
   std::istringstream in(a.body);
   std::string name;
@@ -85,6 +93,55 @@ bool wait_whole(const NodeProcs& procs) {
   }
   return false;
 }
+
+// With a database: how far behind it each node runs while the load goes on. Every 200 ms, every
+// node's GET /metrics: minotaur_database_lag_ms (its oldest change not yet written) and
+// minotaur_database_queue_length (sessions waiting to be written). A node that is restarting
+// does not answer and gives no sample. The ports are the nodes' (they keep them across
+// restarts), copied: NodeProcs is the bench thread's.
+class DatabaseLagWatch {
+ public:
+  explicit DatabaseLagWatch(std::vector<std::uint16_t> ports)
+      : thread_([this, ports = std::move(ports)](std::stop_token stop) {
+          while (!stop.stop_requested()) {
+            for (const std::uint16_t port : ports) sample(port);
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));
+          }
+        }) {}
+
+  // Stops the sampling; then {"lag_ms": {p50, p99, max, samples}, "queue_max": sessions}.
+  json::object result() {
+    thread_.request_stop();
+    thread_.join();
+    std::lock_guard lock(mu_);
+    return json::object{{"lag_ms", percentiles(lag_ms_)}, {"queue_max", queue_max_}};
+  }
+
+ private:
+  void sample(std::uint16_t port) {
+    const HttpAnswer a = HttpClient(port).request("GET", "/metrics");
+    if (a.status != 200) return;
+    std::istringstream in(a.body);
+    std::string line;
+    std::optional<double> lag, queue;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string name;
+      double value = 0;
+      if (!(fields >> name >> value)) continue;
+      if (name == "minotaur_database_lag_ms") lag = value;
+      if (name == "minotaur_database_queue_length") queue = value;
+    }
+    std::lock_guard lock(mu_);
+    if (lag) lag_ms_.push_back(*lag);
+    if (queue) queue_max_ = std::max(queue_max_, *queue);
+  }
+
+  std::mutex mu_;
+  std::vector<double> lag_ms_;
+  double queue_max_ = 0;
+  std::jthread thread_;  // last: it starts once the rest is built
+};
 
 // The builds the cluster runs, as node `port` lists them: "0.1.0 (b84bce416382)" for each
 // distinct version and commit, joined with " and ".
@@ -152,11 +209,24 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   json::object out{{"sessions", o.sessions},       {"nodes", o.nodes},
                    {"clients", o.clients},         {"window", o.window},
                    {"replication", o.replication}, {"stop_signal", o.kill ? "SIGKILL" : "SIGTERM"},
-                   {"data_dirs", o.data_dirs}};
+                   {"data_dirs", o.data_dirs},     {"database", o.database}};
 
+  // Declared before the nodes, so that it stops after them.
+  std::unique_ptr<tooling::PostgresServer> database;
+  if (o.database) {
+    progress("starting a PostgreSQL server for the nodes' --database-url");
+    auto pg = tooling::PostgresServer::create();
+    if (!pg) return err("could not start PostgreSQL for --database: " + pg.error());
+    database = std::move(pg).value();
+    progress(fmt::format("PostgreSQL is on 127.0.0.1:{}", database->port()));
+  }
   NodeProcsOptions po;
   po.executable = o.from_executable.empty() ? o.executable : o.from_executable;
   po.extra_args = {"--replication", o.replication};
+  if (database) {
+    po.extra_args.push_back("--database-url");
+    po.extra_args.push_back(database->url());
+  }
   po.data_dirs = o.data_dirs;
   po.data_dir_parent = o.data_dir;
   auto procs = std::make_unique<NodeProcs>(po);
@@ -199,6 +269,8 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   progress(fmt::format("setup: {} games in {:.1f} s", o.sessions, setup_s));
   out["setup_s"] = std::round(setup_s * 10) / 10;
 
+  std::optional<DatabaseLagWatch> lag_watch;
+  if (database) lag_watch.emplace(ports);
   WsLoad load(ports, records, [&](const std::string& line) { progress(line); });
   std::map<std::string, std::uint64_t> error_codes;
   const auto add_codes = [&](const PhaseFigures& f) {
@@ -396,6 +468,15 @@ Result<std::string, std::string> run_cluster_bench(const ClusterBenchOptions& o,
   json::object counters_json;
   for (const auto& [k, n] : router_counters) counters_json[k] = n;
   out["router_counters"] = counters_json;
+  if (lag_watch) {
+    out["database_lag"] = lag_watch->result();
+    progress(
+        fmt::format("database: lag p50 {} ms, p99 {} ms, max {} ms; at most {} sessions queued",
+                    out["database_lag"].at("lag_ms").at("p50").to_number<double>(),
+                    out["database_lag"].at("lag_ms").at("p99").to_number<double>(),
+                    out["database_lag"].at("lag_ms").at("max").to_number<double>(),
+                    out["database_lag"].at("queue_max").to_number<double>()));
+  }
 
   // Phase 4: read every game back.
   const Verdict v = check_losses(ports, records, progress);

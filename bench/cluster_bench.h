@@ -26,7 +26,8 @@
 //      game -> bytes_per_session, next to encoded_game_bytes (the Protocol Buffers state).
 // With `data_dirs`, every node started (also the memory phase's) keeps its replica on disk
 // (`minotaur node --data-dir`, the node's default commit interval), each in a fresh folder of its
-// own that it keeps across its restarts; data_dirs in the JSON says so.
+// own that it keeps across its restarts; data_dirs in the JSON says so. With `database`, the
+// nodes of the cluster share a PostgreSQL server started for the run (--database-url).
 // Read pause_ms against baseline_gap_ms: a session's actions come around once per
 // sessions / rate, so the gap without any restart is that long already.
 //
@@ -69,6 +70,11 @@ struct ClusterBenchOptions {
   // nodes' folders under /tmp and go with them.
   bool data_dirs = false;
   std::string data_dir;
+  // A throw-away PostgreSQL server (Debian's postgresql package, tooling/postgres_server.h),
+  // started for the run and given to every node of the cluster (not the memory phase's) as
+  // --database-url; database_lag in the JSON says how far behind it the nodes ran under the
+  // load, and router_counters its rows written and write errors.
+  bool database = false;
 };
 
 // Runs the benchmark. The JSON object, or why it could not run (a node that did not start...).

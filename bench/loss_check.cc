@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdio>
 #include <boost/json.hpp>
 
 #include "gateway/game_json.h"
@@ -19,6 +20,11 @@ std::uint64_t lost_actions_of(const SessionRecord& r, const json::value& g) {
   const auto version = static_cast<std::uint64_t>(g.at("version").as_int64());
   std::uint64_t lost = r.lost_in_run;
   for (const std::uint64_t v : r.acked_versions) lost += v > version ? 1 : 0;
+  if (!r.acked_versions.empty() && r.acked_versions.back() > version) {
+    std::fprintf(stderr, "bench: LOST %s shows version %llu; version %llu was acknowledged\n",
+                 r.game_id.c_str(), static_cast<unsigned long long>(version),
+                 static_cast<unsigned long long>(r.acked_versions.back()));
+  }
   if (r.acked_versions.empty() || version < r.acked_versions.back()) return lost;
   int shown = -1;
   for (const auto& act : g.at("registered_actions").as_array()) {
@@ -33,6 +39,13 @@ std::uint64_t lost_actions_of(const SessionRecord& r, const json::value& g) {
   // A later attempt that got no answer may have been applied (and bumped the version).
   const bool later_attempt = r.pending && version > r.acked_versions.back() &&
                              shown == static_cast<int>(r.next_action % 6);
+  if (!as_acked && !later_attempt) {
+    std::fprintf(stderr,
+                 "bench: LOST %s shows version %llu and move %d; its last acknowledged action "
+                 "was version %llu, move %d\n",
+                 r.game_id.c_str(), static_cast<unsigned long long>(version), shown,
+                 static_cast<unsigned long long>(r.acked_versions.back()), r.last_acked_vector);
+  }
   return lost + (as_acked || later_attempt ? 0 : 1);
 }
 

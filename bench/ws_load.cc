@@ -99,7 +99,17 @@ struct WsLoad::Impl {
     SessionRecord& s = session(call.session);
     s.in_flight = false;
     s.pending = false;
-    // A version at or below an earlier ack's: the state went back; those acks are lost.
+    // A version at or below an earlier ack's: the state went back; those acks are lost. Said at
+    // once, with when and through which node, so that the nodes' logs can be read at that time.
+    if (!s.acked_versions.empty() && s.acked_versions.back() >= version) {
+      std::fprintf(stderr,
+                   "bench: LOST t=%.3f %s acknowledged version %llu after version %llu (client "
+                   "%zu via node %zu, %u attempts): a state went back\n",
+                   static_cast<double>(t % 1'000'000'000'000) / 1e9, s.game_id.c_str(),
+                   static_cast<unsigned long long>(version),
+                   static_cast<unsigned long long>(s.acked_versions.back()), c.index, c.node,
+                   s.attempts);
+    }
     while (!s.acked_versions.empty() && s.acked_versions.back() >= version) {
       s.acked_versions.pop_back();
       ++s.lost_in_run;

@@ -8,7 +8,7 @@
 #include <map>
 
 #include "testing/cluster_harness.h"
-#include "testing/postgres_server.h"
+#include "tooling/postgres_server.h"
 
 namespace minotaur {
 namespace {
@@ -17,7 +17,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using testing::ClusterHarness;
 using testing::NodeSpec;
-using testing::PostgresServer;
+using tooling::PostgresServer;
 
 const std::string kAdmin = ClusterHarness::kAdminToken;
 const std::vector<std::size_t> kNodes = {0, 1, 2};

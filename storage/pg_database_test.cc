@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "testing/postgres_server.h"
+#include "tooling/postgres_server.h"
 
 namespace minotaur::storage {
 namespace {
@@ -12,7 +12,7 @@ namespace {
 class PgDatabaseTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto s = minotaur::testing::PostgresServer::create();
+    auto s = minotaur::tooling::PostgresServer::create();
     ASSERT_TRUE(s) << s.error();
     server_ = std::move(s).value();
   }
@@ -35,7 +35,7 @@ class PgDatabaseTest : public ::testing::Test {
     while (!s.empty() && s.back() == '\n') s.pop_back();
     return s;
   }
-  std::unique_ptr<minotaur::testing::PostgresServer> server_;
+  std::unique_ptr<minotaur::tooling::PostgresServer> server_;
 };
 
 DbChange put(const std::string& key, std::uint64_t epoch, const std::string& value,
