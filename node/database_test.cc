@@ -1,6 +1,6 @@
 // The shared database (`minotaur node --database-url`): real `minotaur node` processes against
 // a real PostgreSQL server that the test starts in a temporary folder and stops afterwards
-// (testing/postgres_server.h). The nodes have no data dirs: what outlives them is the database.
+// (tooling/postgres_server.h). The nodes have no data dirs: what outlives them is the database.
 #include <gtest/gtest.h>
 #include <signal.h>
 
