@@ -1,4 +1,4 @@
-// PgDatabase against a real PostgreSQL server that the test starts (testing/postgres_server.h).
+// PgDatabase against a real PostgreSQL server that the test starts (tooling/postgres_server.h).
 #include "storage/pg_database.h"
 
 #include <fmt/format.h>
