@@ -48,6 +48,23 @@ json::object percentiles(std::vector<double> v) {
                       {"samples", v.size()}};
 }
 
+// A node's GET /metrics as name -> value (comment lines skipped); empty when it did not answer.
+std::map<std::string, double> read_metrics(std::uint16_t port) {
+  std::map<std::string, double> out;
+  const HttpAnswer a = HttpClient(port).request("GET", "/metrics");
+  if (a.status != 200) return out;
+  std::istringstream in(a.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name;
+    double value = 0;
+    if (line.starts_with('#') || !(fields >> name >> value)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
 // Router counters from a node's GET /metrics, added to `totals` (a node's counters start
 // again at 0 when it restarts, so each incarnation is read once: before it stops, or at the end).
 void add_router_counters(std::uint16_t port, std::map<std::string, double>& totals) {
@@ -58,19 +75,10 @@ void add_router_counters(std::uint16_t port, std::map<std::string, double>& tota
                                  "minotaur_waits_for_arrival_total",
                                  "minotaur_database_rows_written_total",
                                  "minotaur_database_write_errors_total"};
-  const HttpAnswer a = HttpClient(port).request("GET", "/metrics");
-  std::istringstream in(a.body);
-  std::string name;
-  double value = 0;
-  while (in >> name) {
-    if (name == "#") {
-      std::getline(in, name);
-      continue;
-    }
-    if (!(in >> value)) break;
-    for (const char* k : kNames) {
-      if (name == k) totals[name.substr(9, name.size() - 9 - 6)] += value;  // "forwarded"...
-    }
+  const std::map<std::string, double> metrics = read_metrics(port);
+  for (const std::string name : kNames) {
+    const auto it = metrics.find(name);
+    if (it != metrics.end()) totals[name.substr(9, name.size() - 9 - 6)] += it->second;
   }
 }
 
@@ -119,22 +127,12 @@ class DatabaseLagWatch {
 
  private:
   void sample(std::uint16_t port) {
-    const HttpAnswer a = HttpClient(port).request("GET", "/metrics");
-    if (a.status != 200) return;
-    std::istringstream in(a.body);
-    std::string line;
-    std::optional<double> lag, queue;
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string name;
-      double value = 0;
-      if (!(fields >> name >> value)) continue;
-      if (name == "minotaur_database_lag_ms") lag = value;
-      if (name == "minotaur_database_queue_length") queue = value;
-    }
+    const std::map<std::string, double> metrics = read_metrics(port);
+    const auto lag = metrics.find("minotaur_database_lag_ms");
+    const auto queue = metrics.find("minotaur_database_queue_length");
     std::lock_guard lock(mu_);
-    if (lag) lag_ms_.push_back(*lag);
-    if (queue) queue_max_ = std::max(queue_max_, *queue);
+    if (lag != metrics.end()) lag_ms_.push_back(lag->second);
+    if (queue != metrics.end()) queue_max_ = std::max(queue_max_, queue->second);
   }
 
   std::mutex mu_;

@@ -101,18 +101,20 @@ struct WsLoad::Impl {
     s.pending = false;
     // A version at or below an earlier ack's: the state went back; those acks are lost. Said at
     // once, with when and through which node, so that the nodes' logs can be read at that time.
-    if (!s.acked_versions.empty() && s.acked_versions.back() >= version) {
+    const std::uint64_t newest = s.acked_versions.empty() ? 0 : s.acked_versions.back();
+    std::uint64_t gone = 0;
+    while (!s.acked_versions.empty() && s.acked_versions.back() >= version) {
+      s.acked_versions.pop_back();
+      ++gone;
+    }
+    if (gone > 0) {
+      s.lost_in_run += gone;
       std::fprintf(stderr,
                    "bench: LOST t=%.3f %s acknowledged version %llu after version %llu (client "
                    "%zu via node %zu, %u attempts): a state went back\n",
                    static_cast<double>(t % 1'000'000'000'000) / 1e9, s.game_id.c_str(),
                    static_cast<unsigned long long>(version),
-                   static_cast<unsigned long long>(s.acked_versions.back()), c.index, c.node,
-                   s.attempts);
-    }
-    while (!s.acked_versions.empty() && s.acked_versions.back() >= version) {
-      s.acked_versions.pop_back();
-      ++s.lost_in_run;
+                   static_cast<unsigned long long>(newest), c.index, c.node, s.attempts);
     }
     s.acked_versions.push_back(version);
     s.last_acked_vector = static_cast<int>(s.next_action % 6);
